@@ -1,0 +1,213 @@
+//! The object store port on a directory: `<root>/<bucket>/<key>`.
+//!
+//! Writes go to a temporary file beside the objects and are renamed into place, so a reader
+//! (or a resumed job checking "does this chunk result exist?") never sees a partial object,
+//! even after `kill -9`. Keys are checked so they can never escape the bucket directory.
+
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::StoreError;
+use crate::ports::objects::{GetObject, HeadObject, ListObjects, ObjectInfo, ObjectReader, PutObject};
+
+pub struct DirObjectStore {
+    root: PathBuf,
+}
+
+fn etag_of(digest: &[u8]) -> String {
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+impl DirObjectStore {
+    /// Objects live under `root` (the CLI passes `<state-dir>/s3`).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DirObjectStore { root: root.into() }
+    }
+
+    fn bucket_dir(&self, bucket: &str) -> Result<PathBuf, StoreError> {
+        if bucket.is_empty() || bucket.starts_with('.') || bucket.contains(['/', '\\', '\0']) {
+            return Err(StoreError::InvalidRequest(format!("invalid bucket name {bucket:?}")));
+        }
+        Ok(self.root.join(bucket))
+    }
+
+    fn path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
+        let bad = || StoreError::InvalidRequest(format!("object key {key:?} cannot be stored locally"));
+        if key.is_empty() || key.contains('\0') || key.contains('\\') || key.ends_with('/') {
+            return Err(bad());
+        }
+        let rel = Path::new(key);
+        for (i, part) in key.split('/').enumerate() {
+            if part.is_empty() && i > 0 || part == "." || part == ".." {
+                return Err(bad());
+            }
+        }
+        if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(bad());
+        }
+        Ok(self.bucket_dir(bucket)?.join(rel))
+    }
+
+    fn tmp_path(&self) -> PathBuf {
+        self.root.join(".tmp").join(uuid::Uuid::new_v4().to_string())
+    }
+
+    async fn finish(&self, tmp: &Path, dest: &Path, key: &str, size: u64, digest: &[u8]) -> Result<ObjectInfo, StoreError> {
+        if let Some(dir) = dest.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        tokio::fs::rename(tmp, dest).await?;
+        Ok(ObjectInfo { key: key.to_string(), size, etag: etag_of(digest) })
+    }
+}
+
+#[async_trait]
+impl GetObject for DirObjectStore {
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+        let path = self.path(bucket, key)?;
+        match tokio::fs::File::open(&path).await {
+            Ok(file) => Ok(Box::pin(file)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(format!("s3://{bucket}/{key}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl PutObject for DirObjectStore {
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<ObjectInfo, StoreError> {
+        let dest = self.path(bucket, key)?;
+        let tmp = self.tmp_path();
+        if let Some(dir) = tmp.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let mut file = tokio::fs::File::create(&tmp).await?;
+        file.write_all(&body).await?;
+        file.sync_all().await?;
+        drop(file);
+        let digest = Sha256::digest(&body);
+        self.finish(&tmp, &dest, key, body.len() as u64, &digest).await
+    }
+
+    async fn put_object_stream(&self, bucket: &str, key: &str, mut body: ObjectReader) -> Result<ObjectInfo, StoreError> {
+        let dest = self.path(bucket, key)?;
+        let tmp = self.tmp_path();
+        if let Some(dir) = tmp.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let mut file = tokio::fs::File::create(&tmp).await?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match body.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    drop(file);
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    return Err(e.into());
+                }
+            };
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).await?;
+            size += n as u64;
+        }
+        file.sync_all().await?;
+        drop(file);
+        self.finish(&tmp, &dest, key, size, &hasher.finalize()).await
+    }
+}
+
+#[async_trait]
+impl HeadObject for DirObjectStore {
+    async fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        let path = self.path(bucket, key)?;
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if !file.metadata().await?.is_file() {
+            return Ok(None);
+        }
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        Ok(Some(ObjectInfo { key: key.to_string(), size, etag: etag_of(&hasher.finalize()) }))
+    }
+}
+
+#[async_trait]
+impl ListObjects for DirObjectStore {
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
+        let bucket_dir = self.bucket_dir(bucket)?;
+        // Walk only below the directory part of the prefix.
+        let dir_part = match prefix.rfind('/') {
+            Some(i) => &prefix[..i],
+            None => "",
+        };
+        let start = if dir_part.is_empty() { bucket_dir.clone() } else { self.path(bucket, dir_part)? };
+        let mut keys = Vec::new();
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let path = entry.path();
+                let meta = entry.metadata().await?;
+                if meta.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Ok(rel) = path.strip_prefix(&bucket_dir) else { continue };
+                let Some(key) = rel.to_str().map(|s| s.replace(std::path::MAIN_SEPARATOR, "/")) else { continue };
+                if key.starts_with(prefix) && start_after.is_none_or(|after| key.as_str() > after) {
+                    keys.push((key, meta.len()));
+                }
+            }
+        }
+        keys.sort();
+        keys.truncate(limit);
+        // ETags of listed objects are not needed by the pipeline; head_object computes them.
+        Ok(keys.into_iter().map(|(key, size)| ObjectInfo { key, size, etag: String::new() }).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_escape_the_bucket() {
+        let store = DirObjectStore::new("/tmp/x");
+        for key in ["../x", "a/../../x", "/abs", "a//b", "", "a/", "./a"] {
+            assert!(store.path("b", key).is_err(), "{key}");
+        }
+        assert!(store.path("b", "jobs/j1/report.json").is_ok());
+        assert!(store.path("../b", "k").is_err());
+    }
+}

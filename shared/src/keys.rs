@@ -1,0 +1,85 @@
+//! Keys of the MBC CQRS data model (DESIGN §3).
+//!
+//! `pk = "{TYPE}#{tenantCode}"`, `id = "{pk}#{sk}"`, command and history rows live at
+//! `"{sk}@{version}"`; the tenant code of a pk is the text after its last `#`.
+
+use serde::{Deserialize, Serialize};
+
+pub const KEY_SEPARATOR: char = '#';
+pub const VER_SEPARATOR: char = '@';
+
+/// The primary key shared by every table of the pipeline (all have `pk` + `sk` strings).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Key { pk: pk.into(), sk: sk.into() }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} / {}", self.pk, self.sk)
+    }
+}
+
+/// `"{TYPE}#{tenantCode}"`.
+pub fn pk(entity_type: &str, tenant_code: &str) -> String {
+    format!("{entity_type}{KEY_SEPARATOR}{tenant_code}")
+}
+
+/// `"{pk}#{sk}"`, the entity id (sk without version).
+pub fn id(pk: &str, sk: &str) -> String {
+    format!("{pk}{KEY_SEPARATOR}{sk}")
+}
+
+/// `"{sk}@{version}"`: the sort key of a command or history row.
+pub fn versioned_sk(sk: &str, version: u64) -> String {
+    format!("{sk}{VER_SEPARATOR}{version}")
+}
+
+/// Splits `"{sk}@{version}"` back into its parts (`None` if there is no numeric version suffix).
+pub fn split_versioned_sk(versioned: &str) -> Option<(&str, u64)> {
+    let (sk, version) = versioned.rsplit_once(VER_SEPARATOR)?;
+    Some((sk, version.parse().ok()?))
+}
+
+/// The tenant code of a pk: the text after its last `#` (`None` when there is no `#` or it is empty).
+pub fn tenant_of_pk(pk: &str) -> Option<&str> {
+    pk.rsplit_once(KEY_SEPARATOR).map(|(_, t)| t).filter(|t| !t.is_empty())
+}
+
+/// The entity type of a pk: the text before its last `#` (`None` when there is no `#` or it is empty).
+pub fn type_of_pk(pk: &str) -> Option<&str> {
+    pk.rsplit_once(KEY_SEPARATOR).map(|(t, _)| t).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_and_splits_keys() {
+        let pk = pk("PRODUCT", "MY_TENANT");
+        assert_eq!(pk, "PRODUCT#MY_TENANT");
+        assert_eq!(id(&pk, "P001"), "PRODUCT#MY_TENANT#P001");
+        assert_eq!(versioned_sk("P001", 3), "P001@3");
+        assert_eq!(split_versioned_sk("P001@3"), Some(("P001", 3)));
+        assert_eq!(split_versioned_sk("A@B@12"), Some(("A@B", 12)));
+        assert_eq!(split_versioned_sk("P001"), None);
+        assert_eq!(split_versioned_sk("P001@x"), None);
+    }
+
+    #[test]
+    fn tenant_is_after_the_last_separator() {
+        assert_eq!(tenant_of_pk("MASTER#SUB#tenant1"), Some("tenant1"));
+        assert_eq!(type_of_pk("MASTER#SUB#tenant1"), Some("MASTER#SUB"));
+        assert_eq!(tenant_of_pk("NOTENANT"), None);
+        assert_eq!(tenant_of_pk("PRODUCT#"), None);
+        assert_eq!(type_of_pk("#tenant"), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! The migration CSV (DESIGN §5): header names, rows, a streaming reader and writer.
+//!
+//! Required columns `sourcePk,sourceSk,code,name,attributes,targetTenantCode` (any order),
+//! optional `type, version, isDeleted, seq, ttl`. A row becomes the entity
+//! `pk = "{TYPE}#{targetTenantCode}"`, `sk = sourceSk`.
+
+mod quoting;
+mod reader;
+mod writer;
+
+pub use reader::{CsvItem, HeaderError, MigrationCsvReader};
+pub use writer::MigrationCsvWriter;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{self, Key};
+use crate::value::Attributes;
+
+pub const REQUIRED_COLUMNS: [&str; 6] = ["sourcePk", "sourceSk", "code", "name", "attributes", "targetTenantCode"];
+pub const OPTIONAL_COLUMNS: [&str; 5] = ["type", "version", "isDeleted", "seq", "ttl"];
+
+/// A valid row of a migration CSV (or of a transformed chunk).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationRow {
+    /// The line of the source file where the row starts (1 is the header).
+    pub line: u64,
+    pub source_pk: String,
+    pub source_sk: String,
+    pub code: String,
+    pub name: String,
+    /// DynamoDB-typed values (numbers kept as exact text).
+    pub attributes: Attributes,
+    /// As written; empty means "keep the source tenant".
+    pub target_tenant_code: String,
+    /// The `type` column, when present and non-empty.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
+    pub entity_type: Option<String>,
+    /// The version the row expects the target entity to have now (optimistic lock); empty: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_deleted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+}
+
+impl MigrationRow {
+    /// TYPE: the `type` column, else the part of `sourcePk` before its last `#`.
+    pub fn target_type(&self) -> &str {
+        match &self.entity_type {
+            Some(t) => t,
+            None => keys::type_of_pk(&self.source_pk).unwrap_or_default(),
+        }
+    }
+
+    /// The source tenant (text after the last `#` of `sourcePk`).
+    pub fn source_tenant(&self) -> &str {
+        keys::tenant_of_pk(&self.source_pk).unwrap_or_default()
+    }
+
+    /// `targetTenantCode`, or the source tenant when it is empty.
+    pub fn target_tenant(&self) -> &str {
+        if self.target_tenant_code.is_empty() { self.source_tenant() } else { &self.target_tenant_code }
+    }
+
+    pub fn target_pk(&self) -> String {
+        keys::pk(self.target_type(), self.target_tenant())
+    }
+
+    /// The data-table key the row publishes to.
+    pub fn target_key(&self) -> Key {
+        Key::new(self.target_pk(), &self.source_sk)
+    }
+
+    /// The data-table key it came from.
+    pub fn source_key(&self) -> Key {
+        Key::new(&self.source_pk, &self.source_sk)
+    }
+}
+
+/// A row left out of a migration, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub line: u64,
+    /// The column at fault, when one is.
+    pub column: Option<String>,
+    pub reason: String,
+    /// The row as it was in the file (for fixing and re-uploading).
+    pub record: String,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "line {}: column {c}: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// Writes the `rejected.csv` report: `line,column,reason,record`.
+pub struct RejectionWriter<W: std::io::Write> {
+    inner: csv::Writer<W>,
+}
+
+impl<W: std::io::Write> RejectionWriter<W> {
+    pub fn new(out: W) -> Result<Self, csv::Error> {
+        let mut inner = csv::Writer::from_writer(out);
+        inner.write_record(["line", "column", "reason", "record"])?;
+        Ok(RejectionWriter { inner })
+    }
+
+    pub fn write(&mut self, r: &Rejection) -> Result<(), csv::Error> {
+        let line = r.line.to_string();
+        self.inner.write_record([line.as_str(), r.column.as_deref().unwrap_or(""), &r.reason, &r.record])
+    }
+
+    pub fn into_inner(self) -> Result<W, std::io::Error> {
+        self.inner.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,52 @@
+//! The change stream of a table (DynamoDB Streams, NEW_AND_OLD_IMAGES).
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::value::Item;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StreamEventName {
+    Insert,
+    Modify,
+    Remove,
+}
+
+impl StreamEventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamEventName::Insert => "INSERT",
+            StreamEventName::Modify => "MODIFY",
+            StreamEventName::Remove => "REMOVE",
+        }
+    }
+}
+
+/// One change of one item, in order per item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRecord {
+    /// Increasing within the stream (decimal digits, like DynamoDB's sequence numbers).
+    pub sequence_number: String,
+    pub event_name: StreamEventName,
+    /// `pk` and `sk`.
+    pub keys: Item,
+    pub old_image: Option<Item>,
+    pub new_image: Option<Item>,
+}
+
+/// Where a reader is in a stream (opaque to callers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamPosition(pub Option<String>);
+
+#[async_trait]
+pub trait StreamReader: Send + Sync {
+    /// Records of `table`'s stream after `position`, at most `limit`, with the position to
+    /// continue from. An empty result means the reader has caught up.
+    async fn read_stream(
+        &self,
+        table: &str,
+        position: &StreamPosition,
+        limit: usize,
+    ) -> Result<(Vec<StreamRecord>, StreamPosition), StoreError>;
+}

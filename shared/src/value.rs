@@ -1,0 +1,306 @@
+//! Attribute values with DynamoDB semantics, and exact conversion from and to plain JSON.
+//!
+//! Values are [`serde_dynamo::AttributeValue`]: a number is kept as its decimal text, so a
+//! 38-digit number or `0.1` round-trips exactly. Plain JSON (the CSV `attributes` column, the
+//! output of `migrate get`) is read through `serde_json::value::RawValue`, which hands us each
+//! number's text untouched; this avoids serde_json's `arbitrary_precision` feature, which would
+//! change number handling for every crate in the build.
+//!
+//! Numbers are normalized the way DynamoDB stores them (no leading or trailing zeros, no
+//! exponent, at most 38 significant digits, magnitude 1E-130 to 9.99…E+125), so that a value
+//! read back from either store compares equal to the value that was written.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+
+pub use serde_dynamo::AttributeValue;
+
+/// A DynamoDB item (top-level attributes), ordered for deterministic output.
+pub type Item = BTreeMap<String, AttributeValue>;
+
+/// The `attributes` map of an entity.
+pub type Attributes = BTreeMap<String, AttributeValue>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("must be a JSON object")]
+    NotAnObject,
+    #[error("number {0:?}: {1}")]
+    Number(String, &'static str),
+}
+
+/// Maximum significant digits of a DynamoDB number.
+pub const MAX_NUMBER_DIGITS: usize = 38;
+
+/// Normalizes a decimal number the way DynamoDB stores it.
+pub fn normalize_number(text: &str) -> Result<String, ValueError> {
+    let err = |why| ValueError::Number(text.to_string(), why);
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
+        return Err(err("is not a decimal number"));
+    }
+    let mut exp: i64 = match exponent {
+        None => 0,
+        Some(e) => {
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || !all_digits(digits) || digits.len() > 6 {
+                return Err(err("has an invalid exponent"));
+            }
+            e.parse().map_err(|_| err("has an invalid exponent"))?
+        }
+    };
+    let mut digits: String = format!("{int_part}{frac_part}");
+    exp -= frac_part.len() as i64;
+    let trimmed = digits.trim_start_matches('0');
+    if trimmed.is_empty() {
+        return Ok("0".to_string());
+    }
+    digits = trimmed.to_string();
+    while digits.ends_with('0') {
+        digits.pop();
+        exp += 1;
+    }
+    if digits.len() > MAX_NUMBER_DIGITS {
+        return Err(err("has more than 38 significant digits"));
+    }
+    let adjusted = exp + digits.len() as i64 - 1;
+    if adjusted > 125 {
+        return Err(err("is larger than DynamoDB allows (9.99E+125)"));
+    }
+    if adjusted < -130 {
+        return Err(err("is smaller than DynamoDB allows (1E-130)"));
+    }
+    let mut out = String::with_capacity(digits.len() + 8);
+    if negative {
+        out.push('-');
+    }
+    if exp >= 0 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', exp as usize));
+    } else {
+        let point = digits.len() as i64 + exp;
+        if point > 0 {
+            out.push_str(&digits[..point as usize]);
+            out.push('.');
+            out.push_str(&digits[point as usize..]);
+        } else {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-point) as usize));
+            out.push_str(&digits);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses plain JSON text into an attribute value, keeping every number's digits.
+pub fn from_json_str(text: &str) -> Result<AttributeValue, ValueError> {
+    let raw: Box<RawValue> = serde_json::from_str(text).map_err(|e| ValueError::Json(e.to_string()))?;
+    from_raw(&raw)
+}
+
+/// Parses the `attributes` column: a JSON object.
+pub fn attributes_from_json_str(text: &str) -> Result<Attributes, ValueError> {
+    match from_json_str(text)? {
+        AttributeValue::M(map) => Ok(map.into_iter().collect()),
+        _ => Err(ValueError::NotAnObject),
+    }
+}
+
+fn json_err(e: serde_json::Error) -> ValueError {
+    ValueError::Json(e.to_string())
+}
+
+fn from_raw(raw: &RawValue) -> Result<AttributeValue, ValueError> {
+    let text = raw.get().trim();
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let map: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text).map_err(json_err)?;
+            let mut out = HashMap::with_capacity(map.len());
+            for (k, v) in map {
+                out.insert(k, from_raw(&v)?);
+            }
+            Ok(AttributeValue::M(out))
+        }
+        Some(b'[') => {
+            let list: Vec<Box<RawValue>> = serde_json::from_str(text).map_err(json_err)?;
+            list.iter().map(|v| from_raw(v)).collect::<Result<_, _>>().map(AttributeValue::L)
+        }
+        Some(b'"') => Ok(AttributeValue::S(serde_json::from_str(text).map_err(json_err)?)),
+        Some(b't') | Some(b'f') => Ok(AttributeValue::Bool(serde_json::from_str(text).map_err(json_err)?)),
+        Some(b'n') => Ok(AttributeValue::Null(true)),
+        _ => Ok(AttributeValue::N(normalize_number(text)?)),
+    }
+}
+
+/// Serializes an attribute value as plain JSON (numbers as bare, exact JSON numbers; sets as
+/// arrays; binary as base64-free byte arrays are not expected in MBC data and come out as arrays).
+pub struct PlainJson<'a>(pub &'a AttributeValue);
+
+impl Serialize for PlainJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            AttributeValue::N(n) => match RawValue::from_string(n.clone()) {
+                Ok(raw) => raw.serialize(serializer),
+                // A number that is not valid JSON text cannot come from our stores; keep it visible.
+                Err(_) => serializer.serialize_str(n),
+            },
+            AttributeValue::S(s) => serializer.serialize_str(s),
+            AttributeValue::Bool(b) => serializer.serialize_bool(*b),
+            AttributeValue::Null(_) => serializer.serialize_unit(),
+            AttributeValue::B(bytes) => serializer.serialize_bytes(bytes),
+            AttributeValue::M(map) => {
+                let sorted: BTreeMap<&String, &AttributeValue> = map.iter().collect();
+                let mut m = serializer.serialize_map(Some(sorted.len()))?;
+                for (k, v) in sorted {
+                    m.serialize_entry(k, &PlainJson(v))?;
+                }
+                m.end()
+            }
+            AttributeValue::L(list) => {
+                let mut s = serializer.serialize_seq(Some(list.len()))?;
+                for v in list {
+                    s.serialize_element(&PlainJson(v))?;
+                }
+                s.end()
+            }
+            AttributeValue::Ss(v) => v.serialize(serializer),
+            AttributeValue::Ns(v) => {
+                let mut s = serializer.serialize_seq(Some(v.len()))?;
+                for n in v {
+                    s.serialize_element(&PlainJson(&AttributeValue::N(n.clone())))?;
+                }
+                s.end()
+            }
+            AttributeValue::Bs(v) => v.serialize(serializer),
+        }
+    }
+}
+
+/// A whole item (or attribute map) as plain JSON.
+pub struct PlainItem<'a>(pub &'a BTreeMap<String, AttributeValue>);
+
+impl Serialize for PlainItem<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, &PlainJson(v))?;
+        }
+        m.end()
+    }
+}
+
+/// Plain JSON text of an attribute map (exact numbers, keys sorted).
+pub fn attributes_to_json_string(attributes: &Attributes) -> String {
+    // Serializing a map of strings/numbers/bools into a String cannot fail.
+    serde_json::to_string(&PlainItem(attributes)).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// Helpers to read typed top-level fields of an item.
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s),
+        _ => None,
+    }
+}
+
+pub fn get_n<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::N(n)) => Some(n),
+        _ => None,
+    }
+}
+
+pub fn get_bool(item: &Item, name: &str) -> Option<bool> {
+    match item.get(name) {
+        Some(AttributeValue::Bool(b)) => Some(*b),
+        _ => None,
+    }
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_normalized_like_dynamodb() {
+        let cases = [
+            ("0.1", "0.1"),
+            ("1.50", "1.5"),
+            ("-0", "0"),
+            ("0.000", "0"),
+            ("007", "7"),
+            ("1e2", "100"),
+            ("1.25E-3", "0.00125"),
+            ("-12.3400", "-12.34"),
+            ("12345678901234567890123456789012345678", "12345678901234567890123456789012345678"),
+            ("0.12345678901234567890123456789012345678", "0.12345678901234567890123456789012345678"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_number(input).as_deref(), Ok(want), "{input}");
+        }
+        assert!(normalize_number("123456789012345678901234567890123456789").is_err());
+        assert!(normalize_number("1e126").is_err());
+        assert!(normalize_number("1e-131").is_err());
+        assert!(normalize_number("abc").is_err());
+        assert!(normalize_number("").is_err());
+        assert!(normalize_number("1e").is_err());
+    }
+
+    #[test]
+    fn attributes_round_trip_exactly() {
+        let text = r#"{"big":12345678901234567890123456789012345678,"tenth":0.1,"s":"x\"y","b":true,"nul":null,"list":[1,{"deep":2.50}]}"#;
+        let attrs = attributes_from_json_str(text).unwrap();
+        assert_eq!(attrs["big"], AttributeValue::N("12345678901234567890123456789012345678".into()));
+        assert_eq!(attrs["tenth"], AttributeValue::N("0.1".into()));
+        let back = attributes_to_json_string(&attrs);
+        assert_eq!(
+            back,
+            r#"{"b":true,"big":12345678901234567890123456789012345678,"list":[1,{"deep":2.5}],"nul":null,"s":"x\"y","tenth":0.1}"#
+        );
+        assert_eq!(attributes_from_json_str(&back).unwrap(), attrs);
+    }
+
+    #[test]
+    fn rejects_non_objects_and_bad_json() {
+        assert_eq!(attributes_from_json_str("[1]"), Err(ValueError::NotAnObject));
+        assert!(matches!(attributes_from_json_str("{\"a\":}"), Err(ValueError::Json(_))));
+        assert!(matches!(
+            attributes_from_json_str("{\"a\":1234567890123456789012345678901234567890}"),
+            Err(ValueError::Number(..))
+        ));
+    }
+
+    #[test]
+    fn dynamodb_json_form_keeps_number_text() {
+        let v = AttributeValue::N("12345678901234567890123456789012345678".into());
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(text, r#"{"N":"12345678901234567890123456789012345678"}"#);
+        let back: AttributeValue = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, v);
+    }
+}
