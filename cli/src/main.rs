@@ -1,1 +1,81 @@
-fn main() {}
+//! `migrate`: run the migration state machine locally on the embedded store, inspect the
+//! tables and objects, roll back a job. See README.md and DESIGN §7.
+//!
+//! Exit codes: 0 the execution succeeded, 1 it failed (error and cause on stderr),
+//! 2 usage or configuration error.
+
+mod commands;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The deployed definition, compiled in; `--definition` runs another file instead.
+const DEFINITION: &str = include_str!("../../infra/statemachine.asl.json");
+
+#[derive(Parser)]
+#[command(name = "migrate", version, about = "DynamoDB CQRS data migrations, run locally with the deployed state machine")]
+struct Cli {
+    /// Where the embedded store lives (SQLite tables + objects under s3/).
+    #[arg(long, global = true, env = "MIGRATE_STATE_DIR", default_value = ".migrate")]
+    state_dir: PathBuf,
+    /// Print only the execution's final output (JSON) on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Run this state machine definition instead of the built-in infra/statemachine.asl.json.
+    #[arg(long, global = true, env = "MIGRATE_DEFINITION")]
+    definition: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Put FILE into the local bucket at KEY and deliver the S3 ObjectCreated event to `start`
+    /// (`incoming/*.csv` starts an import, `incoming/*.job.json` the job it holds).
+    Upload { file: PathBuf, key: String },
+    /// Start an execution with this job document and run it to completion.
+    Start { job: PathBuf },
+    /// Deliver the scheduled (nightly) event to `start`, with this reconcile job document.
+    Reconcile {
+        #[arg(env = "MIGRATE_RECONCILE_JOB")]
+        job: Option<PathBuf>,
+    },
+    /// Roll back job JOB_ID.
+    Rollback { job_id: String },
+    /// One item as JSON (TABLE: command, data, history); exit 1 if absent.
+    Get { table: String, pk: String, sk: String },
+    /// Items of one partition in sk order, as a JSON array.
+    Query {
+        table: String,
+        pk: String,
+        #[arg(long)]
+        sk_prefix: Option<String>,
+    },
+    /// Print a local object (reports, rejected rows).
+    Cat { key: String },
+    /// All job records as JSON.
+    Jobs,
+    /// One job record as JSON; exit 1 if absent.
+    Job { job_id: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MIGRATE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(commands::run(cli))
+}

@@ -1,15 +1,28 @@
-//! The domain of the CQRS migration pipeline and its ports.
+//! The domain of the CQRS migration pipeline, its ports and adapters, and the handlers of the
+//! state machine (shared by the Lambda functions and the `migrate` CLI).
 //!
 //! * [`keys`], [`value`], [`model`]: the MBC CQRS data model (DESIGN §3).
 //! * [`migration_csv`]: the migration CSV contract (DESIGN §5), streamed.
+//! * [`job`], [`operations`]: the job document (DESIGN §4) and schema evolution.
+//! * [`publish`], [`process`], [`history`]: compare / map / publish, chunk processing, history.
 //! * [`ports`]: narrow traits for tables, streams, objects, workflows; [`embedded`] adapters.
+//! * [`handlers`]: one module per Task state of `infra/statemachine.asl.json`.
+//! * [`asl`]: a local interpreter of the Amazon States Language; [`local`] wires it to the handlers.
 
+pub mod asl;
 pub mod embedded;
 pub mod error;
+pub mod handlers;
+pub mod history;
+pub mod job;
 pub mod keys;
+pub mod local;
 pub mod migration_csv;
 pub mod model;
+pub mod operations;
 pub mod ports;
+pub mod process;
+pub mod publish;
 pub mod value;
 
 pub use error::{Error, ErrorType, Result, StoreError};

@@ -1,0 +1,346 @@
+//! The subcommands. Running commands go through the `start` handler and the local workflow
+//! starter exactly as an S3 event, a console start or the schedule would on AWS.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use shared::asl::ExecutionStatus;
+use shared::handlers::{job_record, start};
+use shared::keys::Key;
+use shared::local::{LocalPipeline, LOCAL_BUCKET};
+use shared::ports::objects::PutObject;
+use shared::ports::table::query_all;
+use shared::value::PlainItem;
+
+use crate::progress::Progress;
+use crate::{Cli, Command, DEFINITION};
+
+/// A usage or configuration problem: exit code 2.
+struct Usage(String);
+
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> Usage {
+    Usage(e.to_string())
+}
+
+fn read_json(path: &std::path::Path) -> Result<Value, Usage> {
+    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| usage(format!("{}: not JSON: {e}", path.display())))
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
+    let definition = match &cli.definition {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?,
+        None => DEFINITION.to_string(),
+    };
+    let mut pipeline = LocalPipeline::open(&cli.state_dir, &definition).map_err(usage)?;
+    let progress = Arc::new(Progress::new(cli.json));
+    pipeline.observer = Some(progress.clone());
+    if let Some(scale) = std::env::var("MIGRATE_RETRY_INTERVAL_SCALE").ok().and_then(|v| v.parse().ok()) {
+        pipeline.retry_interval_scale = scale;
+    }
+    let json_out = cli.json;
+    let started = match cli.command {
+        Command::Upload { file, key } => {
+            let body = tokio::fs::File::open(&file).await.map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+            let info = pipeline.objects.put_object_stream(LOCAL_BUCKET, &key, Box::pin(body)).await.map_err(usage)?;
+            if !key.starts_with(start::INCOMING_PREFIX) {
+                eprintln!("uploaded s3://{LOCAL_BUCKET}/{key}; not under {} so no job was started", start::INCOMING_PREFIX);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let event = s3_event(&key, &info.etag, info.size);
+            let deps = start::StartDeps { starter: &pipeline, objects: pipeline.objects.as_ref(), reconcile_job: None };
+            let mut started = start::handle_s3(event, &deps).await.map_err(usage)?;
+            if started.is_empty() {
+                eprintln!("uploaded s3://{LOCAL_BUCKET}/{key}; it is neither .csv nor .job.json so no job was started");
+                return Ok(ExitCode::SUCCESS);
+            }
+            started.remove(0)
+        }
+        Command::Start { job } => {
+            let mut doc = read_json(&job)?;
+            let parsed = shared::job::JobDocument::parse(doc.clone()).map_err(usage)?;
+            parsed.validate().map_err(usage)?;
+            let name = match parsed.job_id {
+                Some(id) => id,
+                None => {
+                    // A console start names its execution; ours is derived from the document.
+                    let id = content_name(&doc);
+                    if let Some(o) = doc.as_object_mut() {
+                        o.insert("jobId".into(), id.clone().into());
+                    }
+                    id
+                }
+            };
+            start_direct(&pipeline, name, doc).await?
+        }
+        Command::Rollback { job_id } => {
+            shared::job::check_job_id(&job_id).map_err(usage)?;
+            let id: String = format!("rollback-{job_id}").chars().take(80).collect();
+            let doc = json!({ "mode": "rollback", "rollbackOf": job_id, "jobId": id });
+            start_direct(&pipeline, id, doc).await?
+        }
+        Command::Reconcile { job } => {
+            let Some(path) = job else {
+                return Err(usage("no reconcile job: pass JOB.json or set MIGRATE_RECONCILE_JOB"));
+            };
+            let doc = read_json(&path)?;
+            let event: aws_event::EventBridgeEvent = serde_json::from_value(json!({
+                "version": "0", "id": uuid_like(), "detail-type": "Scheduled Event", "source": "aws.events",
+                "account": "000000000000", "time": chrono_now(), "region": "local",
+                "resources": ["arn:aws:events:local:000000000000:rule/migration-nightly-reconcile"], "detail": {}
+            }))
+            .map_err(usage)?;
+            let deps = start::StartDeps { starter: &pipeline, objects: pipeline.objects.as_ref(), reconcile_job: Some(doc) };
+            start::handle_schedule(event, &deps).await.map_err(usage)?
+        }
+        Command::Get { table, pk, sk } => return inspect_get(&pipeline, &table, &pk, &sk).await,
+        Command::Query { table, pk, sk_prefix } => return inspect_query(&pipeline, &table, &pk, sk_prefix.as_deref()).await,
+        Command::Cat { key } => {
+            return match pipeline.read_object(&key).await {
+                Ok(bytes) => {
+                    use std::io::Write;
+                    let _ = std::io::stdout().write_all(&bytes);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            };
+        }
+        Command::Jobs => {
+            let jobs = job_record::list(&pipeline.deps).await.map_err(usage)?;
+            println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Job { job_id } => {
+            return match job_record::get(&pipeline.deps, &job_id).await.map_err(usage)? {
+                Some(job) => {
+                    println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    eprintln!("error: no job {job_id:?}");
+                    Ok(ExitCode::from(1))
+                }
+            };
+        }
+    };
+    progress.finish();
+    report(&pipeline, started, json_out).await
+}
+
+mod aws_event {
+    pub use shared::handlers::start::EventBridgeEvent;
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0))
+}
+
+fn chrono_now() -> String {
+    shared::handlers::now()
+}
+
+/// A job id derived from the document's content: the same document is the same job.
+fn content_name(doc: &Value) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    doc.to_string().hash(&mut h);
+    let mode = doc.get("mode").and_then(|m| m.as_str()).unwrap_or("job");
+    format!("{mode}-{:016x}", h.finish())
+}
+
+async fn start_direct(pipeline: &LocalPipeline, name: String, doc: Value) -> Result<start::Started, Usage> {
+    use shared::ports::workflow::{StartOutcome, WorkflowStarter};
+    let outcome = pipeline.start_execution(&name, doc.clone()).await.map_err(usage)?;
+    Ok(match outcome {
+        StartOutcome::Started { execution_id } => {
+            start::Started { execution_name: name, execution_id, already_existed: false, input: doc }
+        }
+        StartOutcome::AlreadyExists { execution_id } => {
+            start::Started { execution_name: name, execution_id, already_existed: true, input: doc }
+        }
+    })
+}
+
+fn s3_event(key: &str, etag: &str, size: u64) -> shared::handlers::start::S3Event {
+    let encoded: String = key
+        .split('/')
+        .map(|seg| percent_encode(seg))
+        .collect::<Vec<_>>()
+        .join("/");
+    let event = json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "local", "eventTime": shared::handlers::now(),
+        "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "local"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"}, "responseElements": {},
+        "s3": { "s3SchemaVersion": "1.0", "configurationId": "incoming",
+                "bucket": {"name": LOCAL_BUCKET, "ownerIdentity": {"principalId": "local"}, "arn": format!("arn:aws:s3:::{LOCAL_BUCKET}")},
+                "object": {"key": encoded, "size": size, "eTag": etag.trim_matches('"'), "sequencer": "0"} }
+    }]});
+    serde_json::from_value(event).unwrap_or_default()
+}
+
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::new();
+    for b in segment.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Prints the outcome of an execution and maps it to the exit code.
+async fn report(pipeline: &LocalPipeline, started: start::Started, json_out: bool) -> Result<ExitCode, Usage> {
+    let job_id = started
+        .input
+        .get("jobId")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| started.execution_name.clone());
+    let last = pipeline.last_result.lock().ok().and_then(|l| l.clone());
+    let record = job_record::get(&pipeline.deps, &job_id).await.map_err(usage)?;
+    let (succeeded, output, error, cause) = match (&last, started.already_existed) {
+        (Some((_, result)), false) => (
+            result.status == ExecutionStatus::Succeeded,
+            result.output.clone().or_else(|| record.clone()),
+            result.error.clone(),
+            result.cause.clone(),
+        ),
+        _ => {
+            if !json_out {
+                eprintln!("execution {} exists already: nothing new was started", started.execution_name);
+            }
+            let status = record.as_ref().and_then(|r| r.get("status")).and_then(|s| s.as_str()).unwrap_or("");
+            let error = record.as_ref().and_then(|r| r.get("error")).and_then(|s| s.as_str()).map(str::to_string);
+            let cause = record.as_ref().and_then(|r| r.get("cause")).and_then(|s| s.as_str()).map(str::to_string);
+            (status == "SUCCEEDED", record.clone(), error, cause)
+        }
+    };
+    let output = output.unwrap_or_else(|| json!({ "jobId": job_id, "status": if succeeded { "SUCCEEDED" } else { "FAILED" } }));
+    let output = contract_output(output);
+    if json_out {
+        println!("{}", serde_json::to_string(&output).unwrap_or_default());
+    } else {
+        print_summary(&output);
+    }
+    if succeeded {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("execution failed: {}: {}", error.unwrap_or_else(|| "States.Unknown".into()), cause.unwrap_or_default());
+        if let Some((_, result)) = &last {
+            if !json_out {
+                eprintln!("execution history (last events):");
+                for e in result.history.iter().rev().take(12).collect::<Vec<_>>().into_iter().rev() {
+                    eprintln!("  {:?} {} {}", e.kind, e.state.clone().unwrap_or_default(), e.detail);
+                }
+            }
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Keeps exactly the fields of the output contract (DESIGN §7), in its order.
+fn contract_output(v: Value) -> Value {
+    let get = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    let mut counts = json!({ "total": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "conflicts": 0, "failed": 0 });
+    if let (Some(c), Some(obj)) = (v.get("counts").and_then(|c| c.as_object()), counts.as_object_mut()) {
+        for (k, val) in c {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    let mut verification = json!({ "success": false, "sourceCount": 0, "targetCount": 0, "missingCount": 0, "extraCount": 0, "differenceCount": 0 });
+    if let (Some(c), Some(obj)) = (v.get("verification").and_then(|c| c.as_object()), verification.as_object_mut()) {
+        for (k, val) in c {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    let job_id = get("jobId");
+    let prefix = format!("jobs/{}/", job_id.as_str().unwrap_or(""));
+    json!({
+        "jobId": job_id,
+        "mode": get("mode"),
+        "status": get("status"),
+        "counts": counts,
+        "verification": verification,
+        "reportKey": v.get("reportKey").cloned().unwrap_or_else(|| format!("{prefix}report.json").into()),
+        "rejectedKey": v.get("rejectedKey").cloned().unwrap_or_else(|| format!("{prefix}rejected.csv").into()),
+    })
+}
+
+fn print_summary(o: &Value) {
+    let n = |p: &str| o.pointer(p).and_then(|v| v.as_u64()).unwrap_or(0);
+    let s = |p: &str| o.pointer(p).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    eprintln!();
+    eprintln!("job {}  mode {}  status {}", s("/jobId"), s("/mode"), s("/status"));
+    eprintln!("  ┌────────────┬───────────┐");
+    for (label, p) in [
+        ("total", "/counts/total"),
+        ("created", "/counts/created"),
+        ("updated", "/counts/updated"),
+        ("unchanged", "/counts/unchanged"),
+        ("rejected", "/counts/rejected"),
+        ("conflicts", "/counts/conflicts"),
+        ("failed", "/counts/failed"),
+    ] {
+        eprintln!("  │ {label:<10} │ {:>9} │", n(p));
+    }
+    eprintln!("  └────────────┴───────────┘");
+    let ok = o.pointer("/verification/success").and_then(|v| v.as_bool()).unwrap_or(false);
+    eprintln!(
+        "  verification: {}  source {}  target {}  missing {}  extra {}  different {}",
+        if ok { "passed" } else { "FAILED" },
+        n("/verification/sourceCount"),
+        n("/verification/targetCount"),
+        n("/verification/missingCount"),
+        n("/verification/extraCount"),
+        n("/verification/differenceCount")
+    );
+    eprintln!("  report: migrate cat {}   rejected rows: migrate cat {}", s("/reportKey"), s("/rejectedKey"));
+}
+
+fn table_name(pipeline: &LocalPipeline, table: &str) -> Result<String, Usage> {
+    let names = &pipeline.deps.table_names;
+    match table {
+        "command" => Ok(names.command.clone()),
+        "data" => Ok(names.data.clone()),
+        "history" => Ok(names.history.clone()),
+        other => Err(usage(format!("unknown table {other:?}: use command, data or history"))),
+    }
+}
+
+async fn inspect_get(pipeline: &LocalPipeline, table: &str, pk: &str, sk: &str) -> Result<ExitCode, Usage> {
+    let name = table_name(pipeline, table)?;
+    match pipeline.deps.tables.get_item(&name, &Key::new(pk, sk)).await.map_err(usage)? {
+        Some(item) => {
+            println!("{}", serde_json::to_string_pretty(&PlainItem(&item)).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("not found: {table} {pk} / {sk}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn inspect_query(pipeline: &LocalPipeline, table: &str, pk: &str, prefix: Option<&str>) -> Result<ExitCode, Usage> {
+    let name = table_name(pipeline, table)?;
+    let items = query_all(pipeline.deps.tables.as_ref(), &name, pk, prefix).await.map_err(usage)?;
+    let plain: Vec<PlainItem<'_>> = items.iter().map(PlainItem).collect();
+    println!("{}", serde_json::to_string_pretty(&plain).unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}

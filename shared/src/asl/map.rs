@@ -1,0 +1,627 @@
+//! Running Map states: Inline iterations and Distributed map runs (ItemReader, ItemBatcher,
+//! tolerated failures, ResultWriter).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Map, Value};
+
+use super::definition::State;
+use super::definition_map::{ItemBatcher, MapState, Mode, NumberOrPath, ResultWriter};
+use super::error::{names, StatesError};
+use super::executor::Runner;
+use super::history::HistoryEventKind;
+use super::path::{now_timestamp, Context, ExecutionContext};
+
+impl NumberOrPath {
+    fn resolve(&self, field: &str, input: &Value, ctx: &Context) -> Result<f64, StatesError> {
+        match self {
+            NumberOrPath::Number(n) => Ok(*n),
+            NumberOrPath::Path(path) => {
+                let v = path.select_required(input, ctx)?;
+                v.as_f64().filter(|n| *n >= 0.0).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The value selected by '{path}' for '{field}' must be a non-negative number, got {v}"
+                    ))
+                })
+            }
+        }
+    }
+}
+
+fn resolve_opt(
+    value: &Option<NumberOrPath>,
+    field: &str,
+    input: &Value,
+    ctx: &Context,
+) -> Result<Option<f64>, StatesError> {
+    value
+        .as_ref()
+        .map(|v| v.resolve(field, input, ctx))
+        .transpose()
+}
+
+/// Runs a Map state on its effective input; the value is the Map's result (before ResultSelector).
+pub(super) async fn run_map(
+    runner: &Runner<'_>,
+    state: &State,
+    map: &MapState,
+    input: Value,
+    ctx: &Context,
+) -> Result<Value, StatesError> {
+    let limit = match resolve_opt(&map.max_concurrency, "MaxConcurrency", &input, ctx)? {
+        Some(n) if n >= 1.0 => n as usize,
+        _ => usize::MAX,
+    };
+    match map.mode {
+        Mode::Inline => run_inline(runner, state, map, input, ctx, limit).await,
+        Mode::Distributed => run_distributed(runner, state, map, input, ctx, limit).await,
+    }
+}
+
+fn item_context(ctx: &Context, index: usize, item: &Value) -> Context {
+    Context {
+        map_item: Some((index, item.clone())),
+        ..ctx.clone()
+    }
+}
+
+/// Applies the ItemSelector (or passes the item through).
+fn select_item(
+    map: &MapState,
+    input: &Value,
+    ctx: &Context,
+    index: usize,
+    item: &Value,
+) -> Result<Value, StatesError> {
+    match &map.item_selector {
+        Some(template) => template.eval(input, &item_context(ctx, index, item)),
+        None => Ok(item.clone()),
+    }
+}
+
+fn items_from_path(
+    map: &MapState,
+    input: &Value,
+    ctx: &Context,
+) -> Result<Vec<Value>, StatesError> {
+    match map.items_path.select_required(input, ctx)? {
+        Value::Array(items) => Ok(items),
+        other => Err(StatesError::runtime(format!(
+            "Invalid path '{}': The ItemsPath must select a JSON array, got {}",
+            map.items_path,
+            super::path::abbreviate(&other)
+        ))),
+    }
+}
+
+async fn run_inline(
+    runner: &Runner<'_>,
+    state: &State,
+    map: &MapState,
+    input: Value,
+    ctx: &Context,
+    limit: usize,
+) -> Result<Value, StatesError> {
+    let items = items_from_path(map, &input, ctx)?;
+    let total = items.len();
+    let name = Some(state.name.as_str());
+    runner.history.record(
+        HistoryEventKind::MapRunStarted,
+        name,
+        json!({ "mode": "INLINE", "totalItems": total }),
+    );
+    let input = &input;
+    let iterations = items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| async move {
+            let child_input = match select_item(map, input, ctx, index, &item) {
+                Ok(v) => v,
+                Err(e) => return (index, Err(e)),
+            };
+            runner.history.record(
+                HistoryEventKind::MapItemStarted,
+                name,
+                json!({ "index": index, "total": total }),
+            );
+            let out = runner
+                .run_graph(
+                    &map.processor,
+                    child_input,
+                    ctx.execution.clone(),
+                    Some((index, item)),
+                )
+                .await;
+            (index, out)
+        });
+    let mut results: Vec<Value> = vec![Value::Null; total];
+    let mut stream = stream::iter(iterations).buffer_unordered(limit.min(total.max(1)));
+    let mut done = 0usize;
+    // The first failing iteration fails the Map; dropping the stream cancels the others.
+    while let Some((index, outcome)) = stream.next().await {
+        match outcome {
+            Ok(value) => {
+                done += 1;
+                runner.history.record(
+                    HistoryEventKind::MapItemSucceeded,
+                    name,
+                    json!({ "index": index, "total": total, "completed": done }),
+                );
+                results[index] = value;
+            }
+            Err(err) => {
+                let detail = json!({ "index": index, "total": total, "error": err.error, "cause": err.cause });
+                runner
+                    .history
+                    .record(HistoryEventKind::MapItemFailed, name, detail.clone());
+                runner
+                    .history
+                    .record(HistoryEventKind::MapRunFailed, name, detail);
+                return Err(err);
+            }
+        }
+    }
+    runner.history.record(
+        HistoryEventKind::MapRunSucceeded,
+        name,
+        json!({ "totalItems": total }),
+    );
+    Ok(Value::Array(results))
+}
+
+/// The outcome of one child execution of a Distributed map run.
+struct ChildRecord {
+    name: String,
+    arn: String,
+    input: Value,
+    start: DateTime<Utc>,
+    stop: DateTime<Utc>,
+    result: Result<Value, StatesError>,
+}
+
+fn millis(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl ChildRecord {
+    /// The record format AWS uses in ResultWriter files (Transformation NONE).
+    fn to_json(&self, state_machine_arn: &str) -> Value {
+        let mut obj = Map::new();
+        obj.insert("ExecutionArn".into(), json!(self.arn));
+        obj.insert("Input".into(), json!(self.input.to_string()));
+        obj.insert("InputDetails".into(), json!({ "Included": true }));
+        obj.insert("Name".into(), json!(self.name));
+        match &self.result {
+            Ok(output) => {
+                obj.insert("Output".into(), json!(output.to_string()));
+                obj.insert("OutputDetails".into(), json!({ "Included": true }));
+                obj.insert("RedriveCount".into(), json!(0));
+                obj.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
+                obj.insert(
+                    "RedriveStatusReason".into(),
+                    json!("Execution is SUCCEEDED and cannot be redriven"),
+                );
+            }
+            Err(err) => {
+                obj.insert("Error".into(), json!(err.error));
+                obj.insert("Cause".into(), json!(err.cause));
+                obj.insert("RedriveCount".into(), json!(0));
+                obj.insert("RedriveStatus".into(), json!("REDRIVABLE"));
+            }
+        }
+        obj.insert("StartDate".into(), json!(millis(&self.start)));
+        obj.insert("StateMachineArn".into(), json!(state_machine_arn));
+        obj.insert(
+            "Status".into(),
+            json!(if self.result.is_ok() {
+                "SUCCEEDED"
+            } else {
+                "FAILED"
+            }),
+        );
+        obj.insert("StopDate".into(), json!(millis(&self.stop)));
+        Value::Object(obj)
+    }
+}
+
+fn required_string(value: &Value, key: &str, what: &str) -> Result<String, StatesError> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            StatesError::runtime(format!("{what}.Parameters.{key} must evaluate to a string"))
+        })
+}
+
+async fn read_items(
+    runner: &Runner<'_>,
+    map: &MapState,
+    input: &Value,
+    ctx: &Context,
+) -> Result<Vec<Value>, StatesError> {
+    let Some(reader) = &map.item_reader else {
+        return items_from_path(map, input, ctx);
+    };
+    let params = reader.parameters.eval(input, ctx)?;
+    let bucket = required_string(&params, "Bucket", "ItemReader")?;
+    let key = required_string(&params, "Key", "ItemReader")?;
+    let failed = |cause: String| StatesError::new(names::ITEM_READER_FAILED, cause);
+    let body = runner
+        .resources
+        .get_object(&bucket, &key)
+        .await
+        .map_err(|e| {
+            failed(format!(
+                "Reading s3://{bucket}/{key} failed: {}: {}",
+                e.error, e.cause
+            ))
+        })?;
+    let items = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Array(items)) => items,
+        Ok(_) => {
+            return Err(failed(format!(
+                "s3://{bucket}/{key} does not contain a JSON array"
+            )))
+        }
+        Err(e) => {
+            return Err(failed(format!(
+                "s3://{bucket}/{key} is not valid JSON: {e}"
+            )))
+        }
+    };
+    let max = resolve_opt(
+        &reader.max_items,
+        "ItemReader.ReaderConfig.MaxItems",
+        input,
+        ctx,
+    )?;
+    Ok(match max {
+        Some(m) if m >= 1.0 => items.into_iter().take(m as usize).collect(),
+        _ => items,
+    })
+}
+
+/// Groups selected items into child inputs `{"Items": [...], "BatchInput": ...}`.
+fn batch(
+    batcher: &ItemBatcher,
+    items: Vec<Value>,
+    input: &Value,
+    ctx: &Context,
+) -> Result<Vec<Value>, StatesError> {
+    let max_items = resolve_opt(
+        &batcher.max_items,
+        "ItemBatcher.MaxItemsPerBatch",
+        input,
+        ctx,
+    )?
+    .filter(|n| *n >= 1.0)
+    .map(|n| n as usize);
+    let max_bytes = resolve_opt(
+        &batcher.max_bytes,
+        "ItemBatcher.MaxInputBytesPerBatch",
+        input,
+        ctx,
+    )?
+    .filter(|n| *n >= 1.0)
+    .map(|n| n as usize);
+    let batch_input = batcher
+        .batch_input
+        .as_ref()
+        .map(|t| t.eval(input, ctx))
+        .transpose()?;
+    let mut batches: Vec<Vec<Value>> = Vec::new();
+    let mut current: Vec<Value> = Vec::new();
+    let mut current_bytes = 0usize;
+    for item in items {
+        let size = item.to_string().len();
+        let full_items = max_items.is_some_and(|m| current.len() >= m);
+        let full_bytes = max_bytes.is_some_and(|m| !current.is_empty() && current_bytes + size > m);
+        if full_items || full_bytes {
+            batches.push(std::mem::take(&mut current));
+            current_bytes = 0;
+        }
+        current_bytes += size;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    Ok(batches
+        .into_iter()
+        .map(|items| {
+            let mut obj = Map::new();
+            obj.insert("Items".into(), Value::Array(items));
+            if let Some(b) = &batch_input {
+                obj.insert("BatchInput".into(), b.clone());
+            }
+            Value::Object(obj)
+        })
+        .collect())
+}
+
+/// ARNs of a map run: (map run ARN, child state machine ARN, map run id).
+fn map_run_arns(ctx: &Context, label: &str) -> (String, String, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let sm = &ctx.execution.state_machine_id;
+    let (head, name) = match sm.split_once(":stateMachine:") {
+        Some((head, name)) => (head.to_owned(), name.to_owned()),
+        None => ("arn:aws:states:local:000000000000".to_owned(), sm.clone()),
+    };
+    (
+        format!("{head}:mapRun:{name}/{label}:{id}"),
+        format!("{head}:stateMachine:{name}/{label}"),
+        id,
+    )
+}
+
+async fn run_distributed(
+    runner: &Runner<'_>,
+    state: &State,
+    map: &MapState,
+    input: Value,
+    ctx: &Context,
+    limit: usize,
+) -> Result<Value, StatesError> {
+    let name = Some(state.name.as_str());
+    let items = read_items(runner, map, &input, ctx).await?;
+    let item_count = items.len();
+    let selected = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| select_item(map, &input, ctx, i, item))
+        .collect::<Result<Vec<_>, _>>()?;
+    let child_inputs: Vec<(Value, Value)> = match &map.item_batcher {
+        // (child input, Map.Item.Value)
+        Some(batcher) => batch(batcher, selected, &input, ctx)?
+            .into_iter()
+            .map(|b| (b.clone(), b))
+            .collect(),
+        None => selected.into_iter().zip(items).collect(),
+    };
+    let tolerated_pct = resolve_opt(
+        &map.tolerated_percentage,
+        "ToleratedFailurePercentage",
+        &input,
+        ctx,
+    )?;
+    let tolerated_count = resolve_opt(&map.tolerated_count, "ToleratedFailureCount", &input, ctx)?;
+    if tolerated_pct.is_some_and(|p| p > 100.0) {
+        return Err(StatesError::runtime(
+            "ToleratedFailurePercentage must be between 0 and 100",
+        ));
+    }
+
+    let label = map.label.clone().unwrap_or_else(|| state.name.clone());
+    let (map_run_arn, child_sm_arn, map_run_id) = map_run_arns(ctx, &label);
+    let total = child_inputs.len();
+    runner.history.record(
+        HistoryEventKind::MapRunStarted,
+        name,
+        json!({ "mode": "DISTRIBUTED", "mapRunArn": map_run_arn, "totalItems": total, "itemCount": item_count }),
+    );
+
+    let (head, _) = map_run_arn.split_once(":mapRun:").unwrap_or(("", ""));
+    let exec_prefix = format!(
+        "{head}:execution:{}",
+        child_sm_arn
+            .split_once(":stateMachine:")
+            .map_or("", |(_, n)| n)
+    );
+    let children = child_inputs
+        .into_iter()
+        .enumerate()
+        .map(|(index, (child_input, item))| {
+            let child_name = uuid::Uuid::new_v4().to_string();
+            let arn = format!("{exec_prefix}:{map_run_id}:{child_name}");
+            let exec = Arc::new(ExecutionContext {
+                id: arn.clone(),
+                name: child_name.clone(),
+                input: child_input.clone(),
+                start_time: now_timestamp(),
+                state_machine_id: child_sm_arn.clone(),
+                state_machine_name: format!("{}/{label}", ctx.execution.state_machine_name),
+            });
+            async move {
+                let start = Utc::now();
+                runner.history.record(
+                    HistoryEventKind::MapItemStarted,
+                    name,
+                    json!({ "index": index, "total": total, "executionArn": arn }),
+                );
+                let result = runner
+                    .run_graph(
+                        &map.processor,
+                        child_input.clone(),
+                        exec,
+                        Some((index, item)),
+                    )
+                    .await;
+                (
+                    index,
+                    ChildRecord {
+                        name: child_name,
+                        arn,
+                        input: child_input,
+                        start,
+                        stop: Utc::now(),
+                        result,
+                    },
+                )
+            }
+        });
+    let mut records: Vec<Option<ChildRecord>> = (0..total).map(|_| None).collect();
+    let (mut succeeded, mut failed) = (0usize, 0usize);
+    let mut stream = stream::iter(children).buffer_unordered(limit.min(total.max(1)));
+    while let Some((index, record)) = stream.next().await {
+        match &record.result {
+            Ok(_) => {
+                succeeded += 1;
+                runner.history.record(
+                    HistoryEventKind::MapItemSucceeded,
+                    name,
+                    json!({ "index": index, "total": total, "succeeded": succeeded, "failed": failed }),
+                );
+            }
+            Err(err) => {
+                failed += 1;
+                runner.history.record(
+                    HistoryEventKind::MapItemFailed,
+                    name,
+                    json!({ "index": index, "total": total, "succeeded": succeeded, "failed": failed,
+                            "error": err.error, "cause": err.cause }),
+                );
+            }
+        }
+        records[index] = Some(record);
+    }
+    let records: Vec<ChildRecord> = records.into_iter().flatten().collect();
+
+    let writer_result = match &map.result_writer {
+        Some(writer) => Some(
+            write_results(
+                runner,
+                writer,
+                &records,
+                &input,
+                ctx,
+                &map_run_arn,
+                &map_run_id,
+                &child_sm_arn,
+            )
+            .await,
+        ),
+        None => None,
+    };
+
+    let exceeded = match (tolerated_pct, tolerated_count) {
+        (None, None) => failed > 0,
+        (pct, count) => {
+            let pct_exceeded =
+                pct.is_some_and(|p| total > 0 && (failed as f64) * 100.0 / (total as f64) > p);
+            let count_exceeded = count.is_some_and(|c| failed as f64 > c);
+            pct_exceeded || count_exceeded
+        }
+    };
+    if exceeded {
+        let err = StatesError::new(
+            names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+            format!(
+                "The specified tolerated failure threshold was exceeded: {failed} of {total} child executions failed \
+                 ({succeeded} succeeded; tolerated failure percentage: {}, tolerated failure count: {})",
+                tolerated_pct.map_or("none".to_owned(), |p| p.to_string()),
+                tolerated_count.map_or("none".to_owned(), |c| c.to_string()),
+            ),
+        );
+        runner.history.record(
+            HistoryEventKind::MapRunFailed,
+            name,
+            json!({ "mapRunArn": map_run_arn, "error": err.error, "cause": err.cause,
+                    "succeeded": succeeded, "failed": failed, "total": total }),
+        );
+        return Err(err);
+    }
+    let result = match writer_result {
+        Some(written) => written?,
+        None => Value::Array(
+            records
+                .iter()
+                .map(|r| match &r.result {
+                    Ok(output) => output.clone(),
+                    Err(_) => r.to_json(&child_sm_arn),
+                })
+                .collect(),
+        ),
+    };
+    runner.history.record(
+        HistoryEventKind::MapRunSucceeded,
+        name,
+        json!({ "mapRunArn": map_run_arn, "succeeded": succeeded, "failed": failed, "total": total }),
+    );
+    Ok(result)
+}
+
+/// Writes `SUCCEEDED_0.json` / `FAILED_0.json` (when non-empty) and `manifest.json` under
+/// `<Prefix>/<map run id>/`; the value is the Map's result `{MapRunArn, ResultWriterDetails}`.
+#[allow(clippy::too_many_arguments)]
+async fn write_results(
+    runner: &Runner<'_>,
+    writer: &ResultWriter,
+    records: &[ChildRecord],
+    input: &Value,
+    ctx: &Context,
+    map_run_arn: &str,
+    map_run_id: &str,
+    child_sm_arn: &str,
+) -> Result<Value, StatesError> {
+    let params = writer.parameters.eval(input, ctx)?;
+    let bucket = required_string(&params, "Bucket", "ResultWriter")?;
+    let mut prefix = match params.get("Prefix") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(StatesError::runtime(
+                "ResultWriter.Parameters.Prefix must evaluate to a string",
+            ))
+        }
+    };
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    let dir = format!("{prefix}{map_run_id}/");
+    let put = |key: String, body: Vec<u8>| {
+        let bucket = bucket.clone();
+        async move {
+            runner
+                .resources
+                .put_object(&bucket, &key, body)
+                .await
+                .map_err(|e| {
+                    StatesError::new(
+                        names::RESULT_WRITER_FAILED,
+                        format!(
+                            "Writing s3://{bucket}/{key} failed: {}: {}",
+                            e.error, e.cause
+                        ),
+                    )
+                })
+        }
+    };
+    let mut files = Map::new();
+    for (status, ok) in [("FAILED", false), ("PENDING", false), ("SUCCEEDED", true)] {
+        let entries: Vec<Value> = if status == "PENDING" {
+            Vec::new()
+        } else {
+            records
+                .iter()
+                .filter(|r| r.result.is_ok() == ok)
+                .map(|r| r.to_json(child_sm_arn))
+                .collect()
+        };
+        let mut listed = Vec::new();
+        if !entries.is_empty() {
+            let key = format!("{dir}{status}_0.json");
+            let body = serde_json::to_vec(&entries)
+                .map_err(|e| StatesError::new(names::RESULT_WRITER_FAILED, e.to_string()))?;
+            let size = body.len();
+            put(key.clone(), body).await?;
+            listed.push(json!({ "Key": key, "Size": size }));
+        }
+        files.insert(status.into(), Value::Array(listed));
+    }
+    let manifest = json!({
+        "DestinationBucket": bucket,
+        "MapRunArn": map_run_arn,
+        "ResultFiles": Value::Object(files),
+    });
+    let manifest_key = format!("{dir}manifest.json");
+    let body = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| StatesError::new(names::RESULT_WRITER_FAILED, e.to_string()))?;
+    put(manifest_key.clone(), body).await?;
+    Ok(json!({
+        "MapRunArn": map_run_arn,
+        "ResultWriterDetails": { "Bucket": bucket, "Key": manifest_key },
+    }))
+}

@@ -1,0 +1,185 @@
+//! State `Export`: writes the rows a table-sourced job works on to `jobs/<jobId>/export.csv`
+//! in the migration CSV format, streaming page by page through a temporary file.
+//!
+//! * copy-tenant / reconcile: the live entities of `entityType` in `sourceTenant`, targeted at
+//!   `targetTenant`;
+//! * normalize-tenant: the same, targeted at the lowercased tenant code (or `targetTenant`);
+//! * transform: the same, in place;
+//! * rollback of job J: for each row J created, its current content marked deleted; for each row J
+//!   updated, the pre-J version from history. The `version` column carries J's version, so
+//!   Process only touches rows that are still exactly as J left them.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{parse_input, to_output, Deps, PreparedJob};
+use crate::error::{Error, StoreError};
+use crate::job::Mode;
+use crate::keys::{self, Key};
+use crate::migration_csv::{MigrationCsvWriter, MigrationRow};
+use crate::model::EntityRow;
+use crate::ports::objects::{get_bytes, list_all};
+use crate::publish::{Outcome, RowOutcome};
+
+#[derive(serde::Deserialize)]
+struct ExportInput {
+    job: PreparedJob,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportOutput {
+    bucket: String,
+    key: String,
+    rows: u64,
+}
+
+const PAGE: usize = 500;
+
+pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
+    let ExportInput { job } = parse_input("Export", input)?;
+    let key = format!("{}export.csv", job.prefix());
+    let summary_key = format!("{}export.json", job.prefix());
+    // A job's export is its snapshot: a re-run (resume) works on the same rows.
+    if deps.objects.head_object(&deps.bucket, &summary_key).await?.is_some() {
+        let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &summary_key).await?;
+        return serde_json::from_slice(&bytes).map_err(|e| Error::MigrationFailed(format!("{summary_key}: {e}")));
+    }
+    let file = tempfile::NamedTempFile::new().map_err(|e| Error::Retryable(format!("temp file: {e}")))?;
+    let mut writer = MigrationCsvWriter::new(std::io::BufWriter::new(file.reopen().map_err(StoreError::from)?))
+        .map_err(|e| Error::Retryable(e.to_string()))?;
+    let rows = match job.mode {
+        Mode::Rollback => export_rollback(&job, deps, &mut writer).await?,
+        Mode::Import => return Err(Error::invalid("Export: mode import has no source table")),
+        _ => export_partition(&job, deps, &mut writer).await?,
+    };
+    let mut out = writer.into_inner().map_err(StoreError::from)?;
+    out.flush().map_err(StoreError::from)?;
+    drop(out);
+    let reader = tokio::fs::File::open(file.path()).await.map_err(StoreError::from)?;
+    deps.objects.put_object_stream(&deps.bucket, &key, Box::pin(reader)).await?;
+    let output = to_output(&ExportOutput { bucket: deps.bucket.clone(), key, rows })?;
+    deps.objects.put_object(&deps.bucket, &summary_key, output.to_string().into_bytes()).await?;
+    Ok(output)
+}
+
+type Writer = MigrationCsvWriter<std::io::BufWriter<std::fs::File>>;
+
+fn write(writer: &mut Writer, row: &MigrationRow) -> Result<(), Error> {
+    writer.write(row).map_err(|e| Error::Retryable(format!("writing export.csv: {e}")))
+}
+
+fn row_from(entity: &EntityRow, target_tenant: &str) -> MigrationRow {
+    MigrationRow {
+        line: 0,
+        source_pk: entity.pk.clone(),
+        source_sk: entity.sk.clone(),
+        code: entity.code.clone(),
+        name: entity.name.clone(),
+        attributes: entity.attributes.clone(),
+        target_tenant_code: target_tenant.to_string(),
+        entity_type: None,
+        version: Some(entity.version),
+        is_deleted: Some(entity.is_deleted),
+        seq: entity.seq.clone(),
+        ttl: entity.ttl.clone(),
+    }
+}
+
+async fn export_partition(job: &PreparedJob, deps: &Deps, writer: &mut Writer) -> Result<u64, Error> {
+    let doc = &job.document;
+    let entity_type = doc.entity_type.clone().unwrap_or_default();
+    let source_tenant = doc.source_tenant.clone().unwrap_or_default();
+    let target_tenant = match job.mode {
+        Mode::NormalizeTenant => doc.target_tenant.clone().unwrap_or_else(|| source_tenant.to_lowercase()),
+        Mode::Transform => String::new(),
+        _ => doc.target_tenant.clone().unwrap_or_default(),
+    };
+    if job.mode == Mode::NormalizeTenant && target_tenant == source_tenant {
+        tracing::info!(job_id = %job.job_id, "tenant code is already lowercase; nothing to normalize");
+    }
+    let pk = keys::pk(&entity_type, &source_tenant);
+    let mut start: Option<Key> = None;
+    let mut rows = 0;
+    loop {
+        let page = deps.tables.query(&deps.table_names.data, &pk, None, start.as_ref(), PAGE).await?;
+        for item in &page.items {
+            let entity = EntityRow::from_data_item(item).map_err(|e| Error::invalid(e.to_string()))?;
+            if entity.is_deleted {
+                continue; // deleted entities are not copied, moved or upgraded
+            }
+            write(writer, &row_from(&entity, &target_tenant))?;
+            rows += 1;
+        }
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// The keys of the chunk result files of job `job_id` (one small object per chunk).
+pub(super) async fn chunk_result_keys(deps: &Deps, job_id: &str) -> Result<Vec<String>, Error> {
+    let prefix = format!("{}results/chunks/", super::job_prefix(job_id));
+    Ok(list_all(deps.objects.as_ref(), &deps.bucket, &prefix).await?.into_iter().map(|o| o.key).collect())
+}
+
+pub(super) async fn load_chunk_result(deps: &Deps, key: &str) -> Result<super::process_chunk::ChunkResult, Error> {
+    let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, key).await?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::MigrationFailed(format!("{key}: unreadable chunk result: {e}")))
+}
+
+async fn export_rollback(job: &PreparedJob, deps: &Deps, writer: &mut Writer) -> Result<u64, Error> {
+    let of = job.document.rollback_of.clone().unwrap_or_default();
+    let mut rows = 0;
+    // One chunk of J at a time: what it changed, resolved against the tables.
+    for result_key in chunk_result_keys(deps, &of).await? {
+        let result = load_chunk_result(deps, &result_key).await?;
+        if result.dry_run {
+            continue;
+        }
+        let mut changes: Vec<(Key, u64, Option<u64>)> = Vec::new(); // key, J's version, pre-J version
+        for o in &result.rows {
+            collect(o, &mut changes);
+        }
+        for (key, j_version, before) in changes {
+            let row = match before {
+                // J created it: delete it (its current content, marked deleted).
+                None => {
+                    let item = deps.tables.get_item(&deps.table_names.data, &key).await?;
+                    let Some(item) = item else { continue };
+                    let entity = EntityRow::from_data_item(&item).map_err(|e| Error::invalid(e.to_string()))?;
+                    let mut row = row_from(&entity, "");
+                    row.is_deleted = Some(true);
+                    row
+                }
+                // J updated it: restore the version before J from history.
+                Some(before) => {
+                    let hkey = Key::new(&key.pk, keys::versioned_sk(&key.sk, before));
+                    let Some(item) = deps.tables.get_item(&deps.table_names.history, &hkey).await? else {
+                        return Err(Error::Retryable(format!(
+                            "rollback of {of}: history has no version {before} of {key} yet (the history function may be behind)"
+                        )));
+                    };
+                    let entity = EntityRow::from_versioned_item(&item).map_err(|e| Error::invalid(e.to_string()))?;
+                    row_from(&entity, "")
+                }
+            };
+            write(writer, &MigrationRow { version: Some(j_version), ..row })?;
+            rows += 1;
+        }
+    }
+    Ok(rows)
+}
+
+fn collect(o: &RowOutcome, out: &mut Vec<(Key, u64, Option<u64>)>) {
+    let written = matches!(o.outcome, Outcome::Created | Outcome::Updated);
+    if let (true, Some(new)) = (written, o.new_version) {
+        let before = if o.outcome == Outcome::Created { None } else { o.previous_version };
+        out.push((Key::new(&o.pk, &o.sk), new, before));
+    }
+    if let Some(side) = &o.side_change {
+        out.push((Key::new(&side.pk, &side.sk), side.new_version, Some(side.previous_version)));
+    }
+}

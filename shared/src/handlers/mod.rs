@@ -1,0 +1,97 @@
+//! The handlers of the state machine's Task states, one module per state, named as in
+//! `infra/statemachine.asl.json`. The same code runs in the Lambda functions (`functions/*`)
+//! and in-process under `migrate`.
+//!
+//! Every handler takes its JSON input and [`Deps`] and returns JSON or an [`Error`] whose
+//! [`crate::ErrorType`] is the Lambda error type the ASL's Retry/Catch match on.
+
+pub mod export;
+pub mod history;
+pub mod job_record;
+pub mod prepare;
+pub mod process_chunk;
+pub mod record_failure;
+pub mod start;
+pub mod transform;
+pub mod verify;
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::job::{AttributesMode, JobDocument, Mode};
+use crate::ports::{ObjectStore, Table};
+use crate::publish::{PublishContext, TableNames};
+
+/// What every handler needs, built once per process (Lambda `main` or `migrate`).
+#[derive(Clone)]
+pub struct Deps {
+    pub tables: Arc<dyn Table>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub table_names: TableNames,
+    /// The pipeline's own bucket (reports, chunks, default source bucket).
+    pub bucket: String,
+    /// Rows per transformed chunk (one Distributed Map item).
+    pub chunk_rows: usize,
+    /// Recorded as `createdBy` / `updatedBy` / `_migratedBy`.
+    pub actor: String,
+}
+
+pub const DEFAULT_CHUNK_ROWS: usize = 500;
+
+/// The job as the state machine carries it (`$.job`), produced by Prepare.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreparedJob {
+    pub job_id: String,
+    pub mode: Mode,
+    pub document: JobDocument,
+    pub bucket: String,
+    pub has_source_table: bool,
+    pub max_concurrency: u32,
+    pub tolerated_failure_percentage: f64,
+    pub results_prefix: String,
+}
+
+impl PreparedJob {
+    pub fn prefix(&self) -> String {
+        job_prefix(&self.job_id)
+    }
+
+    pub fn publish_context(&self, deps: &Deps) -> PublishContext {
+        let attributes_mode = match self.mode {
+            // In-place schema evolution and rollback restore exact attribute sets.
+            Mode::Transform | Mode::Rollback => AttributesMode::Replace,
+            _ => self.document.attributes_mode(),
+        };
+        PublishContext {
+            job_id: self.job_id.clone(),
+            mode: self.mode,
+            attributes_mode,
+            now: now(),
+            actor: deps.actor.clone(),
+            tables: deps.table_names.clone(),
+            rollback_of: self.document.rollback_of.clone(),
+        }
+    }
+}
+
+/// Where a job keeps its artifacts: `jobs/<jobId>/`.
+pub fn job_prefix(job_id: &str) -> String {
+    format!("jobs/{job_id}/")
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Parses a handler's input, naming what is wrong.
+pub fn parse_input<T: DeserializeOwned>(state: &str, input: serde_json::Value) -> Result<T, Error> {
+    serde_json::from_value(input).map_err(|e| Error::invalid(format!("{state}: bad input: {e}")))
+}
+
+pub fn to_output<T: Serialize>(value: &T) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::MigrationFailed(format!("cannot encode output: {e}")))
+}

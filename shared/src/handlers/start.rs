@@ -1,0 +1,143 @@
+//! The `start` function: an S3 upload under `incoming/` or the nightly schedule → one execution.
+//!
+//! * `incoming/**/*.csv` → an import job of that object;
+//! * `incoming/**/*.job.json` → the job document it holds;
+//! * an EventBridge scheduled event → the configured reconcile job.
+//!
+//! Execution names are derived deterministically (bucket, key and ETag; or the job id; or the
+//! schedule's day), so a duplicated event starts nothing new: `ExecutionAlreadyExists` is success.
+
+pub use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+pub use aws_lambda_events::event::s3::S3Event;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::job::JobDocument;
+use crate::ports::objects::{get_bytes, ObjectStore};
+use crate::ports::workflow::{StartOutcome, WorkflowStarter};
+
+pub const INCOMING_PREFIX: &str = "incoming/";
+
+/// What `start` needs.
+pub struct StartDeps<'a> {
+    pub starter: &'a dyn WorkflowStarter,
+    pub objects: &'a dyn ObjectStore,
+    /// The reconcile job document the schedule starts (template parameter / env `RECONCILE_JOB`).
+    pub reconcile_job: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    pub execution_name: String,
+    pub execution_id: String,
+    pub already_existed: bool,
+    pub input: serde_json::Value,
+}
+
+/// S3 keys in events are URL-encoded with `+` for spaces.
+pub fn decode_key(key: &str) -> String {
+    let plus_decoded = key.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_decoded).decode_utf8_lossy().into_owned()
+}
+
+fn sanitize(text: &str, max: usize) -> String {
+    let s: String = text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    s.trim_matches('-').chars().take(max).collect()
+}
+
+/// `<file stem>-<16 hex of sha256(bucket/key/etag)>`: at most 80 characters of `[A-Za-z0-9_-]`.
+pub fn execution_name_for_object(bucket: &str, key: &str, etag: &str) -> String {
+    let digest = Sha256::digest(format!("{bucket}/{key}/{}", etag.trim_matches('"')).as_bytes());
+    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let file = key.rsplit('/').next().unwrap_or(key);
+    let stem = file.strip_suffix(".job.json").or_else(|| file.strip_suffix(".csv")).unwrap_or(file);
+    let stem = sanitize(stem, 60);
+    if stem.is_empty() { format!("import-{hash}") } else { format!("{stem}-{hash}") }
+}
+
+async fn start(deps: &StartDeps<'_>, name: String, input: serde_json::Value) -> Result<Started, Error> {
+    let outcome = deps.starter.start_execution(&name, input.clone()).await?;
+    let (execution_id, already_existed) = match outcome {
+        StartOutcome::Started { execution_id } => (execution_id, false),
+        StartOutcome::AlreadyExists { execution_id } => (execution_id, true),
+    };
+    tracing::info!(execution_name = %name, already_existed, "execution requested");
+    Ok(Started { execution_name: name, execution_id, already_existed, input })
+}
+
+/// Handles an S3 notification; records that are not ObjectCreated under `incoming/` are ignored.
+pub async fn handle_s3(event: S3Event, deps: &StartDeps<'_>) -> Result<Vec<Started>, Error> {
+    let mut out = Vec::new();
+    for record in event.records {
+        if !record.event_name.as_deref().is_some_and(|n| n.starts_with("ObjectCreated:")) {
+            continue;
+        }
+        let (Some(bucket), Some(raw_key)) = (record.s3.bucket.name.clone(), record.s3.object.key.clone()) else {
+            continue;
+        };
+        let key = decode_key(&raw_key);
+        if !key.starts_with(INCOMING_PREFIX) {
+            continue;
+        }
+        let etag = record.s3.object.e_tag.clone().unwrap_or_default();
+        let name = execution_name_for_object(&bucket, &key, &etag);
+        if key.ends_with(".job.json") {
+            let bytes = get_bytes(deps.objects, &bucket, &key).await?;
+            let doc: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::invalid(format!("s3://{bucket}/{key}: not JSON: {e}")))?;
+            let parsed = JobDocument::parse(doc.clone())?;
+            parsed.validate()?;
+            let name = parsed.job_id.clone().unwrap_or(name);
+            out.push(start(deps, name, doc).await?);
+        } else if key.ends_with(".csv") {
+            let doc = serde_json::json!({ "mode": "import", "source": { "bucket": bucket, "key": key } });
+            out.push(start(deps, name, doc).await?);
+        } else {
+            tracing::info!(key = %key, "ignored: not .csv or .job.json");
+        }
+    }
+    Ok(out)
+}
+
+/// Handles the nightly schedule: starts the configured reconcile job once per day.
+pub async fn handle_schedule(event: EventBridgeEvent, deps: &StartDeps<'_>) -> Result<Started, Error> {
+    let mut doc = deps
+        .reconcile_job
+        .clone()
+        .ok_or_else(|| Error::invalid("no reconcile job is configured (RECONCILE_JOB)"))?;
+    let parsed = JobDocument::parse(doc.clone())?;
+    parsed.validate()?;
+    if parsed.mode != crate::job::Mode::Reconcile {
+        return Err(Error::invalid(format!("the scheduled job must have mode reconcile, not {}", parsed.mode.as_str())));
+    }
+    let day = event.time.unwrap_or_else(chrono::Utc::now).format("%Y%m%d").to_string();
+    let name = match &parsed.job_id {
+        Some(id) => sanitize(&format!("{id}-{day}"), 80),
+        None => format!("reconcile-{day}"),
+    };
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("jobId".into(), name.clone().into());
+    }
+    start(deps, name, doc).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_url_decoded() {
+        assert_eq!(decode_key("incoming/my+file%2B1.csv"), "incoming/my file+1.csv");
+    }
+
+    #[test]
+    fn names_are_deterministic_and_valid() {
+        let a = execution_name_for_object("b", "incoming/products 2026.csv", "\"abc\"");
+        assert_eq!(a, execution_name_for_object("b", "incoming/products 2026.csv", "abc"));
+        assert_ne!(a, execution_name_for_object("b", "incoming/products 2026.csv", "abd"));
+        assert!(a.starts_with("products-2026-"), "{a}");
+        assert!(crate::job::check_job_id(&a).is_ok());
+    }
+}

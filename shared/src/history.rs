@@ -1,0 +1,55 @@
+//! History (DESIGN §3): each earlier data row, written from the data table's stream.
+//!
+//! For a MODIFY or REMOVE record, the OldImage is put at `{sk}@{oldVersion}` in the history table
+//! with `attribute_not_exists`, so a redelivered or duplicated record is harmless.
+
+use crate::error::Error;
+use crate::keys;
+use crate::ports::stream::StreamEventName;
+use crate::ports::table::{Condition, Put, Table, WriteError};
+use crate::value::{get_n, get_s, s, Item};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryWrite {
+    /// The old image was stored.
+    Recorded,
+    /// It was stored before (a redelivered record).
+    AlreadyRecorded,
+    /// Nothing to record (an INSERT has no earlier version).
+    NotApplicable,
+}
+
+/// The history item for an old data-row image: the same item at `{sk}@{version}`.
+pub fn history_item(old_image: &Item) -> Result<Item, Error> {
+    let sk = get_s(old_image, "sk").ok_or_else(|| Error::invalid("old image has no string sk"))?;
+    let version = get_n(old_image, "version")
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| Error::invalid(format!("old image of sk {sk:?} has no whole-number version")))?;
+    if get_s(old_image, "pk").is_none() {
+        return Err(Error::invalid("old image has no string pk"));
+    }
+    let mut item = old_image.clone();
+    item.insert("sk".into(), s(keys::versioned_sk(sk, version)));
+    Ok(item)
+}
+
+/// Records one stream change in the history table.
+pub async fn record(
+    table: &dyn Table,
+    history_table: &str,
+    event: StreamEventName,
+    old_image: Option<&Item>,
+) -> Result<HistoryWrite, Error> {
+    let old = match (event, old_image) {
+        (StreamEventName::Insert, _) | (_, None) => return Ok(HistoryWrite::NotApplicable),
+        (_, Some(old)) if old.is_empty() => return Ok(HistoryWrite::NotApplicable),
+        (_, Some(old)) => old,
+    };
+    let item = history_item(old)?;
+    match table.put_item(Put::new(history_table, item, Condition::NotExists)).await {
+        Ok(()) => Ok(HistoryWrite::Recorded),
+        Err(WriteError::ConditionFailed) => Ok(HistoryWrite::AlreadyRecorded),
+        Err(WriteError::Cancelled(r)) => Err(Error::Retryable(format!("history put cancelled: {r:?}"))),
+        Err(WriteError::Store(e)) => Err(e.into()),
+    }
+}

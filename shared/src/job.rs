@@ -1,0 +1,286 @@
+//! The job document (DESIGN §4): the execution input of the state machine.
+//!
+//! Unknown fields are rejected with their names (serde's `deny_unknown_fields`), and the fields a
+//! mode requires are checked by [`JobDocument::validate`] before anything is written.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Import,
+    CopyTenant,
+    NormalizeTenant,
+    Transform,
+    Reconcile,
+    Rollback,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Import => "import",
+            Mode::CopyTenant => "copy-tenant",
+            Mode::NormalizeTenant => "normalize-tenant",
+            Mode::Transform => "transform",
+            Mode::Reconcile => "reconcile",
+            Mode::Rollback => "rollback",
+        }
+    }
+
+    /// Modes whose rows come from a table (the Export state runs for them).
+    pub fn has_source_table(self) -> bool {
+        !matches!(self, Mode::Import)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttributesMode {
+    /// Changed attributes are merged into the existing ones (MBC's `map` behaviour).
+    #[default]
+    Merge,
+    /// The row's attributes replace the existing ones.
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceObject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    pub key: String,
+}
+
+/// A schema-evolution operation on `attributes` (applied in order by the Transform state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Operation {
+    /// Moves attribute `from` to `to` (no-op when `from` is absent).
+    Rename { from: String, to: String },
+    /// Sets `field` to `value` when it is absent.
+    Default { field: String, value: serde_json::Value },
+    /// Removes `field`.
+    Remove { field: String },
+    /// Splits the string `from` by `separator` into the attributes named in `into`.
+    Split {
+        from: String,
+        into: Vec<String>,
+        #[serde(default = "default_separator")]
+        separator: String,
+        #[serde(default, rename = "keepSource")]
+        keep_source: bool,
+    },
+    /// Lowercases the string `field`.
+    Lowercase { field: String },
+}
+
+fn default_separator() -> String {
+    " ".to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    pub field: String,
+    #[serde(rename = "entityType")]
+    pub entity_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Validation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes_schema: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifySpec {
+    #[serde(default)]
+    pub compare_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JobDocument {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    pub mode: Mode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceObject>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<Operation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_delete_source: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes_mode: Option<AttributesMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerated_failure_percentage: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
+}
+
+/// Checks a job id: `[A-Za-z0-9_-]`, 1 to 80 characters (it becomes part of S3 keys and
+/// execution names).
+pub fn check_job_id(id: &str) -> Result<(), Error> {
+    if id.is_empty() || id.len() > 80 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(Error::invalid(format!(
+            "jobId {id:?} must be 1 to 80 characters of A-Z, a-z, 0-9, '_' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+impl JobDocument {
+    /// Parses a job document; an unknown field is named in the error.
+    pub fn parse(value: serde_json::Value) -> Result<JobDocument, Error> {
+        serde_json::from_value(value).map_err(|e| Error::invalid(format!("job document: {e}")))
+    }
+
+    pub fn attributes_mode(&self) -> AttributesMode {
+        self.attributes_mode.unwrap_or_default()
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run.unwrap_or(false)
+    }
+
+    pub fn tolerated_failure_percentage(&self) -> f64 {
+        self.tolerated_failure_percentage.unwrap_or(0.0)
+    }
+
+    /// Reconcile writes only when asked to repair; a dry run never writes.
+    pub fn writes(&self) -> bool {
+        !self.dry_run() && (self.mode != Mode::Reconcile || self.repair.unwrap_or(false))
+    }
+
+    /// Checks the fields the mode needs, before anything is written.
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut missing = Vec::new();
+        let need = |present: bool, name: &'static str, missing: &mut Vec<&'static str>| {
+            if !present {
+                missing.push(name);
+            }
+        };
+        match self.mode {
+            Mode::Import => need(self.source.is_some(), "source", &mut missing),
+            Mode::CopyTenant | Mode::Reconcile => {
+                need(self.entity_type.is_some(), "entityType", &mut missing);
+                need(self.source_tenant.is_some(), "sourceTenant", &mut missing);
+                need(self.target_tenant.is_some(), "targetTenant", &mut missing);
+            }
+            Mode::NormalizeTenant => {
+                need(self.entity_type.is_some(), "entityType", &mut missing);
+                need(self.source_tenant.is_some(), "sourceTenant", &mut missing);
+            }
+            Mode::Transform => {
+                need(self.entity_type.is_some(), "entityType", &mut missing);
+                need(self.source_tenant.is_some(), "sourceTenant", &mut missing);
+                need(!self.operations.is_empty() || self.schema_version.is_some(), "operations", &mut missing);
+            }
+            Mode::Rollback => need(self.rollback_of.is_some(), "rollbackOf", &mut missing),
+        }
+        if !missing.is_empty() {
+            return Err(Error::invalid(format!(
+                "job document: mode {} requires {}",
+                self.mode.as_str(),
+                missing.join(", ")
+            )));
+        }
+        if let Some(id) = &self.job_id {
+            check_job_id(id)?;
+        }
+        if let Some(id) = &self.rollback_of {
+            check_job_id(id)?;
+        }
+        for (name, value) in [("entityType", &self.entity_type), ("sourceTenant", &self.source_tenant), ("targetTenant", &self.target_tenant)] {
+            if let Some(v) = value {
+                if v.is_empty() || v.contains('#') || v.trim() != v {
+                    return Err(Error::invalid(format!("job document: {name} {v:?} must be non-empty, without '#' or surrounding spaces")));
+                }
+            }
+        }
+        if let Some(p) = self.tolerated_failure_percentage {
+            if !(0.0..=100.0).contains(&p) {
+                return Err(Error::invalid(format!("job document: toleratedFailurePercentage {p} is not within 0..100")));
+            }
+        }
+        if let (Mode::CopyTenant, Some(s), Some(t)) = (self.mode, &self.source_tenant, &self.target_tenant) {
+            if s == t {
+                return Err(Error::invalid("job document: copy-tenant needs a targetTenant different from sourceTenant"));
+            }
+        }
+        if let Some(key) = self.source.as_ref().map(|s| &s.key) {
+            if key.is_empty() {
+                return Err(Error::invalid("job document: source.key is empty"));
+            }
+        }
+        if let Some(schema) = self.validation.as_ref().and_then(|v| v.attributes_schema.as_ref()) {
+            crate::operations::compile_schema(schema)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let err = JobDocument::parse(json!({"mode": "import", "source": {"key": "k"}, "colour": 1})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+        let err = JobDocument::parse(json!({"mode": "import", "source": {"key": "k", "region": "x"}})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `region`"), "{err}");
+        let err = JobDocument::parse(json!({"mode": "merge"})).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `merge`"), "{err}");
+    }
+
+    #[test]
+    fn required_fields_per_mode() {
+        let doc = JobDocument::parse(json!({"mode": "copy-tenant", "entityType": "PRODUCT"})).unwrap();
+        let err = doc.validate().unwrap_err().to_string();
+        assert!(err.contains("requires sourceTenant, targetTenant"), "{err}");
+        let doc = JobDocument::parse(json!({"mode": "rollback"})).unwrap();
+        assert!(doc.validate().unwrap_err().to_string().contains("rollbackOf"));
+        let doc = JobDocument::parse(json!({"mode": "import", "source": {"key": "incoming/a.csv"}, "jobId": "bad id"})).unwrap();
+        assert!(doc.validate().unwrap_err().to_string().contains("jobId"));
+        let doc = JobDocument::parse(json!({
+            "mode": "transform", "entityType": "PRODUCT", "sourceTenant": "t",
+            "operations": [{"op": "rename", "from": "a", "to": "b"}, {"op": "split", "from": "n", "into": ["f", "l"]}]
+        }))
+        .unwrap();
+        doc.validate().unwrap();
+        assert!(doc.writes());
+    }
+
+    #[test]
+    fn reconcile_writes_only_with_repair() {
+        let doc = JobDocument::parse(json!({"mode": "reconcile", "entityType": "P", "sourceTenant": "a", "targetTenant": "b"})).unwrap();
+        assert!(!doc.writes());
+        let doc = JobDocument { repair: Some(true), ..doc };
+        assert!(doc.writes());
+    }
+}

@@ -1,0 +1,238 @@
+//! Processing one chunk of migration rows against the tables, in batches.
+//!
+//! * Reads: one `BatchGetItem` per 100 keys (target keys, and source keys when entities move).
+//! * Writes: each row's puts (2, or 4 for normalize-tenant) stay together; rows are grouped into
+//!   `TransactWriteItems` of at most 100 items. A group that is cancelled falls back to one
+//!   transaction per row, so one bad or conflicting row never fails its neighbours.
+//! * A row whose own transaction is cancelled by a condition is re-read and re-compared once:
+//!   if the fresh row already equals what we wanted it is unchanged, otherwise it is reported
+//!   as a conflict. A concurrent change is never overwritten.
+//! * Rows of one chunk that write the same item run in successive "waves", so the second sees
+//!   the first one's version.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, StoreError};
+use crate::job::Mode;
+use crate::keys::Key;
+use crate::migration_csv::MigrationRow;
+use crate::model::EntityRow;
+use crate::ports::table::{CancellationReason, Put, Table, WriteError, MAX_BATCH_GET, MAX_TRANSACT_ITEMS};
+use crate::publish::{plan_row, Outcome, Plan, PublishContext, RowOutcome};
+
+/// The counts of the execution output contract (DESIGN §7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    pub conflicts: u64,
+    pub failed: u64,
+}
+
+impl Counts {
+    pub fn record(&mut self, outcome: Outcome) {
+        self.total += 1;
+        match outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Conflict => self.conflicts += 1,
+            Outcome::Failed => self.failed += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: &Counts) {
+        self.total += other.total;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.rejected += other.rejected;
+        self.conflicts += other.conflicts;
+        self.failed += other.failed;
+    }
+
+    pub fn of(outcomes: &[RowOutcome]) -> Counts {
+        let mut c = Counts::default();
+        for o in outcomes {
+            c.record(o.outcome);
+        }
+        c
+    }
+}
+
+/// Reads the current data rows of `keys`, 100 keys per batch.
+pub async fn read_data_rows(
+    table: &dyn Table,
+    data_table: &str,
+    keys: &[Key],
+) -> Result<HashMap<Key, EntityRow>, Error> {
+    let mut out = HashMap::with_capacity(keys.len());
+    let mut unique: Vec<Key> = keys.to_vec();
+    unique.sort();
+    unique.dedup();
+    for batch in unique.chunks(MAX_BATCH_GET) {
+        for item in table.batch_get(data_table, batch).await? {
+            let row = EntityRow::from_data_item(&item).map_err(|e| Error::invalid(e.to_string()))?;
+            out.insert(row.data_key(), row);
+        }
+    }
+    Ok(out)
+}
+
+fn write_keys(row: &MigrationRow, mode: Mode) -> Vec<Key> {
+    let target = row.target_key();
+    let source = row.source_key();
+    if mode == Mode::NormalizeTenant && source != target { vec![target, source] } else { vec![target] }
+}
+
+/// Splits rows into waves in which no two rows write the same item (order kept per item).
+fn waves(rows: Vec<MigrationRow>, mode: Mode) -> Vec<Vec<MigrationRow>> {
+    let mut last_wave: HashMap<Key, usize> = HashMap::new();
+    let mut out: Vec<Vec<MigrationRow>> = Vec::new();
+    for row in rows {
+        let keys = write_keys(&row, mode);
+        let wave = keys.iter().filter_map(|k| last_wave.get(k).map(|w| w + 1)).max().unwrap_or(0);
+        for k in keys {
+            last_wave.insert(k, wave);
+        }
+        if out.len() <= wave {
+            out.resize_with(wave + 1, Vec::new);
+        }
+        out[wave].push(row);
+    }
+    out
+}
+
+/// Processes rows (a chunk) and returns one outcome per row, in input order per wave.
+/// `dry_run` plans without writing. Store failures that may pass (throttling) are returned as
+/// errors so the whole chunk is retried; that is safe because planning is idempotent.
+pub async fn process_rows(
+    table: &dyn Table,
+    rows: Vec<MigrationRow>,
+    ctx: &PublishContext,
+    dry_run: bool,
+) -> Result<Vec<RowOutcome>, Error> {
+    let mut outcomes = Vec::with_capacity(rows.len());
+    for wave in waves(rows, ctx.mode) {
+        let keys: Vec<Key> = wave.iter().flat_map(|r| write_keys(r, ctx.mode)).collect();
+        let current = read_data_rows(table, &ctx.tables.data, &keys).await?;
+        let mut pending: Vec<(&MigrationRow, RowOutcome, Vec<Put>)> = Vec::new();
+        for row in &wave {
+            let target = current.get(&row.target_key());
+            let source = current.get(&row.source_key());
+            match plan_row(row, target, source, ctx) {
+                Plan::Done(outcome) => outcomes.push(outcome),
+                Plan::Write { outcome, .. } if dry_run => outcomes.push(outcome),
+                Plan::Write { outcome, puts } => pending.push((row, outcome, puts)),
+            }
+        }
+        let mut group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)> = Vec::new();
+        let mut group_items = 0;
+        for entry in pending {
+            if group_items + entry.2.len() > MAX_TRANSACT_ITEMS {
+                outcomes.extend(write_group(table, std::mem::take(&mut group), ctx).await?);
+                group_items = 0;
+            }
+            group_items += entry.2.len();
+            group.push(entry);
+        }
+        if !group.is_empty() {
+            outcomes.extend(write_group(table, group, ctx).await?);
+        }
+    }
+    Ok(outcomes)
+}
+
+async fn write_group(
+    table: &dyn Table,
+    group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)>,
+    ctx: &PublishContext,
+) -> Result<Vec<RowOutcome>, Error> {
+    if group.len() > 1 {
+        let puts: Vec<Put> = group.iter().flat_map(|(_, _, p)| p.iter().cloned()).collect();
+        match table.transact_write(puts).await {
+            Ok(()) => return Ok(group.into_iter().map(|(_, o, _)| o).collect()),
+            Err(WriteError::Store(e)) if e.is_retriable() => return Err(e.into()),
+            Err(e) => tracing::debug!(rows = group.len(), error = %e, "group transaction refused; writing row by row"),
+        }
+    }
+    let mut out = Vec::with_capacity(group.len());
+    for (row, outcome, puts) in group {
+        out.push(write_row(table, row, outcome, puts, ctx).await?);
+    }
+    Ok(out)
+}
+
+async fn write_row(
+    table: &dyn Table,
+    row: &MigrationRow,
+    planned: RowOutcome,
+    puts: Vec<Put>,
+    ctx: &PublishContext,
+) -> Result<RowOutcome, Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match table.transact_write(puts.clone()).await {
+            Ok(()) => return Ok(planned),
+            Err(WriteError::Cancelled(reasons)) if reasons.contains(&CancellationReason::ConditionalCheckFailed) => {
+                return recheck(table, row, planned, ctx).await;
+            }
+            Err(WriteError::ConditionFailed) => return recheck(table, row, planned, ctx).await,
+            Err(WriteError::Cancelled(reasons)) if attempt < 3 => {
+                // e.g. TransactionConflict with another writer's transaction: try again shortly.
+                tracing::debug!(line = row.line, ?reasons, "transaction cancelled; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            Err(WriteError::Cancelled(reasons)) => {
+                return Ok(failed(planned, format!("transaction cancelled: {reasons:?}")));
+            }
+            Err(WriteError::Store(e)) if e.is_retriable() => return Err(e.into()),
+            Err(WriteError::Store(StoreError::InvalidRequest(why))) => return Ok(failed(planned, why)),
+            Err(WriteError::Store(e)) => return Err(e.into()),
+        }
+    }
+}
+
+fn failed(mut planned: RowOutcome, reason: String) -> RowOutcome {
+    planned.outcome = Outcome::Failed;
+    planned.new_version = None;
+    planned.side_change = None;
+    planned.reason = Some(reason);
+    planned
+}
+
+/// After a condition failed: re-read, re-compare once, report. Never writes.
+async fn recheck(
+    table: &dyn Table,
+    row: &MigrationRow,
+    planned: RowOutcome,
+    ctx: &PublishContext,
+) -> Result<RowOutcome, Error> {
+    let keys = write_keys(row, ctx.mode);
+    let fresh = read_data_rows(table, &ctx.tables.data, &keys).await?;
+    let target = fresh.get(&row.target_key());
+    let source = fresh.get(&row.source_key());
+    match plan_row(row, target, source, ctx) {
+        Plan::Done(outcome) if outcome.outcome != Outcome::Conflict => Ok(outcome),
+        Plan::Done(outcome) => Ok(outcome),
+        Plan::Write { .. } => {
+            let now = target.map_or("absent".to_string(), |t| format!("at version {}", t.version));
+            let mut conflict = planned;
+            conflict.outcome = Outcome::Conflict;
+            conflict.reason = Some(format!(
+                "version conflict: the data row changed concurrently (now {now}, expected {}); left as it is",
+                conflict.previous_version.map_or("absent".to_string(), |v| format!("version {v}"))
+            ));
+            conflict.previous_version = target.map(|t| t.version);
+            conflict.new_version = None;
+            conflict.side_change = None;
+            Ok(conflict)
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Compare, map and publish (DESIGN §3): what one migration row does to the tables.
+//!
+//! * compare → [`Comparison`] (`NOT_EXIST | CHANGED | EQUAL`) by MBC's dirty-field rule, on the
+//!   result of the merge (or replace) with the existing row;
+//! * map → the next version of the entity (1 for a new one, v+1 otherwise) with the pipeline's
+//!   metadata attributes;
+//! * publish → the puts of one atomic write: command `{sk}@{v+1}` if it does not exist, data row
+//!   if its version is still v (or it does not exist). A normalize-tenant row also soft-deletes
+//!   the old (uppercase) entity in the same transaction.
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::{AttributesMode, Mode};
+use crate::keys::{self, Key};
+use crate::migration_csv::MigrationRow;
+use crate::model::{dirty_fields, EntityRow};
+use crate::ports::table::{Condition, Put};
+use crate::value::{s, AttributeValue, Attributes};
+
+/// Names of the tables a migration writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableNames {
+    pub command: String,
+    pub data: String,
+    pub history: String,
+    pub jobs: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Comparison {
+    NotExist,
+    Changed,
+    Equal,
+}
+
+/// Compares the desired next state with the existing data row.
+pub fn compare(desired: &EntityRow, existing: Option<&EntityRow>) -> Comparison {
+    match existing {
+        None => Comparison::NotExist,
+        Some(e) if dirty_fields(desired, e).is_empty() => Comparison::Equal,
+        Some(_) => Comparison::Changed,
+    }
+}
+
+/// Everything about the job that shapes the rows it writes.
+#[derive(Debug, Clone)]
+pub struct PublishContext {
+    pub job_id: String,
+    pub mode: Mode,
+    pub attributes_mode: AttributesMode,
+    /// ISO-8601 UTC, the same for every row of one chunk.
+    pub now: String,
+    /// `createdBy` / `updatedBy` / `_migratedBy`.
+    pub actor: String,
+    pub tables: TableNames,
+    /// Mode rollback: the job being undone.
+    pub rollback_of: Option<String>,
+}
+
+impl PublishContext {
+    /// Metadata recorded on every row this job writes (ignored when comparing).
+    fn metadata(&self) -> Vec<(&'static str, AttributeValue)> {
+        let mut out = vec![
+            ("_migrated", AttributeValue::Bool(true)),
+            ("_migrationId", s(&self.job_id)),
+            ("_migratedAt", s(&self.now)),
+            ("_migratedBy", s(&self.actor)),
+        ];
+        if let Some(j) = &self.rollback_of {
+            out.push(("_rolledBackFrom", s(j)));
+            out.push(("_rolledBackAt", s(&self.now)));
+        }
+        out
+    }
+}
+
+/// The next version of the entity at `row`'s target key, given the existing data row.
+pub fn map_row(row: &MigrationRow, existing: Option<&EntityRow>, ctx: &PublishContext) -> EntityRow {
+    let pk = row.target_pk();
+    let sk = row.source_sk.clone();
+    let version = existing.map_or(1, |e| e.version + 1);
+    let mut attributes: Attributes = match (ctx.attributes_mode, existing) {
+        (AttributesMode::Merge, Some(e)) => {
+            let mut merged = e.attributes.clone();
+            merged.extend(row.attributes.clone());
+            merged
+        }
+        _ => row.attributes.clone(),
+    };
+    for (k, v) in ctx.metadata() {
+        attributes.insert(k.to_string(), v);
+    }
+    let source_id = keys::id(&row.source_pk, &row.source_sk);
+    if row.source_key() != row.target_key() && ctx.mode != Mode::Rollback {
+        attributes.insert("_migratedFrom".into(), s(row.source_tenant()));
+        attributes.insert("_sourceKey".into(), s(&source_id));
+        if let Some(v) = row.version {
+            attributes.insert("_sourceVersion".into(), AttributeValue::N(v.to_string()));
+        }
+    }
+    EntityRow {
+        id: keys::id(&pk, &sk),
+        code: row.code.clone(),
+        name: row.name.clone(),
+        version,
+        tenant_code: row.target_tenant().to_string(),
+        entity_type: row.target_type().to_string(),
+        is_deleted: row.is_deleted.unwrap_or(false),
+        seq: row.seq.clone().or_else(|| existing.and_then(|e| e.seq.clone())),
+        ttl: row.ttl.clone().or_else(|| existing.and_then(|e| e.ttl.clone())),
+        attributes,
+        source: format!("migration:{}", ctx.job_id),
+        request_id: format!("{}:{}", ctx.job_id, row.line),
+        created_at: existing.map_or_else(|| ctx.now.clone(), |e| e.created_at.clone()),
+        created_by: existing.map_or_else(|| ctx.actor.clone(), |e| e.created_by.clone()),
+        created_ip: existing.map_or_else(String::new, |e| e.created_ip.clone()),
+        updated_at: ctx.now.clone(),
+        updated_by: ctx.actor.clone(),
+        updated_ip: String::new(),
+        cpk: Some(pk.clone()),
+        csk: Some(keys::versioned_sk(&sk, version)),
+        extra: existing.map(|e| e.extra.clone()).unwrap_or_default(),
+        pk,
+        sk,
+    }
+}
+
+/// The old entity of a normalize-tenant row, soft-deleted and pointing at its new key.
+pub fn soft_deleted(existing: &EntityRow, moved_to: &Key, ctx: &PublishContext) -> EntityRow {
+    let mut row = existing.clone();
+    row.version = existing.version + 1;
+    row.is_deleted = true;
+    for (k, v) in ctx.metadata() {
+        row.attributes.insert(k.to_string(), v);
+    }
+    row.attributes.insert("_migratedTo".into(), s(keys::id(&moved_to.pk, &moved_to.sk)));
+    row.source = format!("migration:{}", ctx.job_id);
+    row.updated_at = ctx.now.clone();
+    row.updated_by = ctx.actor.clone();
+    row.cpk = Some(row.pk.clone());
+    row.csk = Some(keys::versioned_sk(&row.sk, row.version));
+    row
+}
+
+/// The two puts of publishing `next` over a data row at version `next.version - 1` (or none).
+pub fn publish_puts(next: &EntityRow, tables: &TableNames) -> [Put; 2] {
+    let data_condition =
+        if next.version == 1 { Condition::NotExists } else { Condition::VersionEquals(next.version - 1) };
+    [
+        Put::new(&tables.command, next.to_command_item(), Condition::NotExists),
+        Put::new(&tables.data, next.to_data_item(), data_condition),
+    ]
+}
+
+/// What happened (or, in a dry run, would happen) to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Conflict,
+    Failed,
+}
+
+/// A second entity changed by the same atomic write (normalize-tenant: the old key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SideChange {
+    pub pk: String,
+    pub sk: String,
+    pub previous_version: u64,
+    pub new_version: u64,
+}
+
+/// The outcome of one row, as recorded in the chunk's result file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowOutcome {
+    pub line: u64,
+    pub pk: String,
+    pub sk: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side_change: Option<SideChange>,
+    /// The write was found already done by this job (a resumed or retried chunk).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
+}
+
+/// The plan for one row, before anything is written.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    Done(RowOutcome),
+    Write { outcome: RowOutcome, puts: Vec<Put> },
+}
+
+/// Plans one row against the current data rows (`target` at the row's target key, `source`
+/// at its source key when the mode moves entities).
+pub fn plan_row(
+    row: &MigrationRow,
+    target: Option<&EntityRow>,
+    source: Option<&EntityRow>,
+    ctx: &PublishContext,
+) -> Plan {
+    let key = row.target_key();
+    let outcome = |outcome: Outcome, previous: Option<u64>, new: Option<u64>, reason: Option<String>| RowOutcome {
+        line: row.line,
+        pk: key.pk.clone(),
+        sk: key.sk.clone(),
+        outcome,
+        previous_version: previous,
+        new_version: new,
+        reason,
+        side_change: None,
+        recovered: false,
+    };
+    let moves = ctx.mode == Mode::NormalizeTenant && row.source_key() != key;
+
+    // The optimistic lock a row may carry: the version it expects (see README "version column").
+    let locked = match ctx.mode {
+        Mode::NormalizeTenant => source,
+        Mode::CopyTenant | Mode::Reconcile => None,
+        _ => target,
+    };
+    if let Some(expected) = row.version {
+        if ctx.mode != Mode::CopyTenant && ctx.mode != Mode::Reconcile {
+            let current = locked.map(|e| e.version);
+            let recovered_by_us = target.is_some_and(|t| written_by(t, ctx)) && !moves;
+            if current != Some(expected) && !recovered_by_us && !(moves && source_done(source, &key, ctx)) {
+                let now = current.map_or("no entity".to_string(), |v| format!("version {v}"));
+                return Plan::Done(outcome(
+                    Outcome::Conflict,
+                    current,
+                    None,
+                    Some(format!("expected version {expected}, found {now}")),
+                ));
+            }
+        }
+    }
+
+    let next = map_row(row, target, ctx);
+    let comparison = compare(&next, target);
+    let mut puts = Vec::new();
+    let mut result = match comparison {
+        Comparison::Equal => {
+            let t = target.map(|t| t.version);
+            let mut done = outcome(Outcome::Unchanged, t, t, None);
+            if let Some(t) = target.filter(|t| written_by(t, ctx)) {
+                // Written by this very job before a crash or retry: report it as this job's write.
+                done.outcome = if t.version == 1 { Outcome::Created } else { Outcome::Updated };
+                done.previous_version = t.version.checked_sub(1).filter(|v| *v > 0);
+                done.recovered = true;
+            }
+            done
+        }
+        Comparison::NotExist | Comparison::Changed => {
+            puts.extend(publish_puts(&next, &ctx.tables));
+            let kind = if comparison == Comparison::NotExist { Outcome::Created } else { Outcome::Updated };
+            outcome(kind, target.map(|t| t.version), Some(next.version), None)
+        }
+    };
+
+    if moves {
+        match source {
+            Some(old) if !source_done(Some(old), &key, ctx) => {
+                let deleted = soft_deleted(old, &key, ctx);
+                result.side_change = Some(SideChange {
+                    pk: old.pk.clone(),
+                    sk: old.sk.clone(),
+                    previous_version: old.version,
+                    new_version: deleted.version,
+                });
+                puts.extend(publish_puts(&deleted, &ctx.tables));
+                if result.outcome == Outcome::Unchanged {
+                    result.outcome = Outcome::Updated;
+                }
+            }
+            Some(old) => {
+                if let (true, Some(o)) = (written_by(old, ctx), old.version.checked_sub(1)) {
+                    result.side_change =
+                        Some(SideChange { pk: old.pk.clone(), sk: old.sk.clone(), previous_version: o, new_version: old.version });
+                }
+            }
+            None => {
+                return Plan::Done(outcome(
+                    Outcome::Conflict,
+                    target.map(|t| t.version),
+                    None,
+                    Some(format!("source entity {} no longer exists", keys::id(&row.source_pk, &row.source_sk))),
+                ));
+            }
+        }
+    }
+    if puts.is_empty() { Plan::Done(result) } else { Plan::Write { outcome: result, puts } }
+}
+
+/// Whether the row carries this job's migration id (it was written by this job).
+fn written_by(row: &EntityRow, ctx: &PublishContext) -> bool {
+    matches!(row.attributes.get("_migrationId"), Some(AttributeValue::S(j)) if *j == ctx.job_id)
+}
+
+/// The old entity of a normalize-tenant row is already soft-deleted towards `moved_to`.
+fn source_done(source: Option<&EntityRow>, moved_to: &Key, _ctx: &PublishContext) -> bool {
+    source.is_some_and(|old| {
+        old.is_deleted
+            && matches!(old.attributes.get("_migratedTo"), Some(AttributeValue::S(to)) if *to == keys::id(&moved_to.pk, &moved_to.sk))
+    })
+}
