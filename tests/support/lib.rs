@@ -1,1 +1,20 @@
+//! Shared support for the cross-crate tests: the port contract suites (run against every
+//! adapter) and helpers to build CSVs and pipelines.
 
+pub mod contract;
+
+use std::fmt::Write;
+
+/// A migration CSV with `n` rows `PRODUCT#SRC` → tenant `dst`; `name_of(i)` picks each name.
+pub fn products_csv(n: usize, dst: &str, name_of: impl Fn(usize) -> String) -> String {
+    let mut out = String::from("sourcePk,sourceSk,code,name,attributes,targetTenantCode\n");
+    for i in 1..=n {
+        let _ = writeln!(
+            out,
+            "PRODUCT#SRC,P{i:06},P{i:06},{},\"{{\"\"price\"\":{}.5,\"\"big\"\":12345678901234567890123456789012345678}}\",{dst}",
+            name_of(i),
+            i
+        );
+    }
+    out
+}
