@@ -289,3 +289,60 @@ async fn copy_and_normalize_tenant() {
     assert_eq!(old.version, 2);
     assert!(matches!(old.attributes.get("_migratedTo"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#acme#P000002"));
 }
+
+#[tokio::test]
+async fn transform_mode_evolves_the_schema_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path());
+    let csv = "sourcePk,sourceSk,code,name,attributes,targetTenantCode\n\
+PRODUCT#t1,X1,X1,one,\"{\"\"productName\"\":\"\"Pen\"\",\"\"legacy\"\":1}\",\n\
+PRODUCT#t1,X2,X2,two,\"{\"\"productName\"\":\"\"Ink\"\",\"\"legacy\"\":2}\",\n";
+    let (status, _) = upload_and_run(&p, "incoming/t.csv", csv, json!({"jobId": "seed-t"})).await;
+    assert_eq!(status, ExecutionStatus::Succeeded);
+    let job = json!({"jobId": "evolve", "mode": "transform", "entityType": "PRODUCT", "sourceTenant": "t1", "schemaVersion": 2,
+        "operations": [{"op": "rename", "from": "productName", "to": "title"}, {"op": "remove", "field": "legacy"},
+                       {"op": "default", "field": "currency", "value": "JPY"}]});
+    let r = p.run("evolve", job.clone()).await.unwrap();
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    assert_eq!(r.output.unwrap()["counts"]["updated"], 2);
+    let x1 = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#t1", "X1")).await.unwrap().unwrap()).unwrap();
+    let content = x1.content_attributes();
+    let keys: Vec<&str> = content.keys().map(String::as_str).collect();
+    assert_eq!(keys, vec!["_schemaVersion", "currency", "title"], "renamed, removed and defaulted in place");
+    assert_eq!(x1.version, 2);
+    // The `_schemaVersion` chain: a second run at the same version leaves rows alone.
+    let again = json!({"jobId": "evolve-again", "mode": "transform", "entityType": "PRODUCT", "sourceTenant": "t1", "schemaVersion": 2,
+        "operations": [{"op": "remove", "field": "title"}]});
+    let r = p.run("evolve-again", again).await.unwrap();
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    assert_eq!(r.output.unwrap()["counts"]["unchanged"], 2);
+}
+
+#[tokio::test]
+async fn reconcile_reports_drift_and_repairs_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path());
+    let csv = products_csv(5, "", |i| format!("n{i}")).replace("PRODUCT#SRC", "PRODUCT#main");
+    let (status, _) = upload_and_run(&p, "incoming/m.csv", &csv, json!({"jobId": "seed-r"})).await;
+    assert_eq!(status, ExecutionStatus::Succeeded);
+    let copy = json!({"jobId": "copy-r", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror"});
+    assert_eq!(p.run("copy-r", copy).await.unwrap().status, ExecutionStatus::Succeeded);
+    // Drift: one source entity changes after the copy.
+    let changed = products_csv(5, "", |i| if i == 3 { "drifted".into() } else { format!("n{i}") }).replace("PRODUCT#SRC", "PRODUCT#main");
+    let (status, _) = upload_and_run(&p, "incoming/m2.csv", &changed, json!({"jobId": "drift"})).await;
+    assert_eq!(status, ExecutionStatus::Succeeded);
+
+    let check = json!({"jobId": "nightly", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror"});
+    let r = p.run("nightly", check).await.unwrap();
+    assert_eq!(r.status, ExecutionStatus::Failed, "drift fails a reconcile");
+    let record = shared::handlers::job_record::get(&p.deps, "nightly").await.unwrap().unwrap();
+    assert_eq!((record["counts"]["updated"].as_u64(), record["verification"]["differenceCount"].as_u64()), (Some(1), Some(1)), "{record}");
+    let mirror3 = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#mirror", "P000003")).await.unwrap().unwrap()).unwrap();
+    assert_eq!((mirror3.name.as_str(), mirror3.version), ("n3", 1), "without repair nothing is written");
+
+    let repair = json!({"jobId": "nightly-repair", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror", "repair": true});
+    let r = p.run("nightly-repair", repair).await.unwrap();
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    let mirror3 = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#mirror", "P000003")).await.unwrap().unwrap()).unwrap();
+    assert_eq!((mirror3.name.as_str(), mirror3.version), ("drifted", 2));
+}
