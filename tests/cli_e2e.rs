@@ -14,13 +14,20 @@ fn migrate(state: &Path, args: &[&str]) -> Output {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 fn csv(rows: usize) -> String {
     let mut s = String::from("sourcePk,sourceSk,code,name,attributes,targetTenantCode\n");
     for i in 0..rows {
-        s.push_str(&format!("PRODUCT#SRC,K{i:06},K{i:06},Name {i},\"{{\"\"n\"\":{i}}}\",dst\n"));
+        s.push_str(&format!(
+            "PRODUCT#SRC,K{i:06},K{i:06},Name {i},\"{{\"\"n\"\":{i}}}\",dst\n"
+        ));
     }
     s
 }
@@ -31,20 +38,56 @@ fn upload_prints_the_contract_output_and_exit_codes_follow_the_result() {
     let file = dir.path().join("p.csv");
     std::fs::write(&file, csv(25)).unwrap();
     let state = dir.path().join("state");
-    let out = migrate(&state, &["--json", "upload", file.to_str().unwrap(), "incoming/p.csv"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = migrate(
+        &state,
+        &["--json", "upload", file.to_str().unwrap(), "incoming/p.csv"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
-    for k in ["jobId", "mode", "status", "counts", "verification", "reportKey", "rejectedKey"] {
+    for k in [
+        "jobId",
+        "mode",
+        "status",
+        "counts",
+        "verification",
+        "reportKey",
+        "rejectedKey",
+    ] {
         assert!(v.get(k).is_some(), "output has {k}: {v}");
     }
-    assert_eq!((v["mode"].as_str(), v["status"].as_str(), v["counts"]["created"].as_u64()), (Some("import"), Some("SUCCEEDED"), Some(25)));
+    assert_eq!(
+        (
+            v["mode"].as_str(),
+            v["status"].as_str(),
+            v["counts"]["created"].as_u64()
+        ),
+        (Some("import"), Some("SUCCEEDED"), Some(25))
+    );
     let job = v["jobId"].as_str().unwrap();
     let got = migrate(&state, &["get", "data", "PRODUCT#dst", "K000003"]);
     assert_eq!(got.status.code(), Some(0));
     assert_eq!(json(&got)["attributes"]["n"], 3);
-    assert_eq!(migrate(&state, &["get", "data", "PRODUCT#dst", "nope"]).status.code(), Some(1), "absent item: exit 1");
-    assert_eq!(migrate(&state, &["get", "nosuch", "a", "b"]).status.code(), Some(2), "bad table: usage error");
-    let q = migrate(&state, &["query", "command", "PRODUCT#dst", "--sk-prefix", "K00001"]);
+    assert_eq!(
+        migrate(&state, &["get", "data", "PRODUCT#dst", "nope"])
+            .status
+            .code(),
+        Some(1),
+        "absent item: exit 1"
+    );
+    assert_eq!(
+        migrate(&state, &["get", "nosuch", "a", "b"]).status.code(),
+        Some(2),
+        "bad table: usage error"
+    );
+    let q = migrate(
+        &state,
+        &["query", "command", "PRODUCT#dst", "--sk-prefix", "K00001"],
+    );
     assert_eq!(json(&q).as_array().map(Vec::len), Some(10));
     let report = migrate(&state, &["cat", &format!("jobs/{job}/report.json")]);
     assert_eq!(json(&report)["status"], "SUCCEEDED");
@@ -52,8 +95,20 @@ fn upload_prints_the_contract_output_and_exit_codes_follow_the_result() {
 
     // A job document that fails: bad rows under the default tolerance -> exit 1, error on stderr.
     let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nNOTENANT,a,a,a,{},x\n").unwrap();
-    let out = migrate(&state, &["--json", "upload", bad.to_str().unwrap(), "incoming/bad.csv"]);
+    std::fs::write(
+        &bad,
+        "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nNOTENANT,a,a,a,{},x\n",
+    )
+    .unwrap();
+    let out = migrate(
+        &state,
+        &[
+            "--json",
+            "upload",
+            bad.to_str().unwrap(),
+            "incoming/bad.csv",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["status"], "FAILED");
     assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidInput"));
@@ -61,7 +116,11 @@ fn upload_prints_the_contract_output_and_exit_codes_follow_the_result() {
     // Usage errors: exit 2.
     assert_eq!(migrate(&state, &["start"]).status.code(), Some(2));
     let unknown = dir.path().join("unknown.json");
-    std::fs::write(&unknown, r#"{"mode":"import","source":{"key":"k"},"colour":"red"}"#).unwrap();
+    std::fs::write(
+        &unknown,
+        r#"{"mode":"import","source":{"key":"k"},"colour":"red"}"#,
+    )
+    .unwrap();
     let out = migrate(&state, &["start", unknown.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("colour"));
@@ -72,10 +131,16 @@ fn verification_failure_names_migration_failed() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dup.csv");
     std::fs::write(&file, "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nT#s,a,a,one,{},d\nT#s,a,a,two,{},d\n").unwrap();
-    let out = migrate(&dir.path().join("s"), &["upload", file.to_str().unwrap(), "incoming/dup.csv"]);
+    let out = migrate(
+        &dir.path().join("s"),
+        &["upload", file.to_str().unwrap(), "incoming/dup.csv"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("MigrationFailed") && stderr.contains("verification failed"), "{stderr}");
+    assert!(
+        stderr.contains("MigrationFailed") && stderr.contains("verification failed"),
+        "{stderr}"
+    );
 }
 
 fn dump(state: &Path) -> Vec<String> {
@@ -104,19 +169,37 @@ fn killed_mid_process_then_rerun_gives_the_same_tables() {
     let file = dir.path().join("big.csv");
     std::fs::write(&file, csv(6000)).unwrap();
     let job = dir.path().join("job.json");
-    std::fs::write(&job, r#"{"jobId":"resumable","mode":"import","source":{"key":"incoming/big.csv"}}"#).unwrap();
+    std::fs::write(
+        &job,
+        r#"{"jobId":"resumable","mode":"import","source":{"key":"incoming/big.csv"}}"#,
+    )
+    .unwrap();
 
     // Uninterrupted reference run.
     let reference = dir.path().join("reference");
-    let out = migrate(&reference, &["upload", file.to_str().unwrap(), "incoming/big.csv"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = migrate(
+        &reference,
+        &["upload", file.to_str().unwrap(), "incoming/big.csv"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Interrupted run: kill -9 once some chunk results exist, then run the same job again.
     let state = dir.path().join("interrupted");
     std::fs::create_dir_all(state.join("s3/migration-local/incoming")).unwrap();
     std::fs::copy(&file, state.join("s3/migration-local/incoming/big.csv")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_migrate"))
-        .args(["--state-dir", state.to_str().unwrap(), "--json", "start", job.to_str().unwrap()])
+        .args([
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--json",
+            "start",
+            job.to_str().unwrap(),
+        ])
         .env("MIGRATE_CHUNK_ROWS", "100")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -134,17 +217,42 @@ fn killed_mid_process_then_rerun_gives_the_same_tables() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let partial = std::fs::read_dir(&results).map(|d| d.count()).unwrap_or(0);
-    assert!(partial >= 5 && partial < 60, "killed mid-Process ({partial} of 60 chunks done)");
+    assert!(
+        partial >= 5 && partial < 60,
+        "killed mid-Process ({partial} of 60 chunks done)"
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_migrate"))
-        .args(["--state-dir", state.to_str().unwrap(), "--json", "start", job.to_str().unwrap()])
+        .args([
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--json",
+            "start",
+            job.to_str().unwrap(),
+        ])
         .env("MIGRATE_CHUNK_ROWS", "100")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
-    assert_eq!(v["counts"]["created"], 6000, "every row counted once as created: {v}");
-    assert_eq!(dump(&state), dump(&reference), "same tables as an uninterrupted run");
+    assert_eq!(
+        v["counts"]["created"], 6000,
+        "every row counted once as created: {v}"
+    );
+    assert_eq!(
+        dump(&state),
+        dump(&reference),
+        "same tables as an uninterrupted run"
+    );
     let commands = json(&migrate(&state, &["query", "command", "PRODUCT#dst"]));
-    assert_eq!(commands.as_array().map(Vec::len), Some(6000), "no duplicate versions");
+    assert_eq!(
+        commands.as_array().map(Vec::len),
+        Some(6000),
+        "no duplicate versions"
+    );
 }

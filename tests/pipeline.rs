@@ -5,17 +5,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use integration_tests::products_csv;
+use serde_json::{Value, json};
 use shared::asl::ExecutionStatus;
 use shared::error::StoreError;
 use shared::keys::Key;
-use shared::local::{LocalPipeline, LOCAL_BUCKET};
+use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::model::EntityRow;
-use shared::ports::objects::{get_bytes, PutObject};
+use shared::ports::objects::{PutObject, get_bytes};
 use shared::ports::stream::{StreamPosition, StreamReader};
-use shared::ports::table::{query_all, Condition, Page, Put, WriteError};
-use shared::ports::table::{BatchGetItems, BatchWrite, GetItem, PutItem, QueryItems, ScanItems, TransactWrite};
+use shared::ports::table::{
+    BatchGetItems, BatchWrite, GetItem, PutItem, QueryItems, ScanItems, TransactWrite,
+};
+use shared::ports::table::{Condition, Page, Put, WriteError, query_all};
 use shared::value::Item;
-use serde_json::{json, Value};
 
 const DEFINITION: &str = include_str!("../infra/statemachine.asl.json");
 
@@ -25,8 +27,16 @@ fn pipeline(dir: &std::path::Path) -> LocalPipeline {
     p
 }
 
-async fn upload_and_run(p: &LocalPipeline, key: &str, csv: &str, job: Value) -> (ExecutionStatus, Value) {
-    p.objects.put_object(LOCAL_BUCKET, key, csv.as_bytes().to_vec()).await.unwrap();
+async fn upload_and_run(
+    p: &LocalPipeline,
+    key: &str,
+    csv: &str,
+    job: Value,
+) -> (ExecutionStatus, Value) {
+    p.objects
+        .put_object(LOCAL_BUCKET, key, csv.as_bytes().to_vec())
+        .await
+        .unwrap();
     let mut doc = job;
     doc["mode"] = json!("import");
     doc["source"] = json!({ "key": key });
@@ -34,7 +44,10 @@ async fn upload_and_run(p: &LocalPipeline, key: &str, csv: &str, job: Value) -> 
     let r = p.run(&name, doc).await.unwrap();
     let out = match &r.output {
         Some(o) => o.clone(),
-        None => shared::handlers::job_record::get(&p.deps, &name).await.unwrap().unwrap_or(Value::Null),
+        None => shared::handlers::job_record::get(&p.deps, &name)
+            .await
+            .unwrap()
+            .unwrap_or(Value::Null),
     };
     (r.status, out)
 }
@@ -53,7 +66,9 @@ async fn stream_len(p: &LocalPipeline) -> usize {
 }
 
 async fn data_rows(p: &LocalPipeline, table: &str, pk: &str) -> Vec<Item> {
-    query_all(p.deps.tables.as_ref(), table, pk, None).await.unwrap()
+    query_all(p.deps.tables.as_ref(), table, pk, None)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,46 +82,131 @@ async fn ten_thousand_rows_import_reimport_and_update_with_history() {
     assert_eq!(out["verification"]["success"], true);
     let data = data_rows(&p, "data", "PRODUCT#dst").await;
     assert_eq!(data.len(), 10_000);
-    assert!(data.iter().all(|i| shared::value::get_n(i, "version") == Some("1")));
+    assert!(
+        data.iter()
+            .all(|i| shared::value::get_n(i, "version") == Some("1"))
+    );
     let commands = data_rows(&p, "command", "PRODUCT#dst").await;
     assert_eq!(commands.len(), 10_000);
-    assert!(commands.iter().all(|i| shared::value::get_s(i, "sk").is_some_and(|sk| sk.ends_with("@1"))));
+    assert!(
+        commands
+            .iter()
+            .all(|i| shared::value::get_s(i, "sk").is_some_and(|sk| sk.ends_with("@1")))
+    );
     let stream_after_first = stream_len(&p).await;
     assert_eq!(stream_after_first, 10_000);
 
     // Running it again changes nothing: no writes, no stream records.
-    let (status, out) = upload_and_run(&p, "incoming/p-again.csv", &csv, json!({"jobId": "again"})).await;
+    let (status, out) =
+        upload_and_run(&p, "incoming/p-again.csv", &csv, json!({"jobId": "again"})).await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
     assert_eq!(out["counts"]["unchanged"], 10_000, "{out}");
-    assert_eq!(out["counts"]["created"].as_u64().unwrap() + out["counts"]["updated"].as_u64().unwrap(), 0);
-    assert_eq!(stream_len(&p).await, stream_after_first, "an unchanged re-run writes nothing");
+    assert_eq!(
+        out["counts"]["created"].as_u64().unwrap() + out["counts"]["updated"].as_u64().unwrap(),
+        0
+    );
+    assert_eq!(
+        stream_len(&p).await,
+        stream_after_first,
+        "an unchanged re-run writes nothing"
+    );
     assert_eq!(data_rows(&p, "command", "PRODUCT#dst").await.len(), 10_000);
 
     // A second CSV changes 100 rows.
-    let old_7 = p.deps.tables.get_item("data", &Key::new("PRODUCT#dst", "P000007")).await.unwrap().unwrap();
-    let changed = products_csv(10_000, "dst", |i| if i % 100 == 7 { format!("Renamed {i}") } else { format!("Product {i}") });
-    let (status, out) = upload_and_run(&p, "incoming/p2.csv", &changed, json!({"jobId": "second"})).await;
+    let old_7 = p
+        .deps
+        .tables
+        .get_item("data", &Key::new("PRODUCT#dst", "P000007"))
+        .await
+        .unwrap()
+        .unwrap();
+    let changed = products_csv(10_000, "dst", |i| {
+        if i % 100 == 7 {
+            format!("Renamed {i}")
+        } else {
+            format!("Product {i}")
+        }
+    });
+    let (status, out) =
+        upload_and_run(&p, "incoming/p2.csv", &changed, json!({"jobId": "second"})).await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
-    assert_eq!((out["counts"]["updated"].as_u64(), out["counts"]["unchanged"].as_u64()), (Some(100), Some(9_900)), "{out}");
-    let new_7 = EntityRow::from_data_item(&p.deps.tables.get_item("data", &Key::new("PRODUCT#dst", "P000007")).await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        (
+            out["counts"]["updated"].as_u64(),
+            out["counts"]["unchanged"].as_u64()
+        ),
+        (Some(100), Some(9_900)),
+        "{out}"
+    );
+    let new_7 = EntityRow::from_data_item(
+        &p.deps
+            .tables
+            .get_item("data", &Key::new("PRODUCT#dst", "P000007"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!((new_7.version, new_7.name.as_str()), (2, "Renamed 7"));
     let history = data_rows(&p, "history", "PRODUCT#dst").await;
     assert_eq!(history.len(), 100, "one history row per updated entity");
-    let h7 = p.deps.tables.get_item("history", &Key::new("PRODUCT#dst", "P000007@1")).await.unwrap().unwrap();
+    let h7 = p
+        .deps
+        .tables
+        .get_item("history", &Key::new("PRODUCT#dst", "P000007@1"))
+        .await
+        .unwrap()
+        .unwrap();
     let mut expected = old_7.clone();
     expected.insert("sk".into(), shared::value::s("P000007@1"));
     assert_eq!(h7, expected, "history @1 is exactly the old data row");
-    assert!(p.deps.tables.get_item("command", &Key::new("PRODUCT#dst", "P000007@2")).await.unwrap().is_some());
-    assert!(p.deps.tables.get_item("command", &Key::new("PRODUCT#dst", "P000008@2")).await.unwrap().is_none());
+    assert!(
+        p.deps
+            .tables
+            .get_item("command", &Key::new("PRODUCT#dst", "P000007@2"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        p.deps
+            .tables
+            .get_item("command", &Key::new("PRODUCT#dst", "P000008@2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Rolling back "second" restores the pre-second content as version 3, only for its 100 rows.
-    let r = p.run("rollback-second", json!({"mode": "rollback", "rollbackOf": "second", "jobId": "rollback-second"})).await.unwrap();
-    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?} {:?}", r.error, r.cause);
+    let r = p
+        .run(
+            "rollback-second",
+            json!({"mode": "rollback", "rollbackOf": "second", "jobId": "rollback-second"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        r.error,
+        r.cause
+    );
     let out = r.output.unwrap();
     assert_eq!(out["counts"]["updated"], 100, "{out}");
-    let back = EntityRow::from_data_item(&p.deps.tables.get_item("data", &Key::new("PRODUCT#dst", "P000007")).await.unwrap().unwrap()).unwrap();
+    let back = EntityRow::from_data_item(
+        &p.deps
+            .tables
+            .get_item("data", &Key::new("PRODUCT#dst", "P000007"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!((back.version, back.name.as_str()), (3, "Product 7"));
-    assert!(matches!(back.attributes.get("_rolledBackFrom"), Some(shared::value::AttributeValue::S(j)) if j == "second"));
+    assert!(
+        matches!(back.attributes.get("_rolledBackFrom"), Some(shared::value::AttributeValue::S(j)) if j == "second")
+    );
 }
 
 #[tokio::test]
@@ -122,23 +222,57 @@ PRODUCT#SRC,A5,A5,\"broken \"quote\",{},dst\n\
 PRODUCTNOTENANT,A6,A6,notenant,{},dst\n\
 PRODUCT#SRC,A7,A7,good,{},dst\n";
     // Default tolerance 0: the job fails before any write, rejected.csv lists every bad row.
-    let (status, out) = upload_and_run(&p, "incoming/bad.csv", csv, json!({"jobId": "strict"})).await;
+    let (status, out) =
+        upload_and_run(&p, "incoming/bad.csv", csv, json!({"jobId": "strict"})).await;
     assert_eq!(status, ExecutionStatus::Failed, "{out}");
     assert_eq!(out["status"], "FAILED");
     assert_eq!(out["counts"]["rejected"], 5);
-    assert!(out["cause"].as_str().unwrap_or("").contains("5 of 7 rows rejected"), "{out}");
-    assert!(data_rows(&p, "data", "PRODUCT#dst").await.is_empty(), "nothing written");
-    let rejected = String::from_utf8(get_bytes(p.objects.as_ref(), LOCAL_BUCKET, "jobs/strict/rejected.csv").await.unwrap()).unwrap();
-    let lines: Vec<&str> = rejected.lines().skip(1).map(|l| l.split(',').next().unwrap_or("")).collect();
+    assert!(
+        out["cause"]
+            .as_str()
+            .unwrap_or("")
+            .contains("5 of 7 rows rejected"),
+        "{out}"
+    );
+    assert!(
+        data_rows(&p, "data", "PRODUCT#dst").await.is_empty(),
+        "nothing written"
+    );
+    let rejected = String::from_utf8(
+        get_bytes(p.objects.as_ref(), LOCAL_BUCKET, "jobs/strict/rejected.csv")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let lines: Vec<&str> = rejected
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap_or(""))
+        .collect();
     assert_eq!(lines, vec!["3", "4", "5", "6", "7"], "{rejected}");
-    let record = shared::handlers::job_record::get(&p.deps, "strict").await.unwrap().unwrap();
+    let record = shared::handlers::job_record::get(&p.deps, "strict")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record["status"], "FAILED");
     assert_eq!(record["error"], "InvalidInput");
 
     // A tolerance that admits them: the good rows are written.
-    let (status, out) = upload_and_run(&p, "incoming/bad2.csv", csv, json!({"jobId": "lenient", "toleratedFailurePercentage": 80})).await;
+    let (status, out) = upload_and_run(
+        &p,
+        "incoming/bad2.csv",
+        csv,
+        json!({"jobId": "lenient", "toleratedFailurePercentage": 80}),
+    )
+    .await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
-    assert_eq!((out["counts"]["created"].as_u64(), out["counts"]["rejected"].as_u64()), (Some(2), Some(5)));
+    assert_eq!(
+        (
+            out["counts"]["created"].as_u64(),
+            out["counts"]["rejected"].as_u64()
+        ),
+        (Some(2), Some(5))
+    );
     assert_eq!(data_rows(&p, "data", "PRODUCT#dst").await.len(), 2);
 }
 
@@ -155,31 +289,56 @@ PRODUCT#SRC,D1,D1,second,{},dst\n";
     let r = p.last_result.lock().unwrap().clone().unwrap().1;
     assert_eq!(r.error.as_deref(), Some("MigrationFailed"));
     assert!(r.cause.unwrap_or_default().contains("verification failed"));
-    let record = shared::handlers::job_record::get(&p.deps, "dup").await.unwrap().unwrap();
+    let record = shared::handlers::job_record::get(&p.deps, "dup")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record["status"], "FAILED");
     assert_eq!(record["verification"]["differenceCount"], 1);
 }
 
 #[tokio::test]
 async fn duplicated_s3_event_starts_one_execution() {
-    use shared::handlers::start::{execution_name_for_object, handle_s3, StartDeps, S3Event};
+    use shared::handlers::start::{S3Event, StartDeps, execution_name_for_object, handle_s3};
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path());
-    let info = p.objects.put_object(LOCAL_BUCKET, "incoming/once.csv", products_csv(3, "dst", |i| format!("n{i}")).into_bytes()).await.unwrap();
-    let fixture: Value = serde_json::from_str(include_str!("../infra/events/example-s3-event.json")).unwrap();
+    let info = p
+        .objects
+        .put_object(
+            LOCAL_BUCKET,
+            "incoming/once.csv",
+            products_csv(3, "dst", |i| format!("n{i}")).into_bytes(),
+        )
+        .await
+        .unwrap();
+    let fixture: Value =
+        serde_json::from_str(include_str!("../infra/events/example-s3-event.json")).unwrap();
     let mut event = fixture.clone();
     event["Records"][0]["s3"]["bucket"]["name"] = json!(LOCAL_BUCKET);
     event["Records"][0]["s3"]["object"]["key"] = json!("incoming/once.csv");
     event["Records"][0]["s3"]["object"]["eTag"] = json!(info.etag.trim_matches('"'));
-    let twice: S3Event = serde_json::from_value(json!({"Records": [event["Records"][0].clone(), event["Records"][0].clone()]})).unwrap();
-    let deps = StartDeps { starter: &p, objects: p.objects.as_ref(), reconcile_job: None };
+    let twice: S3Event = serde_json::from_value(
+        json!({"Records": [event["Records"][0].clone(), event["Records"][0].clone()]}),
+    )
+    .unwrap();
+    let deps = StartDeps {
+        starter: &p,
+        objects: p.objects.as_ref(),
+        reconcile_job: None,
+    };
     let started = handle_s3(twice, &deps).await.unwrap();
     assert_eq!(started.len(), 2);
     assert!(!started[0].already_existed);
     assert!(started[1].already_existed, "the duplicate starts nothing");
     let name = execution_name_for_object(LOCAL_BUCKET, "incoming/once.csv", &info.etag);
     assert_eq!(started[0].execution_name, name);
-    assert_eq!(shared::handlers::job_record::list(&p.deps).await.unwrap().len(), 1);
+    assert_eq!(
+        shared::handlers::job_record::list(&p.deps)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// A table wrapper that commits a concurrent update just before the pipeline's first write.
@@ -190,38 +349,76 @@ struct Interfering {
 
 #[async_trait]
 impl GetItem for Interfering {
-    async fn get_item(&self, t: &str, k: &Key) -> Result<Option<Item>, StoreError> { self.inner.get_item(t, k).await }
+    async fn get_item(&self, t: &str, k: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get_item(t, k).await
+    }
 }
 #[async_trait]
 impl BatchGetItems for Interfering {
-    async fn batch_get(&self, t: &str, k: &[Key]) -> Result<Vec<Item>, StoreError> { self.inner.batch_get(t, k).await }
+    async fn batch_get(&self, t: &str, k: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(t, k).await
+    }
 }
 #[async_trait]
 impl QueryItems for Interfering {
-    async fn query(&self, t: &str, pk: &str, p: Option<&str>, s: Option<&Key>, l: usize) -> Result<Page, StoreError> { self.inner.query(t, pk, p, s, l).await }
+    async fn query(
+        &self,
+        t: &str,
+        pk: &str,
+        p: Option<&str>,
+        s: Option<&Key>,
+        l: usize,
+    ) -> Result<Page, StoreError> {
+        self.inner.query(t, pk, p, s, l).await
+    }
 }
 #[async_trait]
 impl ScanItems for Interfering {
-    async fn scan(&self, t: &str, a: u32, b: u32, s: Option<&Key>, l: usize) -> Result<Page, StoreError> { self.inner.scan(t, a, b, s, l).await }
+    async fn scan(
+        &self,
+        t: &str,
+        a: u32,
+        b: u32,
+        s: Option<&Key>,
+        l: usize,
+    ) -> Result<Page, StoreError> {
+        self.inner.scan(t, a, b, s, l).await
+    }
 }
 #[async_trait]
 impl PutItem for Interfering {
-    async fn put_item(&self, p: Put) -> Result<(), WriteError> { self.inner.put_item(p).await }
+    async fn put_item(&self, p: Put) -> Result<(), WriteError> {
+        self.inner.put_item(p).await
+    }
 }
 #[async_trait]
 impl BatchWrite for Interfering {
-    async fn batch_put(&self, t: &str, i: Vec<Item>) -> Result<(), StoreError> { self.inner.batch_put(t, i).await }
+    async fn batch_put(&self, t: &str, i: Vec<Item>) -> Result<(), StoreError> {
+        self.inner.batch_put(t, i).await
+    }
 }
 #[async_trait]
 impl TransactWrite for Interfering {
     async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
         if !self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
             // Someone else publishes version 2 of C1 between our compare and our publish.
-            let item = self.inner.get_item("data", &Key::new("PRODUCT#dst", "C1")).await.unwrap().unwrap();
+            let item = self
+                .inner
+                .get_item("data", &Key::new("PRODUCT#dst", "C1"))
+                .await
+                .unwrap()
+                .unwrap();
             let mut row = EntityRow::from_data_item(&item).unwrap();
             row.version = 2;
             row.name = "concurrent".into();
-            self.inner.put_item(Put::new("data", row.to_data_item(), Condition::VersionEquals(1))).await.unwrap();
+            self.inner
+                .put_item(Put::new(
+                    "data",
+                    row.to_data_item(),
+                    Condition::VersionEquals(1),
+                ))
+                .await
+                .unwrap();
         }
         self.inner.transact_write(puts).await
     }
@@ -235,7 +432,10 @@ async fn a_concurrent_update_is_a_conflict_and_survives() {
     let (status, _) = upload_and_run(&p, "incoming/c.csv", csv, json!({"jobId": "base"})).await;
     assert_eq!(status, ExecutionStatus::Succeeded);
 
-    let table = Interfering { inner: p.tables.clone(), fired: false.into() };
+    let table = Interfering {
+        inner: p.tables.clone(),
+        fired: false.into(),
+    };
     let mut reader = shared::migration_csv::MigrationCsvReader::new(
         "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nPRODUCT#SRC,C1,C1,ours,{},dst\nPRODUCT#SRC,C2,C2,ours,{},dst\n".as_bytes(),
     )
@@ -253,15 +453,45 @@ async fn a_concurrent_update_is_a_conflict_and_survives() {
         tables: shared::local::local_table_names(),
         rollback_of: None,
     };
-    let outcomes = shared::process::process_rows(&table, rows, &ctx, false).await.unwrap();
+    let outcomes = shared::process::process_rows(&table, rows, &ctx, false)
+        .await
+        .unwrap();
     let c1 = outcomes.iter().find(|o| o.sk == "C1").unwrap();
     let c2 = outcomes.iter().find(|o| o.sk == "C2").unwrap();
     assert_eq!(c1.outcome, shared::publish::Outcome::Conflict, "{c1:?}");
-    assert!(c1.reason.as_deref().unwrap_or("").contains("version conflict"), "{c1:?}");
-    assert_eq!(c2.outcome, shared::publish::Outcome::Updated, "the neighbour is not failed by the conflict");
-    let now = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#dst", "C1")).await.unwrap().unwrap()).unwrap();
-    assert_eq!((now.version, now.name.as_str()), (2, "concurrent"), "the concurrent value survives");
-    assert!(p.tables.get_item("command", &Key::new("PRODUCT#dst", "C1@2")).await.unwrap().is_none(), "no command for the conflicted row");
+    assert!(
+        c1.reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("version conflict"),
+        "{c1:?}"
+    );
+    assert_eq!(
+        c2.outcome,
+        shared::publish::Outcome::Updated,
+        "the neighbour is not failed by the conflict"
+    );
+    let now = EntityRow::from_data_item(
+        &p.tables
+            .get_item("data", &Key::new("PRODUCT#dst", "C1"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (now.version, now.name.as_str()),
+        (2, "concurrent"),
+        "the concurrent value survives"
+    );
+    assert!(
+        p.tables
+            .get_item("command", &Key::new("PRODUCT#dst", "C1@2"))
+            .await
+            .unwrap()
+            .is_none(),
+        "no command for the conflicted row"
+    );
 }
 
 #[tokio::test]
@@ -269,25 +499,58 @@ async fn copy_and_normalize_tenant() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path());
     let csv = products_csv(30, "", |i| format!("n{i}")).replace("PRODUCT#SRC", "PRODUCT#ACME");
-    let (status, out) = upload_and_run(&p, "incoming/acme.csv", &csv, json!({"jobId": "seed"})).await;
+    let (status, out) =
+        upload_and_run(&p, "incoming/acme.csv", &csv, json!({"jobId": "seed"})).await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
     assert_eq!(data_rows(&p, "data", "PRODUCT#ACME").await.len(), 30);
 
     let r = p.run("copy", json!({"jobId": "copy", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME", "targetTenant": "beta"})).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     assert_eq!(r.output.as_ref().unwrap()["counts"]["created"], 30);
-    let copied = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#beta", "P000001")).await.unwrap().unwrap()).unwrap();
+    let copied = EntityRow::from_data_item(
+        &p.tables
+            .get_item("data", &Key::new("PRODUCT#beta", "P000001"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(copied.tenant_code, "beta");
-    assert!(matches!(copied.attributes.get("_sourceKey"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#ACME#P000001"));
+    assert!(
+        matches!(copied.attributes.get("_sourceKey"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#ACME#P000001")
+    );
 
     let r = p.run("norm", json!({"jobId": "norm", "mode": "normalize-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME"})).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
-    let new = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#acme", "P000002")).await.unwrap().unwrap()).unwrap();
-    assert_eq!((new.tenant_code.as_str(), new.id.as_str(), new.cpk.as_deref()), ("acme", "PRODUCT#acme#P000002", Some("PRODUCT#acme")));
-    let old = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#ACME", "P000002")).await.unwrap().unwrap()).unwrap();
+    let new = EntityRow::from_data_item(
+        &p.tables
+            .get_item("data", &Key::new("PRODUCT#acme", "P000002"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            new.tenant_code.as_str(),
+            new.id.as_str(),
+            new.cpk.as_deref()
+        ),
+        ("acme", "PRODUCT#acme#P000002", Some("PRODUCT#acme"))
+    );
+    let old = EntityRow::from_data_item(
+        &p.tables
+            .get_item("data", &Key::new("PRODUCT#ACME", "P000002"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(old.is_deleted, "the uppercase entity is soft-deleted");
     assert_eq!(old.version, 2);
-    assert!(matches!(old.attributes.get("_migratedTo"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#acme#P000002"));
+    assert!(
+        matches!(old.attributes.get("_migratedTo"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#acme#P000002")
+    );
 }
 
 #[tokio::test]
@@ -305,10 +568,21 @@ PRODUCT#t1,X2,X2,two,\"{\"\"productName\"\":\"\"Ink\"\",\"\"legacy\"\":2}\",\n";
     let r = p.run("evolve", job.clone()).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     assert_eq!(r.output.unwrap()["counts"]["updated"], 2);
-    let x1 = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#t1", "X1")).await.unwrap().unwrap()).unwrap();
+    let x1 = EntityRow::from_data_item(
+        &p.tables
+            .get_item("data", &Key::new("PRODUCT#t1", "X1"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     let content = x1.content_attributes();
     let keys: Vec<&str> = content.keys().map(String::as_str).collect();
-    assert_eq!(keys, vec!["_schemaVersion", "currency", "title"], "renamed, removed and defaulted in place");
+    assert_eq!(
+        keys,
+        vec!["_schemaVersion", "currency", "title"],
+        "renamed, removed and defaulted in place"
+    );
     assert_eq!(x1.version, 2);
     // The `_schemaVersion` chain: a second run at the same version leaves rows alone.
     let again = json!({"jobId": "evolve-again", "mode": "transform", "entityType": "PRODUCT", "sourceTenant": "t1", "schemaVersion": 2,
@@ -326,23 +600,62 @@ async fn reconcile_reports_drift_and_repairs_only_when_asked() {
     let (status, _) = upload_and_run(&p, "incoming/m.csv", &csv, json!({"jobId": "seed-r"})).await;
     assert_eq!(status, ExecutionStatus::Succeeded);
     let copy = json!({"jobId": "copy-r", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror"});
-    assert_eq!(p.run("copy-r", copy).await.unwrap().status, ExecutionStatus::Succeeded);
+    assert_eq!(
+        p.run("copy-r", copy).await.unwrap().status,
+        ExecutionStatus::Succeeded
+    );
     // Drift: one source entity changes after the copy.
-    let changed = products_csv(5, "", |i| if i == 3 { "drifted".into() } else { format!("n{i}") }).replace("PRODUCT#SRC", "PRODUCT#main");
-    let (status, _) = upload_and_run(&p, "incoming/m2.csv", &changed, json!({"jobId": "drift"})).await;
+    let changed = products_csv(5, "", |i| {
+        if i == 3 {
+            "drifted".into()
+        } else {
+            format!("n{i}")
+        }
+    })
+    .replace("PRODUCT#SRC", "PRODUCT#main");
+    let (status, _) =
+        upload_and_run(&p, "incoming/m2.csv", &changed, json!({"jobId": "drift"})).await;
     assert_eq!(status, ExecutionStatus::Succeeded);
 
     let check = json!({"jobId": "nightly", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror"});
     let r = p.run("nightly", check).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Failed, "drift fails a reconcile");
-    let record = shared::handlers::job_record::get(&p.deps, "nightly").await.unwrap().unwrap();
-    assert_eq!((record["counts"]["updated"].as_u64(), record["verification"]["differenceCount"].as_u64()), (Some(1), Some(1)), "{record}");
-    let mirror3 = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#mirror", "P000003")).await.unwrap().unwrap()).unwrap();
-    assert_eq!((mirror3.name.as_str(), mirror3.version), ("n3", 1), "without repair nothing is written");
+    let record = shared::handlers::job_record::get(&p.deps, "nightly")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            record["counts"]["updated"].as_u64(),
+            record["verification"]["differenceCount"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{record}"
+    );
+    let mirror3 = EntityRow::from_data_item(
+        &p.tables
+            .get_item("data", &Key::new("PRODUCT#mirror", "P000003"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (mirror3.name.as_str(), mirror3.version),
+        ("n3", 1),
+        "without repair nothing is written"
+    );
 
     let repair = json!({"jobId": "nightly-repair", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror", "repair": true});
     let r = p.run("nightly-repair", repair).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
-    let mirror3 = EntityRow::from_data_item(&p.tables.get_item("data", &Key::new("PRODUCT#mirror", "P000003")).await.unwrap().unwrap()).unwrap();
+    let mirror3 = EntityRow::from_data_item(
+        &p.tables
+            .get_item("data", &Key::new("PRODUCT#mirror", "P000003"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!((mirror3.name.as_str(), mirror3.version), ("drifted", 2));
 }

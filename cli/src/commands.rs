@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use shared::asl::ExecutionStatus;
 use shared::handlers::{job_record, start};
 use shared::keys::Key;
-use shared::local::{LocalPipeline, LOCAL_BUCKET};
+use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::ports::objects::PutObject;
 use shared::ports::table::query_all;
 use shared::value::PlainItem;
@@ -34,35 +34,55 @@ fn usage(e: impl std::fmt::Display) -> Usage {
 }
 
 fn read_json(path: &std::path::Path) -> Result<Value, Usage> {
-    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| usage(format!("{}: not JSON: {e}", path.display())))
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
     let definition = match &cli.definition {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?,
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?,
         None => DEFINITION.to_string(),
     };
     let mut pipeline = LocalPipeline::open(&cli.state_dir, &definition).map_err(usage)?;
     let progress = Arc::new(Progress::new(cli.json));
     pipeline.observer = Some(progress.clone());
-    if let Some(scale) = std::env::var("MIGRATE_RETRY_INTERVAL_SCALE").ok().and_then(|v| v.parse().ok()) {
+    if let Some(scale) = std::env::var("MIGRATE_RETRY_INTERVAL_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         pipeline.retry_interval_scale = scale;
     }
     let json_out = cli.json;
     let started = match cli.command {
         Command::Upload { file, key } => {
-            let body = tokio::fs::File::open(&file).await.map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
-            let info = pipeline.objects.put_object_stream(LOCAL_BUCKET, &key, Box::pin(body)).await.map_err(usage)?;
+            let body = tokio::fs::File::open(&file)
+                .await
+                .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+            let info = pipeline
+                .objects
+                .put_object_stream(LOCAL_BUCKET, &key, Box::pin(body))
+                .await
+                .map_err(usage)?;
             if !key.starts_with(start::INCOMING_PREFIX) {
-                eprintln!("uploaded s3://{LOCAL_BUCKET}/{key}; not under {} so no job was started", start::INCOMING_PREFIX);
+                eprintln!(
+                    "uploaded s3://{LOCAL_BUCKET}/{key}; not under {} so no job was started",
+                    start::INCOMING_PREFIX
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             let event = s3_event(&key, &info.etag, info.size);
-            let deps = start::StartDeps { starter: &pipeline, objects: pipeline.objects.as_ref(), reconcile_job: None };
+            let deps = start::StartDeps {
+                starter: &pipeline,
+                objects: pipeline.objects.as_ref(),
+                reconcile_job: None,
+            };
             let mut started = start::handle_s3(event, &deps).await.map_err(usage)?;
             if started.is_empty() {
-                eprintln!("uploaded s3://{LOCAL_BUCKET}/{key}; it is neither .csv nor .job.json so no job was started");
+                eprintln!(
+                    "uploaded s3://{LOCAL_BUCKET}/{key}; it is neither .csv nor .job.json so no job was started"
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             started.remove(0)
@@ -92,7 +112,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
         }
         Command::Reconcile { job } => {
             let Some(path) = job else {
-                return Err(usage("no reconcile job: pass JOB.json or set MIGRATE_RECONCILE_JOB"));
+                return Err(usage(
+                    "no reconcile job: pass JOB.json or set MIGRATE_RECONCILE_JOB",
+                ));
             };
             let doc = read_json(&path)?;
             let event: aws_event::EventBridgeEvent = serde_json::from_value(json!({
@@ -101,11 +123,19 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
                 "resources": ["arn:aws:events:local:000000000000:rule/migration-nightly-reconcile"], "detail": {}
             }))
             .map_err(usage)?;
-            let deps = start::StartDeps { starter: &pipeline, objects: pipeline.objects.as_ref(), reconcile_job: Some(doc) };
+            let deps = start::StartDeps {
+                starter: &pipeline,
+                objects: pipeline.objects.as_ref(),
+                reconcile_job: Some(doc),
+            };
             start::handle_schedule(event, &deps).await.map_err(usage)?
         }
         Command::Get { table, pk, sk } => return inspect_get(&pipeline, &table, &pk, &sk).await,
-        Command::Query { table, pk, sk_prefix } => return inspect_query(&pipeline, &table, &pk, sk_prefix.as_deref()).await,
+        Command::Query {
+            table,
+            pk,
+            sk_prefix,
+        } => return inspect_query(&pipeline, &table, &pk, sk_prefix.as_deref()).await,
         Command::Cat { key } => {
             return match pipeline.read_object(&key).await {
                 Ok(bytes) => {
@@ -121,11 +151,17 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
         }
         Command::Jobs => {
             let jobs = job_record::list(&pipeline.deps).await.map_err(usage)?;
-            println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&jobs).unwrap_or_default()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Command::Job { job_id } => {
-            return match job_record::get(&pipeline.deps, &job_id).await.map_err(usage)? {
+            return match job_record::get(&pipeline.deps, &job_id)
+                .await
+                .map_err(usage)?
+            {
                 Some(job) => {
                     println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
                     Ok(ExitCode::SUCCESS)
@@ -146,7 +182,13 @@ mod aws_event {
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0))
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    )
 }
 
 fn chrono_now() -> String {
@@ -162,16 +204,29 @@ fn content_name(doc: &Value) -> String {
     format!("{mode}-{:016x}", h.finish())
 }
 
-async fn start_direct(pipeline: &LocalPipeline, name: String, doc: Value) -> Result<start::Started, Usage> {
+async fn start_direct(
+    pipeline: &LocalPipeline,
+    name: String,
+    doc: Value,
+) -> Result<start::Started, Usage> {
     use shared::ports::workflow::{StartOutcome, WorkflowStarter};
-    let outcome = pipeline.start_execution(&name, doc.clone()).await.map_err(usage)?;
+    let outcome = pipeline
+        .start_execution(&name, doc.clone())
+        .await
+        .map_err(usage)?;
     Ok(match outcome {
-        StartOutcome::Started { execution_id } => {
-            start::Started { execution_name: name, execution_id, already_existed: false, input: doc }
-        }
-        StartOutcome::AlreadyExists { execution_id } => {
-            start::Started { execution_name: name, execution_id, already_existed: true, input: doc }
-        }
+        StartOutcome::Started { execution_id } => start::Started {
+            execution_name: name,
+            execution_id,
+            already_existed: false,
+            input: doc,
+        },
+        StartOutcome::AlreadyExists { execution_id } => start::Started {
+            execution_name: name,
+            execution_id,
+            already_existed: true,
+            input: doc,
+        },
     })
 }
 
@@ -197,7 +252,9 @@ fn percent_encode(segment: &str) -> String {
     for b in segment.bytes() {
         match b {
             b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -205,7 +262,11 @@ fn percent_encode(segment: &str) -> String {
 }
 
 /// Prints the outcome of an execution and maps it to the exit code.
-async fn report(pipeline: &LocalPipeline, started: start::Started, json_out: bool) -> Result<ExitCode, Usage> {
+async fn report(
+    pipeline: &LocalPipeline,
+    started: start::Started,
+    json_out: bool,
+) -> Result<ExitCode, Usage> {
     let job_id = started
         .input
         .get("jobId")
@@ -213,7 +274,9 @@ async fn report(pipeline: &LocalPipeline, started: start::Started, json_out: boo
         .map(str::to_string)
         .unwrap_or_else(|| started.execution_name.clone());
     let last = pipeline.last_result.lock().ok().and_then(|l| l.clone());
-    let record = job_record::get(&pipeline.deps, &job_id).await.map_err(usage)?;
+    let record = job_record::get(&pipeline.deps, &job_id)
+        .await
+        .map_err(usage)?;
     let (succeeded, output, error, cause) = match (&last, started.already_existed) {
         (Some((_, result)), false) => (
             result.status == ExecutionStatus::Succeeded,
@@ -223,15 +286,32 @@ async fn report(pipeline: &LocalPipeline, started: start::Started, json_out: boo
         ),
         _ => {
             if !json_out {
-                eprintln!("execution {} exists already: nothing new was started", started.execution_name);
+                eprintln!(
+                    "execution {} exists already: nothing new was started",
+                    started.execution_name
+                );
             }
-            let status = record.as_ref().and_then(|r| r.get("status")).and_then(|s| s.as_str()).unwrap_or("");
-            let error = record.as_ref().and_then(|r| r.get("error")).and_then(|s| s.as_str()).map(str::to_string);
-            let cause = record.as_ref().and_then(|r| r.get("cause")).and_then(|s| s.as_str()).map(str::to_string);
+            let status = record
+                .as_ref()
+                .and_then(|r| r.get("status"))
+                .and_then(|s| s.as_str())
+                .unwrap_or("");
+            let error = record
+                .as_ref()
+                .and_then(|r| r.get("error"))
+                .and_then(|s| s.as_str())
+                .map(str::to_string);
+            let cause = record
+                .as_ref()
+                .and_then(|r| r.get("cause"))
+                .and_then(|s| s.as_str())
+                .map(str::to_string);
             (status == "SUCCEEDED", record.clone(), error, cause)
         }
     };
-    let output = output.unwrap_or_else(|| json!({ "jobId": job_id, "status": if succeeded { "SUCCEEDED" } else { "FAILED" } }));
+    let output = output.unwrap_or_else(
+        || json!({ "jobId": job_id, "status": if succeeded { "SUCCEEDED" } else { "FAILED" } }),
+    );
     let output = contract_output(output);
     if json_out {
         println!("{}", serde_json::to_string(&output).unwrap_or_default());
@@ -241,12 +321,29 @@ async fn report(pipeline: &LocalPipeline, started: start::Started, json_out: boo
     if succeeded {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("execution failed: {}: {}", error.unwrap_or_else(|| "States.Unknown".into()), cause.unwrap_or_default());
+        eprintln!(
+            "execution failed: {}: {}",
+            error.unwrap_or_else(|| "States.Unknown".into()),
+            cause.unwrap_or_default()
+        );
         if let Some((_, result)) = &last {
             if !json_out {
                 eprintln!("execution history (last events):");
-                for e in result.history.iter().rev().take(12).collect::<Vec<_>>().into_iter().rev() {
-                    eprintln!("  {:?} {} {}", e.kind, e.state.clone().unwrap_or_default(), e.detail);
+                for e in result
+                    .history
+                    .iter()
+                    .rev()
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                {
+                    eprintln!(
+                        "  {:?} {} {}",
+                        e.kind,
+                        e.state.clone().unwrap_or_default(),
+                        e.detail
+                    );
                 }
             }
         }
@@ -258,13 +355,19 @@ async fn report(pipeline: &LocalPipeline, started: start::Started, json_out: boo
 fn contract_output(v: Value) -> Value {
     let get = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
     let mut counts = json!({ "total": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "conflicts": 0, "failed": 0 });
-    if let (Some(c), Some(obj)) = (v.get("counts").and_then(|c| c.as_object()), counts.as_object_mut()) {
+    if let (Some(c), Some(obj)) = (
+        v.get("counts").and_then(|c| c.as_object()),
+        counts.as_object_mut(),
+    ) {
         for (k, val) in c {
             obj.insert(k.clone(), val.clone());
         }
     }
     let mut verification = json!({ "success": false, "sourceCount": 0, "targetCount": 0, "missingCount": 0, "extraCount": 0, "differenceCount": 0 });
-    if let (Some(c), Some(obj)) = (v.get("verification").and_then(|c| c.as_object()), verification.as_object_mut()) {
+    if let (Some(c), Some(obj)) = (
+        v.get("verification").and_then(|c| c.as_object()),
+        verification.as_object_mut(),
+    ) {
         for (k, val) in c {
             obj.insert(k.clone(), val.clone());
         }
@@ -284,9 +387,19 @@ fn contract_output(v: Value) -> Value {
 
 fn print_summary(o: &Value) {
     let n = |p: &str| o.pointer(p).and_then(|v| v.as_u64()).unwrap_or(0);
-    let s = |p: &str| o.pointer(p).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let s = |p: &str| {
+        o.pointer(p)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     eprintln!();
-    eprintln!("job {}  mode {}  status {}", s("/jobId"), s("/mode"), s("/status"));
+    eprintln!(
+        "job {}  mode {}  status {}",
+        s("/jobId"),
+        s("/mode"),
+        s("/status")
+    );
     eprintln!("  ┌────────────┬───────────┐");
     for (label, p) in [
         ("total", "/counts/total"),
@@ -300,7 +413,10 @@ fn print_summary(o: &Value) {
         eprintln!("  │ {label:<10} │ {:>9} │", n(p));
     }
     eprintln!("  └────────────┴───────────┘");
-    let ok = o.pointer("/verification/success").and_then(|v| v.as_bool()).unwrap_or(false);
+    let ok = o
+        .pointer("/verification/success")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     eprintln!(
         "  verification: {}  source {}  target {}  missing {}  extra {}  different {}",
         if ok { "passed" } else { "FAILED" },
@@ -310,7 +426,11 @@ fn print_summary(o: &Value) {
         n("/verification/extraCount"),
         n("/verification/differenceCount")
     );
-    eprintln!("  report: migrate cat {}   rejected rows: migrate cat {}", s("/reportKey"), s("/rejectedKey"));
+    eprintln!(
+        "  report: migrate cat {}   rejected rows: migrate cat {}",
+        s("/reportKey"),
+        s("/rejectedKey")
+    );
 }
 
 fn table_name(pipeline: &LocalPipeline, table: &str) -> Result<String, Usage> {
@@ -319,15 +439,31 @@ fn table_name(pipeline: &LocalPipeline, table: &str) -> Result<String, Usage> {
         "command" => Ok(names.command.clone()),
         "data" => Ok(names.data.clone()),
         "history" => Ok(names.history.clone()),
-        other => Err(usage(format!("unknown table {other:?}: use command, data or history"))),
+        other => Err(usage(format!(
+            "unknown table {other:?}: use command, data or history"
+        ))),
     }
 }
 
-async fn inspect_get(pipeline: &LocalPipeline, table: &str, pk: &str, sk: &str) -> Result<ExitCode, Usage> {
+async fn inspect_get(
+    pipeline: &LocalPipeline,
+    table: &str,
+    pk: &str,
+    sk: &str,
+) -> Result<ExitCode, Usage> {
     let name = table_name(pipeline, table)?;
-    match pipeline.deps.tables.get_item(&name, &Key::new(pk, sk)).await.map_err(usage)? {
+    match pipeline
+        .deps
+        .tables
+        .get_item(&name, &Key::new(pk, sk))
+        .await
+        .map_err(usage)?
+    {
         Some(item) => {
-            println!("{}", serde_json::to_string_pretty(&PlainItem(&item)).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&PlainItem(&item)).unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -337,10 +473,20 @@ async fn inspect_get(pipeline: &LocalPipeline, table: &str, pk: &str, sk: &str) 
     }
 }
 
-async fn inspect_query(pipeline: &LocalPipeline, table: &str, pk: &str, prefix: Option<&str>) -> Result<ExitCode, Usage> {
+async fn inspect_query(
+    pipeline: &LocalPipeline,
+    table: &str,
+    pk: &str,
+    prefix: Option<&str>,
+) -> Result<ExitCode, Usage> {
     let name = table_name(pipeline, table)?;
-    let items = query_all(pipeline.deps.tables.as_ref(), &name, pk, prefix).await.map_err(usage)?;
+    let items = query_all(pipeline.deps.tables.as_ref(), &name, pk, prefix)
+        .await
+        .map_err(usage)?;
     let plain: Vec<PlainItem<'_>> = items.iter().map(PlainItem).collect();
-    println!("{}", serde_json::to_string_pretty(&plain).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&plain).unwrap_or_default()
+    );
     Ok(ExitCode::SUCCESS)
 }

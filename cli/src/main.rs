@@ -16,10 +16,19 @@ use clap::{Parser, Subcommand};
 const DEFINITION: &str = include_str!("../../infra/statemachine.asl.json");
 
 #[derive(Parser)]
-#[command(name = "migrate", version, about = "DynamoDB CQRS data migrations, run locally with the deployed state machine")]
+#[command(
+    name = "migrate",
+    version,
+    about = "DynamoDB CQRS data migrations, run locally with the deployed state machine"
+)]
 struct Cli {
     /// Where the embedded store lives (SQLite tables + objects under s3/).
-    #[arg(long, global = true, env = "MIGRATE_STATE_DIR", default_value = ".migrate")]
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATE_STATE_DIR",
+        default_value = ".migrate"
+    )]
     state_dir: PathBuf,
     /// Print only the execution's final output (JSON) on stdout.
     #[arg(long, global = true)]
@@ -46,7 +55,11 @@ enum Command {
     /// Roll back job JOB_ID.
     Rollback { job_id: String },
     /// One item as JSON (TABLE: command, data, history); exit 1 if absent.
-    Get { table: String, pk: String, sk: String },
+    Get {
+        table: String,
+        pk: String,
+        sk: String,
+    },
     /// Items of one partition in sk order, as a JSON array.
     Query {
         table: String,
@@ -66,11 +79,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MIGRATE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("MIGRATE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

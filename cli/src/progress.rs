@@ -14,11 +14,18 @@ pub struct Progress {
 impl Progress {
     pub fn new(quiet: bool) -> Self {
         let state = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        state.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        state.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         if quiet {
             state.set_draw_target(ProgressDrawTarget::hidden());
         }
-        Progress { state, chunks: Mutex::new(None), quiet }
+        Progress {
+            state,
+            chunks: Mutex::new(None),
+            quiet,
+        }
     }
 
     pub fn finish(&self) {
@@ -39,14 +46,20 @@ impl Observer for Progress {
                 }
             }
             HistoryEventKind::MapRunStarted => {
-                let total = event.detail.get("totalItems").and_then(|v| v.as_u64()).unwrap_or(0);
+                let total = event
+                    .detail
+                    .get("totalItems")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0);
                 let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
                 if self.quiet {
                     bar.set_draw_target(ProgressDrawTarget::hidden());
                 }
                 bar.set_style(
-                    ProgressStyle::with_template("process {bar:40} {pos}/{len} chunks {elapsed_precise} (eta {eta})")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template(
+                        "process {bar:40} {pos}/{len} chunks {elapsed_precise} (eta {eta})",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
                 if let Ok(mut c) = self.chunks.lock() {
                     *c = Some(bar);

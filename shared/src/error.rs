@@ -123,7 +123,10 @@ mod tests {
 
     #[test]
     fn store_errors_map_to_stable_types() {
-        assert_eq!(Error::from(StoreError::Transient("x".into())).error_type(), ErrorType::Retryable);
+        assert_eq!(
+            Error::from(StoreError::Transient("x".into())).error_type(),
+            ErrorType::Retryable
+        );
         assert_eq!(
             Error::from(StoreError::InvalidRequest("x".into())).error_type(),
             ErrorType::InvalidInput

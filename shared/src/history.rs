@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::keys;
 use crate::ports::stream::StreamEventName;
 use crate::ports::table::{Condition, Put, Table, WriteError};
-use crate::value::{get_n, get_s, s, Item};
+use crate::value::{Item, get_n, get_s, s};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryWrite {
@@ -24,7 +24,11 @@ pub fn history_item(old_image: &Item) -> Result<Item, Error> {
     let sk = get_s(old_image, "sk").ok_or_else(|| Error::invalid("old image has no string sk"))?;
     let version = get_n(old_image, "version")
         .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| Error::invalid(format!("old image of sk {sk:?} has no whole-number version")))?;
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "old image of sk {sk:?} has no whole-number version"
+            ))
+        })?;
     if get_s(old_image, "pk").is_none() {
         return Err(Error::invalid("old image has no string pk"));
     }
@@ -46,10 +50,15 @@ pub async fn record(
         (_, Some(old)) => old,
     };
     let item = history_item(old)?;
-    match table.put_item(Put::new(history_table, item, Condition::NotExists)).await {
+    match table
+        .put_item(Put::new(history_table, item, Condition::NotExists))
+        .await
+    {
         Ok(()) => Ok(HistoryWrite::Recorded),
         Err(WriteError::ConditionFailed) => Ok(HistoryWrite::AlreadyRecorded),
-        Err(WriteError::Cancelled(r)) => Err(Error::Retryable(format!("history put cancelled: {r:?}"))),
+        Err(WriteError::Cancelled(r)) => {
+            Err(Error::Retryable(format!("history put cancelled: {r:?}")))
+        }
         Err(WriteError::Store(e)) => Err(e.into()),
     }
 }

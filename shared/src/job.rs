@@ -61,7 +61,10 @@ pub enum Operation {
     /// Moves attribute `from` to `to` (no-op when `from` is absent).
     Rename { from: String, to: String },
     /// Sets `field` to `value` when it is absent.
-    Default { field: String, value: serde_json::Value },
+    Default {
+        field: String,
+        value: serde_json::Value,
+    },
     /// Removes `field`.
     Remove { field: String },
     /// Splits the string `from` by `separator` into the attributes named in `into`.
@@ -144,7 +147,12 @@ pub struct JobDocument {
 /// Checks a job id: `[A-Za-z0-9_-]`, 1 to 80 characters (it becomes part of S3 keys and
 /// execution names).
 pub fn check_job_id(id: &str) -> Result<(), Error> {
-    if id.is_empty() || id.len() > 80 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if id.is_empty()
+        || id.len() > 80
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return Err(Error::invalid(format!(
             "jobId {id:?} must be 1 to 80 characters of A-Z, a-z, 0-9, '_' and '-'"
         )));
@@ -197,7 +205,11 @@ impl JobDocument {
             Mode::Transform => {
                 need(self.entity_type.is_some(), "entityType", &mut missing);
                 need(self.source_tenant.is_some(), "sourceTenant", &mut missing);
-                need(!self.operations.is_empty() || self.schema_version.is_some(), "operations", &mut missing);
+                need(
+                    !self.operations.is_empty() || self.schema_version.is_some(),
+                    "operations",
+                    &mut missing,
+                );
             }
             Mode::Rollback => need(self.rollback_of.is_some(), "rollbackOf", &mut missing),
         }
@@ -214,21 +226,33 @@ impl JobDocument {
         if let Some(id) = &self.rollback_of {
             check_job_id(id)?;
         }
-        for (name, value) in [("entityType", &self.entity_type), ("sourceTenant", &self.source_tenant), ("targetTenant", &self.target_tenant)] {
+        for (name, value) in [
+            ("entityType", &self.entity_type),
+            ("sourceTenant", &self.source_tenant),
+            ("targetTenant", &self.target_tenant),
+        ] {
             if let Some(v) = value {
                 if v.is_empty() || v.contains('#') || v.trim() != v {
-                    return Err(Error::invalid(format!("job document: {name} {v:?} must be non-empty, without '#' or surrounding spaces")));
+                    return Err(Error::invalid(format!(
+                        "job document: {name} {v:?} must be non-empty, without '#' or surrounding spaces"
+                    )));
                 }
             }
         }
         if let Some(p) = self.tolerated_failure_percentage {
             if !(0.0..=100.0).contains(&p) {
-                return Err(Error::invalid(format!("job document: toleratedFailurePercentage {p} is not within 0..100")));
+                return Err(Error::invalid(format!(
+                    "job document: toleratedFailurePercentage {p} is not within 0..100"
+                )));
             }
         }
-        if let (Mode::CopyTenant, Some(s), Some(t)) = (self.mode, &self.source_tenant, &self.target_tenant) {
+        if let (Mode::CopyTenant, Some(s), Some(t)) =
+            (self.mode, &self.source_tenant, &self.target_tenant)
+        {
             if s == t {
-                return Err(Error::invalid("job document: copy-tenant needs a targetTenant different from sourceTenant"));
+                return Err(Error::invalid(
+                    "job document: copy-tenant needs a targetTenant different from sourceTenant",
+                ));
             }
         }
         if let Some(key) = self.source.as_ref().map(|s| &s.key) {
@@ -236,7 +260,11 @@ impl JobDocument {
                 return Err(Error::invalid("job document: source.key is empty"));
             }
         }
-        if let Some(schema) = self.validation.as_ref().and_then(|v| v.attributes_schema.as_ref()) {
+        if let Some(schema) = self
+            .validation
+            .as_ref()
+            .and_then(|v| v.attributes_schema.as_ref())
+        {
             crate::operations::compile_schema(schema)?;
         }
         Ok(())
@@ -250,9 +278,13 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_named() {
-        let err = JobDocument::parse(json!({"mode": "import", "source": {"key": "k"}, "colour": 1})).unwrap_err();
+        let err =
+            JobDocument::parse(json!({"mode": "import", "source": {"key": "k"}, "colour": 1}))
+                .unwrap_err();
         assert!(err.to_string().contains("unknown field `colour`"), "{err}");
-        let err = JobDocument::parse(json!({"mode": "import", "source": {"key": "k", "region": "x"}})).unwrap_err();
+        let err =
+            JobDocument::parse(json!({"mode": "import", "source": {"key": "k", "region": "x"}}))
+                .unwrap_err();
         assert!(err.to_string().contains("unknown field `region`"), "{err}");
         let err = JobDocument::parse(json!({"mode": "merge"})).unwrap_err();
         assert!(err.to_string().contains("unknown variant `merge`"), "{err}");
@@ -260,12 +292,21 @@ mod tests {
 
     #[test]
     fn required_fields_per_mode() {
-        let doc = JobDocument::parse(json!({"mode": "copy-tenant", "entityType": "PRODUCT"})).unwrap();
+        let doc =
+            JobDocument::parse(json!({"mode": "copy-tenant", "entityType": "PRODUCT"})).unwrap();
         let err = doc.validate().unwrap_err().to_string();
         assert!(err.contains("requires sourceTenant, targetTenant"), "{err}");
         let doc = JobDocument::parse(json!({"mode": "rollback"})).unwrap();
-        assert!(doc.validate().unwrap_err().to_string().contains("rollbackOf"));
-        let doc = JobDocument::parse(json!({"mode": "import", "source": {"key": "incoming/a.csv"}, "jobId": "bad id"})).unwrap();
+        assert!(
+            doc.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("rollbackOf")
+        );
+        let doc = JobDocument::parse(
+            json!({"mode": "import", "source": {"key": "incoming/a.csv"}, "jobId": "bad id"}),
+        )
+        .unwrap();
         assert!(doc.validate().unwrap_err().to_string().contains("jobId"));
         let doc = JobDocument::parse(json!({
             "mode": "transform", "entityType": "PRODUCT", "sourceTenant": "t",
@@ -280,7 +321,10 @@ mod tests {
     fn reconcile_writes_only_with_repair() {
         let doc = JobDocument::parse(json!({"mode": "reconcile", "entityType": "P", "sourceTenant": "a", "targetTenant": "b"})).unwrap();
         assert!(!doc.writes());
-        let doc = JobDocument { repair: Some(true), ..doc };
+        let doc = JobDocument {
+            repair: Some(true),
+            ..doc
+        };
         assert!(doc.writes());
     }
 }

@@ -17,7 +17,10 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Key { pk: pk.into(), sk: sk.into() }
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 }
 
@@ -50,12 +53,16 @@ pub fn split_versioned_sk(versioned: &str) -> Option<(&str, u64)> {
 
 /// The tenant code of a pk: the text after its last `#` (`None` when there is no `#` or it is empty).
 pub fn tenant_of_pk(pk: &str) -> Option<&str> {
-    pk.rsplit_once(KEY_SEPARATOR).map(|(_, t)| t).filter(|t| !t.is_empty())
+    pk.rsplit_once(KEY_SEPARATOR)
+        .map(|(_, t)| t)
+        .filter(|t| !t.is_empty())
 }
 
 /// The entity type of a pk: the text before its last `#` (`None` when there is no `#` or it is empty).
 pub fn type_of_pk(pk: &str) -> Option<&str> {
-    pk.rsplit_once(KEY_SEPARATOR).map(|(t, _)| t).filter(|t| !t.is_empty())
+    pk.rsplit_once(KEY_SEPARATOR)
+        .map(|(t, _)| t)
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

@@ -10,17 +10,20 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::asl::{self, ExecutionOptions, ExecutionResult, ExecutionStatus, Observer, Resources, StateMachine, TaskFailure};
+use crate::asl::{
+    self, ExecutionOptions, ExecutionResult, ExecutionStatus, Observer, Resources, StateMachine,
+    TaskFailure,
+};
 use crate::embedded::{DirObjectStore, SqliteTables};
 use crate::error::{Error, StoreError};
-use crate::handlers::{self, Deps, DEFAULT_CHUNK_ROWS};
+use crate::handlers::{self, DEFAULT_CHUNK_ROWS, Deps};
 use crate::keys::Key;
 use crate::ports::objects::get_bytes;
 use crate::ports::stream::{StreamPosition, StreamReader};
 use crate::ports::table::{Condition, Put};
 use crate::ports::workflow::{StartOutcome, WorkflowStarter};
 use crate::publish::TableNames;
-use crate::value::{get_s, s, Item};
+use crate::value::{Item, get_s, s};
 
 /// The Task states and the substitution that names their function in the ASL and template.
 pub const FUNCTIONS: [(&str, &str); 6] = [
@@ -39,12 +42,20 @@ pub const LOCAL_BUCKET: &str = "migration-local";
 
 /// The substitutions `migrate` uses for the definition (SAM uses the template's).
 pub fn local_substitutions() -> HashMap<String, String> {
-    FUNCTIONS.iter().map(|(sub, f)| (sub.to_string(), format!("{LOCAL_ARN_PREFIX}{f}"))).collect()
+    FUNCTIONS
+        .iter()
+        .map(|(sub, f)| (sub.to_string(), format!("{LOCAL_ARN_PREFIX}{f}")))
+        .collect()
 }
 
 /// The table names of the embedded store (same logical names as the template's defaults).
 pub fn local_table_names() -> TableNames {
-    TableNames { command: "command".into(), data: "data".into(), history: "history".into(), jobs: "jobs".into() }
+    TableNames {
+        command: "command".into(),
+        data: "data".into(),
+        history: "history".into(),
+        jobs: "jobs".into(),
+    }
 }
 
 /// Everything of one local state directory.
@@ -71,7 +82,10 @@ impl LocalPipeline {
         let names = local_table_names();
         tables.enable_stream(&names.data)?;
         let objects = Arc::new(DirObjectStore::new(state_dir.join("s3")));
-        let chunk_rows = std::env::var("MIGRATE_CHUNK_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CHUNK_ROWS);
+        let chunk_rows = std::env::var("MIGRATE_CHUNK_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_CHUNK_ROWS);
         let deps = Deps {
             tables: tables.clone(),
             objects: objects.clone(),
@@ -100,7 +114,10 @@ impl LocalPipeline {
         let _guard = self.pump_lock.lock().await;
         let data = self.deps.table_names.data.clone();
         let position_key = Key::new("STREAM", &data);
-        let mut position = match self.tables_get(STREAM_POSITIONS_TABLE, &position_key).await? {
+        let mut position = match self
+            .tables_get(STREAM_POSITIONS_TABLE, &position_key)
+            .await?
+        {
             Some(item) => StreamPosition(get_s(&item, "position").map(str::to_string)),
             None => StreamPosition::default(),
         };
@@ -142,7 +159,9 @@ impl LocalPipeline {
                 .await
                 .map_err(|e| Error::Retryable(e.to_string()))?;
             if let Some(seq) = failed_at {
-                return Err(Error::Retryable(format!("history: stream record {seq} failed; will be retried")));
+                return Err(Error::Retryable(format!(
+                    "history: stream record {seq} failed; will be retried"
+                )));
             }
             position = new_position;
         }
@@ -152,7 +171,11 @@ impl LocalPipeline {
         self.deps.tables.get_item(table, key).await
     }
 
-    async fn invoke_function(&self, function: &str, input: serde_json::Value) -> Result<serde_json::Value, Error> {
+    async fn invoke_function(
+        &self,
+        function: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
         let deps = &self.deps;
         let output = match function {
             "prepare" => handlers::prepare::handle(input, deps).await,
@@ -161,7 +184,11 @@ impl LocalPipeline {
             "process" => handlers::process_chunk::handle(input, deps).await,
             "verify" => handlers::verify::handle(input, deps).await,
             "record-failure" => handlers::record_failure::handle(input, deps).await,
-            other => return Err(Error::invalid(format!("no local handler for function {other:?}"))),
+            other => {
+                return Err(Error::invalid(format!(
+                    "no local handler for function {other:?}"
+                )));
+            }
         };
         // Like the stream's event source mapping: history follows every write.
         if let Err(e) = self.pump_history().await {
@@ -171,7 +198,11 @@ impl LocalPipeline {
     }
 
     /// Runs one execution to completion and records it under its name.
-    pub async fn run(&self, name: &str, input: serde_json::Value) -> Result<ExecutionResult, Error> {
+    pub async fn run(
+        &self,
+        name: &str,
+        input: serde_json::Value,
+    ) -> Result<ExecutionResult, Error> {
         self.record_execution(name, "RUNNING", &input, None).await?;
         let options = ExecutionOptions {
             name: name.to_string(),
@@ -185,7 +216,8 @@ impl LocalPipeline {
             ExecutionStatus::Succeeded => "SUCCEEDED",
             ExecutionStatus::Failed => "FAILED",
         };
-        self.record_execution(name, status, &input, Some(&result)).await?;
+        self.record_execution(name, status, &input, Some(&result))
+            .await?;
         if let Ok(mut last) = self.last_result.lock() {
             *last = Some((name.to_string(), result.clone()));
         }
@@ -194,7 +226,9 @@ impl LocalPipeline {
 
     /// The status of a recorded execution (`RUNNING` also for one that was killed).
     pub async fn execution_status(&self, name: &str) -> Result<Option<String>, Error> {
-        let item = self.tables_get(EXECUTIONS_TABLE, &Key::new("EXECUTION", name)).await?;
+        let item = self
+            .tables_get(EXECUTIONS_TABLE, &Key::new("EXECUTION", name))
+            .await?;
         Ok(item.and_then(|i| get_s(&i, "status").map(str::to_string)))
     }
 
@@ -240,11 +274,20 @@ fn failure(e: &Error) -> TaskFailure {
 
 #[async_trait]
 impl Resources for LocalPipeline {
-    async fn invoke(&self, resource: &str, input: serde_json::Value) -> Result<serde_json::Value, TaskFailure> {
+    async fn invoke(
+        &self,
+        resource: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, TaskFailure> {
         let Some(function) = resource.strip_prefix(LOCAL_ARN_PREFIX) else {
-            return Err(TaskFailure::new("States.Runtime", format!("unknown resource {resource}")));
+            return Err(TaskFailure::new(
+                "States.Runtime",
+                format!("unknown resource {resource}"),
+            ));
         };
-        self.invoke_function(function, input).await.map_err(|e| failure(&e))
+        self.invoke_function(function, input)
+            .await
+            .map_err(|e| failure(&e))
     }
 
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, TaskFailure> {
@@ -266,7 +309,11 @@ impl Resources for LocalPipeline {
 /// The local workflow starter: like StartExecution, idempotent by name; runs to completion.
 #[async_trait]
 impl WorkflowStarter for LocalPipeline {
-    async fn start_execution(&self, name: &str, mut input: serde_json::Value) -> Result<StartOutcome, StoreError> {
+    async fn start_execution(
+        &self,
+        name: &str,
+        mut input: serde_json::Value,
+    ) -> Result<StartOutcome, StoreError> {
         let other = |e: Error| StoreError::Other(e.to_string());
         let id = |n: &str| format!("arn:aws:states:local:000000000000:execution:migration:{n}");
         match self.execution_status(name).await.map_err(other)?.as_deref() {
@@ -279,19 +326,32 @@ impl WorkflowStarter for LocalPipeline {
                     obj.entry("jobId").or_insert_with(|| name.into());
                 }
                 let mut attempt = 2;
-                while self.execution_status(&format!("{name}-attempt{attempt}")).await.map_err(other)?.is_some() {
+                while self
+                    .execution_status(&format!("{name}-attempt{attempt}"))
+                    .await
+                    .map_err(other)?
+                    .is_some()
+                {
                     attempt += 1;
                 }
                 let retry_name = format!("{name}-attempt{attempt}");
                 self.run(&retry_name, input).await.map_err(other)?;
-                return Ok(StartOutcome::Started { execution_id: id(&retry_name) });
+                return Ok(StartOutcome::Started {
+                    execution_id: id(&retry_name),
+                });
             }
-            Some(_) => return Ok(StartOutcome::AlreadyExists { execution_id: id(name) }),
+            Some(_) => {
+                return Ok(StartOutcome::AlreadyExists {
+                    execution_id: id(name),
+                });
+            }
         }
         if let Some(obj) = input.as_object_mut() {
             obj.entry("jobId").or_insert_with(|| name.into());
         }
         self.run(name, input).await.map_err(other)?;
-        Ok(StartOutcome::Started { execution_id: id(name) })
+        Ok(StartOutcome::Started {
+            execution_id: id(name),
+        })
     }
 }

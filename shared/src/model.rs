@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use crate::keys::{self, Key};
-use crate::value::{get_bool, get_n, get_s, n, s, AttributeValue, Attributes, Item};
+use crate::value::{AttributeValue, Attributes, Item, get_bool, get_n, get_s, n, s};
 
 /// Attributes written by the pipeline itself: recorded on write, ignored when comparing.
 pub const METADATA_ATTRIBUTES: [&str; 10] = [
@@ -33,9 +33,29 @@ pub fn is_metadata(name: &str) -> bool {
 pub const SYNC_MODE: &str = "SYNC";
 
 const KNOWN_FIELDS: [&str; 23] = [
-    "pk", "sk", "id", "code", "name", "version", "tenantCode", "type", "isDeleted", "seq", "ttl",
-    "attributes", "source", "requestId", "createdAt", "createdBy", "createdIp", "updatedAt",
-    "updatedBy", "updatedIp", "cpk", "csk", "syncMode",
+    "pk",
+    "sk",
+    "id",
+    "code",
+    "name",
+    "version",
+    "tenantCode",
+    "type",
+    "isDeleted",
+    "seq",
+    "ttl",
+    "attributes",
+    "source",
+    "requestId",
+    "createdAt",
+    "createdBy",
+    "createdIp",
+    "updatedAt",
+    "updatedBy",
+    "updatedIp",
+    "cpk",
+    "csk",
+    "syncMode",
 ];
 
 /// An entity version: a data row, a command row or a history row.
@@ -111,7 +131,10 @@ impl EntityRow {
         if let Some(ttl) = &self.ttl {
             item.insert("ttl".into(), AttributeValue::N(ttl.clone()));
         }
-        item.insert("attributes".into(), AttributeValue::M(self.attributes.clone().into_iter().collect()));
+        item.insert(
+            "attributes".into(),
+            AttributeValue::M(self.attributes.clone().into_iter().collect()),
+        );
         for (field, value) in [
             ("source", &self.source),
             ("requestId", &self.request_id),
@@ -131,7 +154,10 @@ impl EntityRow {
     pub fn to_data_item(&self) -> Item {
         let mut item = self.common_item(self.sk.clone());
         let cpk = self.cpk.clone().unwrap_or_else(|| self.pk.clone());
-        let csk = self.csk.clone().unwrap_or_else(|| keys::versioned_sk(&self.sk, self.version));
+        let csk = self
+            .csk
+            .clone()
+            .unwrap_or_else(|| keys::versioned_sk(&self.sk, self.version));
         item.insert("cpk".into(), s(cpk));
         item.insert("csk".into(), s(csk));
         item.remove("syncMode");
@@ -167,12 +193,17 @@ impl EntityRow {
     fn from_item(item: &Item, versioned: bool) -> Result<EntityRow, ModelError> {
         let pk = get_s(item, "pk").unwrap_or_default().to_string();
         let raw_sk = get_s(item, "sk").unwrap_or_default().to_string();
-        let bad = |reason: String| ModelError { key: format!("{pk} / {raw_sk}"), reason };
+        let bad = |reason: String| ModelError {
+            key: format!("{pk} / {raw_sk}"),
+            reason,
+        };
         if pk.is_empty() || raw_sk.is_empty() {
             return Err(bad("missing pk or sk".into()));
         }
         let version: u64 = match get_n(item, "version") {
-            Some(v) => v.parse().map_err(|_| bad(format!("version {v:?} is not a whole number")))?,
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad(format!("version {v:?} is not a whole number")))?,
             None => return Err(bad("missing version".into())),
         };
         let sk = if versioned {
@@ -203,7 +234,9 @@ impl EntityRow {
             None => keys::type_of_pk(&pk).unwrap_or_default().to_string(),
         };
         Ok(EntityRow {
-            id: get_s(item, "id").map(str::to_string).unwrap_or_else(|| keys::id(&pk, &sk)),
+            id: get_s(item, "id")
+                .map(str::to_string)
+                .unwrap_or_else(|| keys::id(&pk, &sk)),
             code: text("code"),
             name: text("name"),
             version,
@@ -232,7 +265,11 @@ impl EntityRow {
 
 /// Attributes without the pipeline's metadata keys.
 pub fn content_attributes(attributes: &Attributes) -> Attributes {
-    attributes.iter().filter(|(k, _)| !is_metadata(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    attributes
+        .iter()
+        .filter(|(k, _)| !is_metadata(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// The names of the fields that differ between two rows by MBC's dirty-field rule
@@ -272,7 +309,10 @@ mod tests {
 
     fn row() -> EntityRow {
         let mut attributes = Attributes::new();
-        attributes.insert("price".into(), AttributeValue::N("12345678901234567890123456789012345678".into()));
+        attributes.insert(
+            "price".into(),
+            AttributeValue::N("12345678901234567890123456789012345678".into()),
+        );
         attributes.insert("_migrationId".into(), s("job1"));
         EntityRow {
             pk: "PRODUCT#t1".into(),
@@ -341,7 +381,10 @@ mod tests {
         assert!(dirty_fields(&a, &b).is_empty());
         b.attributes.insert("price".into(), n(1));
         b.is_deleted = true;
-        assert_eq!(dirty_fields(&a, &b).into_iter().collect::<Vec<_>>(), vec!["attributes", "isDeleted"]);
+        assert_eq!(
+            dirty_fields(&a, &b).into_iter().collect::<Vec<_>>(),
+            vec!["attributes", "isDeleted"]
+        );
     }
 
     #[test]

@@ -22,20 +22,28 @@ pub fn apply(operations: &[Operation], attributes: &mut Attributes) -> Result<()
             Operation::Default { field, value } => {
                 if !attributes.contains_key(field) {
                     let text = value.to_string();
-                    let v = value::from_json_str(&text).map_err(|e| at(format!("default value: {e}")))?;
+                    let v = value::from_json_str(&text)
+                        .map_err(|e| at(format!("default value: {e}")))?;
                     attributes.insert(field.clone(), v);
                 }
             }
             Operation::Remove { field } => {
                 attributes.remove(field);
             }
-            Operation::Split { from, into, separator, keep_source } => match attributes.get(from) {
+            Operation::Split {
+                from,
+                into,
+                separator,
+                keep_source,
+            } => match attributes.get(from) {
                 None => {}
                 Some(AttributeValue::S(text)) => {
                     let parts: Vec<String> = if separator.is_empty() {
                         return Err(at("separator is empty".into()));
                     } else {
-                        text.splitn(into.len().max(1), separator.as_str()).map(str::to_string).collect()
+                        text.splitn(into.len().max(1), separator.as_str())
+                            .map(str::to_string)
+                            .collect()
                     };
                     if !keep_source {
                         attributes.remove(from);
@@ -76,12 +84,18 @@ pub fn schema_version_of(attributes: &Attributes) -> Option<u64> {
 
 /// Compiles the job's `validation.attributesSchema`.
 pub fn compile_schema(schema: &serde_json::Value) -> Result<jsonschema::Validator, Error> {
-    jsonschema::validator_for(schema)
-        .map_err(|e| Error::invalid(format!("job document: validation.attributesSchema is not a valid JSON Schema: {e}")))
+    jsonschema::validator_for(schema).map_err(|e| {
+        Error::invalid(format!(
+            "job document: validation.attributesSchema is not a valid JSON Schema: {e}"
+        ))
+    })
 }
 
 /// Checks attributes against the compiled schema; the error lists every violation with its path.
-pub fn check_schema(validator: &jsonschema::Validator, attributes: &Attributes) -> Result<(), String> {
+pub fn check_schema(
+    validator: &jsonschema::Validator,
+    attributes: &Attributes,
+) -> Result<(), String> {
     let text = serde_json::to_string(&PlainItem(attributes)).map_err(|e| e.to_string())?;
     // Validation needs serde_json values; numbers beyond f64 lose digits here, which cannot
     // change a schema verdict that matters for migrations (types, required, enums, ranges).
@@ -90,13 +104,20 @@ pub fn check_schema(validator: &jsonschema::Validator, attributes: &Attributes) 
         .iter_errors(&instance)
         .map(|e| {
             let path = e.instance_path().to_string();
-            if path.is_empty() { e.to_string() } else { format!("{path}: {e}") }
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            }
         })
         .collect();
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(format!("attributes do not match attributesSchema: {}", errors.join("; ")))
+        Err(format!(
+            "attributes do not match attributesSchema: {}",
+            errors.join("; ")
+        ))
     }
 }
 
@@ -120,19 +141,27 @@ mod tests {
             {"op": "lowercase", "field": "email"}
         ]))
         .unwrap();
-        let mut a = attrs(json!({"productName": "Pen", "legacy": 1, "fullName": "Ada Lovelace King", "email": "A@B.C"}));
+        let mut a = attrs(
+            json!({"productName": "Pen", "legacy": 1, "fullName": "Ada Lovelace King", "email": "A@B.C"}),
+        );
         apply(&ops, &mut a).unwrap();
         assert_eq!(
             a,
-            attrs(json!({"title": "Pen", "currency": "JPY", "first": "Ada", "last": "Lovelace King", "email": "a@b.c"}))
+            attrs(
+                json!({"title": "Pen", "currency": "JPY", "first": "Ada", "last": "Lovelace King", "email": "a@b.c"})
+            )
         );
     }
 
     #[test]
     fn operations_name_what_cannot_apply() {
-        let ops: Vec<Operation> = serde_json::from_value(json!([{"op": "lowercase", "field": "n"}])).unwrap();
+        let ops: Vec<Operation> =
+            serde_json::from_value(json!([{"op": "lowercase", "field": "n"}])).unwrap();
         let err = apply(&ops, &mut attrs(json!({"n": 1}))).unwrap_err();
-        assert!(err.contains("operation 1 (lowercase)") && err.contains("\"n\""), "{err}");
+        assert!(
+            err.contains("operation 1 (lowercase)") && err.contains("\"n\""),
+            "{err}"
+        );
     }
 
     #[test]
@@ -141,7 +170,11 @@ mod tests {
         assert!(check_schema(&v, &attrs(json!({"price": 1.5}))).is_ok());
         let err = check_schema(&v, &attrs(json!({"price": "x"}))).unwrap_err();
         assert!(err.contains("/price"), "{err}");
-        assert!(check_schema(&v, &attrs(json!({}))).unwrap_err().contains("price"));
+        assert!(
+            check_schema(&v, &attrs(json!({})))
+                .unwrap_err()
+                .contains("price")
+        );
         assert!(compile_schema(&json!({"type": 12})).is_err());
     }
 }

@@ -19,8 +19,10 @@ use crate::job::Mode;
 use crate::keys::Key;
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
-use crate::ports::table::{CancellationReason, Put, Table, WriteError, MAX_BATCH_GET, MAX_TRANSACT_ITEMS};
-use crate::publish::{plan_row, Outcome, Plan, PublishContext, RowOutcome};
+use crate::ports::table::{
+    CancellationReason, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Put, Table, WriteError,
+};
+use crate::publish::{Outcome, Plan, PublishContext, RowOutcome, plan_row};
 
 /// The counts of the execution output contract (DESIGN §7).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +79,8 @@ pub async fn read_data_rows(
     unique.dedup();
     for batch in unique.chunks(MAX_BATCH_GET) {
         for item in table.batch_get(data_table, batch).await? {
-            let row = EntityRow::from_data_item(&item).map_err(|e| Error::invalid(e.to_string()))?;
+            let row =
+                EntityRow::from_data_item(&item).map_err(|e| Error::invalid(e.to_string()))?;
             out.insert(row.data_key(), row);
         }
     }
@@ -87,7 +90,11 @@ pub async fn read_data_rows(
 fn write_keys(row: &MigrationRow, mode: Mode) -> Vec<Key> {
     let target = row.target_key();
     let source = row.source_key();
-    if mode == Mode::NormalizeTenant && source != target { vec![target, source] } else { vec![target] }
+    if mode == Mode::NormalizeTenant && source != target {
+        vec![target, source]
+    } else {
+        vec![target]
+    }
 }
 
 /// Splits rows into waves in which no two rows write the same item (order kept per item).
@@ -96,7 +103,11 @@ fn waves(rows: Vec<MigrationRow>, mode: Mode) -> Vec<Vec<MigrationRow>> {
     let mut out: Vec<Vec<MigrationRow>> = Vec::new();
     for row in rows {
         let keys = write_keys(&row, mode);
-        let wave = keys.iter().filter_map(|k| last_wave.get(k).map(|w| w + 1)).max().unwrap_or(0);
+        let wave = keys
+            .iter()
+            .filter_map(|k| last_wave.get(k).map(|w| w + 1))
+            .max()
+            .unwrap_or(0);
         for k in keys {
             last_wave.insert(k, wave);
         }
@@ -154,11 +165,16 @@ async fn write_group(
     ctx: &PublishContext,
 ) -> Result<Vec<RowOutcome>, Error> {
     if group.len() > 1 {
-        let puts: Vec<Put> = group.iter().flat_map(|(_, _, p)| p.iter().cloned()).collect();
+        let puts: Vec<Put> = group
+            .iter()
+            .flat_map(|(_, _, p)| p.iter().cloned())
+            .collect();
         match table.transact_write(puts).await {
             Ok(()) => return Ok(group.into_iter().map(|(_, o, _)| o).collect()),
             Err(WriteError::Store(e)) if e.is_retriable() => return Err(e.into()),
-            Err(e) => tracing::debug!(rows = group.len(), error = %e, "group transaction refused; writing row by row"),
+            Err(e) => {
+                tracing::debug!(rows = group.len(), error = %e, "group transaction refused; writing row by row")
+            }
         }
     }
     let mut out = Vec::with_capacity(group.len());
@@ -180,7 +196,9 @@ async fn write_row(
         attempt += 1;
         match table.transact_write(puts.clone()).await {
             Ok(()) => return Ok(planned),
-            Err(WriteError::Cancelled(reasons)) if reasons.contains(&CancellationReason::ConditionalCheckFailed) => {
+            Err(WriteError::Cancelled(reasons))
+                if reasons.contains(&CancellationReason::ConditionalCheckFailed) =>
+            {
                 return recheck(table, row, planned, ctx).await;
             }
             Err(WriteError::ConditionFailed) => return recheck(table, row, planned, ctx).await,
@@ -190,10 +208,15 @@ async fn write_row(
                 tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
             }
             Err(WriteError::Cancelled(reasons)) => {
-                return Ok(failed(planned, format!("transaction cancelled: {reasons:?}")));
+                return Ok(failed(
+                    planned,
+                    format!("transaction cancelled: {reasons:?}"),
+                ));
             }
             Err(WriteError::Store(e)) if e.is_retriable() => return Err(e.into()),
-            Err(WriteError::Store(StoreError::InvalidRequest(why))) => return Ok(failed(planned, why)),
+            Err(WriteError::Store(StoreError::InvalidRequest(why))) => {
+                return Ok(failed(planned, why));
+            }
             Err(WriteError::Store(e)) => return Err(e.into()),
         }
     }
@@ -222,12 +245,16 @@ async fn recheck(
         Plan::Done(outcome) if outcome.outcome != Outcome::Conflict => Ok(outcome),
         Plan::Done(outcome) => Ok(outcome),
         Plan::Write { .. } => {
-            let now = target.map_or("absent".to_string(), |t| format!("at version {}", t.version));
+            let now = target.map_or("absent".to_string(), |t| {
+                format!("at version {}", t.version)
+            });
             let mut conflict = planned;
             conflict.outcome = Outcome::Conflict;
             conflict.reason = Some(format!(
                 "version conflict: the data row changed concurrently (now {now}, expected {}); left as it is",
-                conflict.previous_version.map_or("absent".to_string(), |v| format!("version {v}"))
+                conflict
+                    .previous_version
+                    .map_or("absent".to_string(), |v| format!("version {v}"))
             ));
             conflict.previous_version = target.map(|t| t.version);
             conflict.new_version = None;

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::job::{AttributesMode, Mode};
 use crate::keys::{self, Key};
 use crate::migration_csv::MigrationRow;
-use crate::model::{dirty_fields, EntityRow};
+use crate::model::{EntityRow, dirty_fields};
 use crate::ports::table::{Condition, Put};
-use crate::value::{s, AttributeValue, Attributes};
+use crate::value::{AttributeValue, Attributes, s};
 
 /// Names of the tables a migration writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +76,11 @@ impl PublishContext {
 }
 
 /// The next version of the entity at `row`'s target key, given the existing data row.
-pub fn map_row(row: &MigrationRow, existing: Option<&EntityRow>, ctx: &PublishContext) -> EntityRow {
+pub fn map_row(
+    row: &MigrationRow,
+    existing: Option<&EntityRow>,
+    ctx: &PublishContext,
+) -> EntityRow {
     let pk = row.target_pk();
     let sk = row.source_sk.clone();
     let version = existing.map_or(1, |e| e.version + 1);
@@ -107,8 +111,14 @@ pub fn map_row(row: &MigrationRow, existing: Option<&EntityRow>, ctx: &PublishCo
         tenant_code: row.target_tenant().to_string(),
         entity_type: row.target_type().to_string(),
         is_deleted: row.is_deleted.unwrap_or(false),
-        seq: row.seq.clone().or_else(|| existing.and_then(|e| e.seq.clone())),
-        ttl: row.ttl.clone().or_else(|| existing.and_then(|e| e.ttl.clone())),
+        seq: row
+            .seq
+            .clone()
+            .or_else(|| existing.and_then(|e| e.seq.clone())),
+        ttl: row
+            .ttl
+            .clone()
+            .or_else(|| existing.and_then(|e| e.ttl.clone())),
         attributes,
         source: format!("migration:{}", ctx.job_id),
         request_id: format!("{}:{}", ctx.job_id, row.line),
@@ -134,7 +144,10 @@ pub fn soft_deleted(existing: &EntityRow, moved_to: &Key, ctx: &PublishContext) 
     for (k, v) in ctx.metadata() {
         row.attributes.insert(k.to_string(), v);
     }
-    row.attributes.insert("_migratedTo".into(), s(keys::id(&moved_to.pk, &moved_to.sk)));
+    row.attributes.insert(
+        "_migratedTo".into(),
+        s(keys::id(&moved_to.pk, &moved_to.sk)),
+    );
     row.source = format!("migration:{}", ctx.job_id);
     row.updated_at = ctx.now.clone();
     row.updated_by = ctx.actor.clone();
@@ -145,10 +158,17 @@ pub fn soft_deleted(existing: &EntityRow, moved_to: &Key, ctx: &PublishContext) 
 
 /// The two puts of publishing `next` over a data row at version `next.version - 1` (or none).
 pub fn publish_puts(next: &EntityRow, tables: &TableNames) -> [Put; 2] {
-    let data_condition =
-        if next.version == 1 { Condition::NotExists } else { Condition::VersionEquals(next.version - 1) };
+    let data_condition = if next.version == 1 {
+        Condition::NotExists
+    } else {
+        Condition::VersionEquals(next.version - 1)
+    };
     [
-        Put::new(&tables.command, next.to_command_item(), Condition::NotExists),
+        Put::new(
+            &tables.command,
+            next.to_command_item(),
+            Condition::NotExists,
+        ),
         Put::new(&tables.data, next.to_data_item(), data_condition),
     ]
 }
@@ -211,7 +231,10 @@ pub fn plan_row(
     ctx: &PublishContext,
 ) -> Plan {
     let key = row.target_key();
-    let outcome = |outcome: Outcome, previous: Option<u64>, new: Option<u64>, reason: Option<String>| RowOutcome {
+    let outcome = |outcome: Outcome,
+                   previous: Option<u64>,
+                   new: Option<u64>,
+                   reason: Option<String>| RowOutcome {
         line: row.line,
         pk: key.pk.clone(),
         sk: key.sk.clone(),
@@ -234,7 +257,10 @@ pub fn plan_row(
         if ctx.mode != Mode::CopyTenant && ctx.mode != Mode::Reconcile {
             let current = locked.map(|e| e.version);
             let recovered_by_us = target.is_some_and(|t| written_by(t, ctx)) && !moves;
-            if current != Some(expected) && !recovered_by_us && !(moves && source_done(source, &key, ctx)) {
+            if current != Some(expected)
+                && !recovered_by_us
+                && !(moves && source_done(source, &key, ctx))
+            {
                 let now = current.map_or("no entity".to_string(), |v| format!("version {v}"));
                 return Plan::Done(outcome(
                     Outcome::Conflict,
@@ -255,7 +281,11 @@ pub fn plan_row(
             let mut done = outcome(Outcome::Unchanged, t, t, None);
             if let Some(t) = target.filter(|t| written_by(t, ctx)) {
                 // Written by this very job before a crash or retry: report it as this job's write.
-                done.outcome = if t.version == 1 { Outcome::Created } else { Outcome::Updated };
+                done.outcome = if t.version == 1 {
+                    Outcome::Created
+                } else {
+                    Outcome::Updated
+                };
                 done.previous_version = t.version.checked_sub(1).filter(|v| *v > 0);
                 done.recovered = true;
             }
@@ -263,7 +293,11 @@ pub fn plan_row(
         }
         Comparison::NotExist | Comparison::Changed => {
             puts.extend(publish_puts(&next, &ctx.tables));
-            let kind = if comparison == Comparison::NotExist { Outcome::Created } else { Outcome::Updated };
+            let kind = if comparison == Comparison::NotExist {
+                Outcome::Created
+            } else {
+                Outcome::Updated
+            };
             outcome(kind, target.map(|t| t.version), Some(next.version), None)
         }
     };
@@ -285,8 +319,12 @@ pub fn plan_row(
             }
             Some(old) => {
                 if let (true, Some(o)) = (written_by(old, ctx), old.version.checked_sub(1)) {
-                    result.side_change =
-                        Some(SideChange { pk: old.pk.clone(), sk: old.sk.clone(), previous_version: o, new_version: old.version });
+                    result.side_change = Some(SideChange {
+                        pk: old.pk.clone(),
+                        sk: old.sk.clone(),
+                        previous_version: o,
+                        new_version: old.version,
+                    });
                 }
             }
             None => {
@@ -294,12 +332,22 @@ pub fn plan_row(
                     Outcome::Conflict,
                     target.map(|t| t.version),
                     None,
-                    Some(format!("source entity {} no longer exists", keys::id(&row.source_pk, &row.source_sk))),
+                    Some(format!(
+                        "source entity {} no longer exists",
+                        keys::id(&row.source_pk, &row.source_sk)
+                    )),
                 ));
             }
         }
     }
-    if puts.is_empty() { Plan::Done(result) } else { Plan::Write { outcome: result, puts } }
+    if puts.is_empty() {
+        Plan::Done(result)
+    } else {
+        Plan::Write {
+            outcome: result,
+            puts,
+        }
+    }
 }
 
 /// Whether the row carries this job's migration id (it was written by this job).

@@ -53,7 +53,10 @@ pub fn normalize_number(text: &str) -> Result<String, ValueError> {
         None => (mantissa, ""),
     };
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !all_digits(int_part)
+        || !all_digits(frac_part)
+    {
         return Err(err("is not a decimal number"));
     }
     let mut exp: i64 = match exponent {
@@ -111,7 +114,8 @@ pub fn normalize_number(text: &str) -> Result<String, ValueError> {
 
 /// Parses plain JSON text into an attribute value, keeping every number's digits.
 pub fn from_json_str(text: &str) -> Result<AttributeValue, ValueError> {
-    let raw: Box<RawValue> = serde_json::from_str(text).map_err(|e| ValueError::Json(e.to_string()))?;
+    let raw: Box<RawValue> =
+        serde_json::from_str(text).map_err(|e| ValueError::Json(e.to_string()))?;
     from_raw(&raw)
 }
 
@@ -131,7 +135,8 @@ fn from_raw(raw: &RawValue) -> Result<AttributeValue, ValueError> {
     let text = raw.get().trim();
     match text.as_bytes().first() {
         Some(b'{') => {
-            let map: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text).map_err(json_err)?;
+            let map: BTreeMap<String, Box<RawValue>> =
+                serde_json::from_str(text).map_err(json_err)?;
             let mut out = HashMap::with_capacity(map.len());
             for (k, v) in map {
                 out.insert(k, from_raw(&v)?);
@@ -140,10 +145,17 @@ fn from_raw(raw: &RawValue) -> Result<AttributeValue, ValueError> {
         }
         Some(b'[') => {
             let list: Vec<Box<RawValue>> = serde_json::from_str(text).map_err(json_err)?;
-            list.iter().map(|v| from_raw(v)).collect::<Result<_, _>>().map(AttributeValue::L)
+            list.iter()
+                .map(|v| from_raw(v))
+                .collect::<Result<_, _>>()
+                .map(AttributeValue::L)
         }
-        Some(b'"') => Ok(AttributeValue::S(serde_json::from_str(text).map_err(json_err)?)),
-        Some(b't') | Some(b'f') => Ok(AttributeValue::Bool(serde_json::from_str(text).map_err(json_err)?)),
+        Some(b'"') => Ok(AttributeValue::S(
+            serde_json::from_str(text).map_err(json_err)?,
+        )),
+        Some(b't') | Some(b'f') => Ok(AttributeValue::Bool(
+            serde_json::from_str(text).map_err(json_err)?,
+        )),
         Some(b'n') => Ok(AttributeValue::Null(true)),
         _ => Ok(AttributeValue::N(normalize_number(text)?)),
     }
@@ -257,8 +269,14 @@ mod tests {
             ("1e2", "100"),
             ("1.25E-3", "0.00125"),
             ("-12.3400", "-12.34"),
-            ("12345678901234567890123456789012345678", "12345678901234567890123456789012345678"),
-            ("0.12345678901234567890123456789012345678", "0.12345678901234567890123456789012345678"),
+            (
+                "12345678901234567890123456789012345678",
+                "12345678901234567890123456789012345678",
+            ),
+            (
+                "0.12345678901234567890123456789012345678",
+                "0.12345678901234567890123456789012345678",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(normalize_number(input).as_deref(), Ok(want), "{input}");
@@ -275,7 +293,10 @@ mod tests {
     fn attributes_round_trip_exactly() {
         let text = r#"{"big":12345678901234567890123456789012345678,"tenth":0.1,"s":"x\"y","b":true,"nul":null,"list":[1,{"deep":2.50}]}"#;
         let attrs = attributes_from_json_str(text).unwrap();
-        assert_eq!(attrs["big"], AttributeValue::N("12345678901234567890123456789012345678".into()));
+        assert_eq!(
+            attrs["big"],
+            AttributeValue::N("12345678901234567890123456789012345678".into())
+        );
         assert_eq!(attrs["tenth"], AttributeValue::N("0.1".into()));
         let back = attributes_to_json_string(&attrs);
         assert_eq!(
@@ -287,8 +308,14 @@ mod tests {
 
     #[test]
     fn rejects_non_objects_and_bad_json() {
-        assert_eq!(attributes_from_json_str("[1]"), Err(ValueError::NotAnObject));
-        assert!(matches!(attributes_from_json_str("{\"a\":}"), Err(ValueError::Json(_))));
+        assert_eq!(
+            attributes_from_json_str("[1]"),
+            Err(ValueError::NotAnObject)
+        );
+        assert!(matches!(
+            attributes_from_json_str("{\"a\":}"),
+            Err(ValueError::Json(_))
+        ));
         assert!(matches!(
             attributes_from_json_str("{\"a\":1234567890123456789012345678901234567890}"),
             Err(ValueError::Number(..))

@@ -4,13 +4,13 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::choice::{parse_timestamp, Choice};
-use super::definition_map::{parse_map, MapState};
+use super::choice::{Choice, parse_timestamp};
+use super::definition_map::{MapState, parse_map};
 use super::error::AslError;
 use super::fields::{Fields, Transition};
 use super::path::Path;
 use super::payload::{Dynamic, Template};
-use super::retry::{parse_catch, parse_result_path, parse_retry, Catcher, Retrier};
+use super::retry::{Catcher, Retrier, parse_catch, parse_result_path, parse_retry};
 use super::substitution::substitute;
 
 /// A parsed and validated state machine.

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::definition::{check_query_language, parse_graph, Graph};
+use super::definition::{Graph, check_query_language, parse_graph};
 use super::error::AslError;
 use super::fields::Fields;
 use super::path::Path;
@@ -127,19 +127,19 @@ pub(super) fn parse_map(f: &Fields<'_>) -> Result<MapState, AslError> {
                     None | Some("INLINE") => Mode::Inline,
                     Some("DISTRIBUTED") => Mode::Distributed,
                     Some(other) => {
-                        return Err(config.unsupported_value("Mode", &Value::String(other.into())))
+                        return Err(config.unsupported_value("Mode", &Value::String(other.into())));
                     }
                 };
                 match (mode, config.str("ExecutionType")?) {
                     (_, None) | (Mode::Distributed, Some("STANDARD" | "EXPRESS")) => {}
                     (Mode::Inline, Some(_)) => {
                         return Err(config
-                            .invalid("ExecutionType", "is only allowed with Mode DISTRIBUTED"))
+                            .invalid("ExecutionType", "is only allowed with Mode DISTRIBUTED"));
                     }
                     (_, Some(other)) => {
                         return Err(
                             config.unsupported_value("ExecutionType", &Value::String(other.into()))
-                        )
+                        );
                     }
                 }
                 mode
@@ -186,7 +186,7 @@ pub(super) fn parse_map(f: &Fields<'_>) -> Result<MapState, AslError> {
             match config.required_str("InputType")? {
                 "JSON" => {}
                 other => {
-                    return Err(config.unsupported_value("InputType", &Value::String(other.into())))
+                    return Err(config.unsupported_value("InputType", &Value::String(other.into())));
                 }
             }
             let parameters = r

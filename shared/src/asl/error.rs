@@ -1,6 +1,6 @@
 //! Error types: definition errors ([`AslError`]) and runtime errors ([`StatesError`]).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Error names defined by the States Language (and AWS) that the interpreter raises itself.
 pub(super) mod names {

@@ -3,16 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{try_join_all, BoxFuture};
+use futures::future::{BoxFuture, try_join_all};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::choice::parse_timestamp;
 use super::definition::{Graph, Kind, State, StateMachine, WaitFor};
-use super::error::{names, StatesError};
+use super::error::{StatesError, names};
 use super::fields::Transition;
 use super::history::{History, HistoryEvent, HistoryEventKind, Observer};
-use super::path::{now_timestamp, Context, ExecutionContext};
+use super::path::{Context, ExecutionContext, now_timestamp};
 use super::resources::Resources;
 use super::retry::{error_matches, random_unit};
 
@@ -324,7 +324,7 @@ impl<'r> Runner<'r> {
                     return Ok(Step {
                         output,
                         next: next_of(state),
-                    })
+                    });
                 }
                 Err(err) => err,
             };

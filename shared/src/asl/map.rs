@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::definition::State;
 use super::definition_map::{ItemBatcher, MapState, Mode, NumberOrPath, ResultWriter};
-use super::error::{names, StatesError};
+use super::error::{StatesError, names};
 use super::executor::Runner;
 use super::history::HistoryEventKind;
-use super::path::{now_timestamp, Context, ExecutionContext};
+use super::path::{Context, ExecutionContext, now_timestamp};
 
 impl NumberOrPath {
     fn resolve(&self, field: &str, input: &Value, ctx: &Context) -> Result<f64, StatesError> {
@@ -264,12 +264,12 @@ async fn read_items(
         Ok(_) => {
             return Err(failed(format!(
                 "s3://{bucket}/{key} does not contain a JSON array"
-            )))
+            )));
         }
         Err(e) => {
             return Err(failed(format!(
                 "s3://{bucket}/{key} is not valid JSON: {e}"
-            )))
+            )));
         }
     };
     let max = resolve_opt(
@@ -564,7 +564,7 @@ async fn write_results(
         Some(_) => {
             return Err(StatesError::runtime(
                 "ResultWriter.Parameters.Prefix must evaluate to a string",
-            ))
+            ));
         }
     };
     if !prefix.is_empty() && !prefix.ends_with('/') {

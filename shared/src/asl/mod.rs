@@ -24,6 +24,6 @@ mod tests;
 
 pub use definition::StateMachine;
 pub use error::AslError;
-pub use executor::{run_execution, ExecutionOptions, ExecutionResult, ExecutionStatus};
+pub use executor::{ExecutionOptions, ExecutionResult, ExecutionStatus, run_execution};
 pub use history::{HistoryEvent, HistoryEventKind, Observer};
 pub use resources::{Resources, TaskFailure};

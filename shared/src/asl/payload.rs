@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::error::StatesError;
 use super::intrinsics::Intrinsic;
-use super::path::{abbreviate, Context, Path};
+use super::path::{Context, Path, abbreviate};
 
 /// A value computed at run time: a path (`$.a`, `$$.Map.Item.Value`) or an intrinsic call.
 #[derive(Debug, Clone, PartialEq)]

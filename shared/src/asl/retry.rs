@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::error::{names, AslError};
+use super::error::{AslError, names};
 use super::fields::Fields;
 use super::path::Path;
 
@@ -156,7 +156,7 @@ pub(super) fn parse_retry(state: &Fields<'_>) -> Result<Vec<Retrier>, AslError> 
             None | Some("NONE") => Jitter::None,
             Some("FULL") => Jitter::Full,
             Some(other) => {
-                return Err(f.invalid("JitterStrategy", format!("unknown value \"{other}\"")))
+                return Err(f.invalid("JitterStrategy", format!("unknown value \"{other}\"")));
             }
         };
         out.push(Retrier {

@@ -52,9 +52,11 @@ mod tests {
             substitute("${Missing}", &subs).unwrap_err(),
             AslError::UndefinedSubstitution("Missing".into())
         );
-        assert!(substitute("${Missing}", &subs)
-            .unwrap_err()
-            .to_string()
-            .contains("${Missing}"));
+        assert!(
+            substitute("${Missing}", &subs)
+                .unwrap_err()
+                .to_string()
+                .contains("${Missing}")
+        );
     }
 }

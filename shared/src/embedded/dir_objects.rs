@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::StoreError;
-use crate::ports::objects::{GetObject, HeadObject, ListObjects, ObjectInfo, ObjectReader, PutObject};
+use crate::ports::objects::{
+    GetObject, HeadObject, ListObjects, ObjectInfo, ObjectReader, PutObject,
+};
 
 pub struct DirObjectStore {
     root: PathBuf,
@@ -30,13 +32,16 @@ impl DirObjectStore {
 
     fn bucket_dir(&self, bucket: &str) -> Result<PathBuf, StoreError> {
         if bucket.is_empty() || bucket.starts_with('.') || bucket.contains(['/', '\\', '\0']) {
-            return Err(StoreError::InvalidRequest(format!("invalid bucket name {bucket:?}")));
+            return Err(StoreError::InvalidRequest(format!(
+                "invalid bucket name {bucket:?}"
+            )));
         }
         Ok(self.root.join(bucket))
     }
 
     fn path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
-        let bad = || StoreError::InvalidRequest(format!("object key {key:?} cannot be stored locally"));
+        let bad =
+            || StoreError::InvalidRequest(format!("object key {key:?} cannot be stored locally"));
         if key.is_empty() || key.contains('\0') || key.contains('\\') || key.ends_with('/') {
             return Err(bad());
         }
@@ -53,15 +58,28 @@ impl DirObjectStore {
     }
 
     fn tmp_path(&self) -> PathBuf {
-        self.root.join(".tmp").join(uuid::Uuid::new_v4().to_string())
+        self.root
+            .join(".tmp")
+            .join(uuid::Uuid::new_v4().to_string())
     }
 
-    async fn finish(&self, tmp: &Path, dest: &Path, key: &str, size: u64, digest: &[u8]) -> Result<ObjectInfo, StoreError> {
+    async fn finish(
+        &self,
+        tmp: &Path,
+        dest: &Path,
+        key: &str,
+        size: u64,
+        digest: &[u8],
+    ) -> Result<ObjectInfo, StoreError> {
         if let Some(dir) = dest.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
         tokio::fs::rename(tmp, dest).await?;
-        Ok(ObjectInfo { key: key.to_string(), size, etag: etag_of(digest) })
+        Ok(ObjectInfo {
+            key: key.to_string(),
+            size,
+            etag: etag_of(digest),
+        })
     }
 }
 
@@ -81,7 +99,12 @@ impl GetObject for DirObjectStore {
 
 #[async_trait]
 impl PutObject for DirObjectStore {
-    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<ObjectInfo, StoreError> {
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<ObjectInfo, StoreError> {
         let dest = self.path(bucket, key)?;
         let tmp = self.tmp_path();
         if let Some(dir) = tmp.parent() {
@@ -92,10 +115,16 @@ impl PutObject for DirObjectStore {
         file.sync_all().await?;
         drop(file);
         let digest = Sha256::digest(&body);
-        self.finish(&tmp, &dest, key, body.len() as u64, &digest).await
+        self.finish(&tmp, &dest, key, body.len() as u64, &digest)
+            .await
     }
 
-    async fn put_object_stream(&self, bucket: &str, key: &str, mut body: ObjectReader) -> Result<ObjectInfo, StoreError> {
+    async fn put_object_stream(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut body: ObjectReader,
+    ) -> Result<ObjectInfo, StoreError> {
         let dest = self.path(bucket, key)?;
         let tmp = self.tmp_path();
         if let Some(dir) = tmp.parent() {
@@ -121,7 +150,8 @@ impl PutObject for DirObjectStore {
         }
         file.sync_all().await?;
         drop(file);
-        self.finish(&tmp, &dest, key, size, &hasher.finalize()).await
+        self.finish(&tmp, &dest, key, size, &hasher.finalize())
+            .await
     }
 }
 
@@ -148,7 +178,11 @@ impl HeadObject for DirObjectStore {
             hasher.update(&buf[..n]);
             size += n as u64;
         }
-        Ok(Some(ObjectInfo { key: key.to_string(), size, etag: etag_of(&hasher.finalize()) }))
+        Ok(Some(ObjectInfo {
+            key: key.to_string(),
+            size,
+            etag: etag_of(&hasher.finalize()),
+        }))
     }
 }
 
@@ -167,7 +201,11 @@ impl ListObjects for DirObjectStore {
             Some(i) => &prefix[..i],
             None => "",
         };
-        let start = if dir_part.is_empty() { bucket_dir.clone() } else { self.path(bucket, dir_part)? };
+        let start = if dir_part.is_empty() {
+            bucket_dir.clone()
+        } else {
+            self.path(bucket, dir_part)?
+        };
         let mut keys = Vec::new();
         let mut stack = vec![start];
         while let Some(dir) = stack.pop() {
@@ -183,8 +221,15 @@ impl ListObjects for DirObjectStore {
                     stack.push(path);
                     continue;
                 }
-                let Ok(rel) = path.strip_prefix(&bucket_dir) else { continue };
-                let Some(key) = rel.to_str().map(|s| s.replace(std::path::MAIN_SEPARATOR, "/")) else { continue };
+                let Ok(rel) = path.strip_prefix(&bucket_dir) else {
+                    continue;
+                };
+                let Some(key) = rel
+                    .to_str()
+                    .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
+                else {
+                    continue;
+                };
                 if key.starts_with(prefix) && start_after.is_none_or(|after| key.as_str() > after) {
                     keys.push((key, meta.len()));
                 }
@@ -193,7 +238,14 @@ impl ListObjects for DirObjectStore {
         keys.sort();
         keys.truncate(limit);
         // ETags of listed objects are not needed by the pipeline; head_object computes them.
-        Ok(keys.into_iter().map(|(key, size)| ObjectInfo { key, size, etag: String::new() }).collect())
+        Ok(keys
+            .into_iter()
+            .map(|(key, size)| ObjectInfo {
+                key,
+                size,
+                etag: String::new(),
+            })
+            .collect())
     }
 }
 

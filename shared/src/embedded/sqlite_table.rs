@@ -13,16 +13,17 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StoreError;
 use crate::keys::Key;
 use crate::ports::stream::{StreamEventName, StreamPosition, StreamReader, StreamRecord};
 use crate::ports::table::{
-    BatchGetItems, BatchWrite, CancellationReason, Condition, GetItem, Page, Put, PutItem, QueryItems, ScanItems,
-    TransactWrite, WriteError, MAX_BATCH_GET, MAX_BATCH_WRITE, MAX_TRANSACT_ITEMS,
+    BatchGetItems, BatchWrite, CancellationReason, Condition, GetItem, MAX_BATCH_GET,
+    MAX_BATCH_WRITE, MAX_TRANSACT_ITEMS, Page, Put, PutItem, QueryItems, ScanItems, TransactWrite,
+    WriteError,
 };
-use crate::value::{get_n, get_s, Item};
+use crate::value::{Item, get_n, get_s};
 
 /// DynamoDB's maximum item size.
 const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -58,7 +59,10 @@ pub struct SqliteTables {
 fn sql_err(e: rusqlite::Error) -> StoreError {
     match e {
         rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
         {
             StoreError::Transient(e.to_string())
         }
@@ -77,7 +81,8 @@ fn pk_hash(pk: &str) -> u32 {
 }
 
 fn encode(item: &Item) -> Result<String, StoreError> {
-    serde_json::to_string(item).map_err(|e| StoreError::InvalidRequest(format!("item cannot be encoded: {e}")))
+    serde_json::to_string(item)
+        .map_err(|e| StoreError::InvalidRequest(format!("item cannot be encoded: {e}")))
 }
 
 fn decode(body: &str) -> Result<Item, StoreError> {
@@ -87,7 +92,9 @@ fn decode(body: &str) -> Result<Item, StoreError> {
 fn key_of(item: &Item) -> Result<Key, StoreError> {
     match (get_s(item, "pk"), get_s(item, "sk")) {
         (Some(pk), Some(sk)) if !pk.is_empty() && !sk.is_empty() => Ok(Key::new(pk, sk)),
-        _ => Err(StoreError::InvalidRequest("item must have non-empty string pk and sk".into())),
+        _ => Err(StoreError::InvalidRequest(
+            "item must have non-empty string pk and sk".into(),
+        )),
     }
 }
 
@@ -96,7 +103,10 @@ fn condition_holds(condition: Condition, current: Option<&Item>) -> bool {
         Condition::None => true,
         Condition::NotExists => current.is_none(),
         Condition::VersionEquals(v) => {
-            current.and_then(|item| get_n(item, "version")).and_then(|n| n.parse::<u64>().ok()) == Some(v)
+            current
+                .and_then(|item| get_n(item, "version"))
+                .and_then(|n| n.parse::<u64>().ok())
+                == Some(v)
         }
     }
 }
@@ -117,25 +127,35 @@ impl SqliteTables {
     }
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql_err)?;
         // WAL: readers do not block the writer; NORMAL sync is durable across process crashes
         // (a kill -9 loses nothing committed), which is what resume relies on.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql_err)?;
         conn.execute_batch(SCHEMA).map_err(sql_err)?;
-        Ok(SqliteTables { conn: Mutex::new(conn) })
+        Ok(SqliteTables {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// Turns on the stream of `table` (NEW_AND_OLD_IMAGES).
     pub fn enable_stream(&self, table: &str) -> Result<(), StoreError> {
         self.lock()?
-            .execute("INSERT OR IGNORE INTO stream_tables (tbl) VALUES (?1)", params![table])
+            .execute(
+                "INSERT OR IGNORE INTO stream_tables (tbl) VALUES (?1)",
+                params![table],
+            )
             .map_err(sql_err)?;
         Ok(())
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Other("the SQLite connection lock was poisoned".into()))
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Other("the SQLite connection lock was poisoned".into()))
     }
 
     fn read(conn: &Connection, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -151,14 +171,24 @@ impl SqliteTables {
     }
 
     fn stream_enabled(conn: &Connection, table: &str) -> Result<bool, StoreError> {
-        conn.query_row("SELECT 1 FROM stream_tables WHERE tbl = ?1", params![table], |_| Ok(()))
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(sql_err)
+        conn.query_row(
+            "SELECT 1 FROM stream_tables WHERE tbl = ?1",
+            params![table],
+            |_| Ok(()),
+        )
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(sql_err)
     }
 
     /// Writes one item and its stream record; the caller has checked the condition.
-    fn write(conn: &Connection, table: &str, key: &Key, item: &Item, old: Option<Item>) -> Result<(), StoreError> {
+    fn write(
+        conn: &Connection,
+        table: &str,
+        key: &Key,
+        item: &Item,
+        old: Option<Item>,
+    ) -> Result<(), StoreError> {
         if old.as_ref() == Some(item) {
             return Ok(()); // nothing changes: DynamoDB writes no stream record either
         }
@@ -170,7 +200,11 @@ impl SqliteTables {
         )
         .map_err(sql_err)?;
         if Self::stream_enabled(conn, table)? {
-            let event = if old.is_some() { StreamEventName::Modify } else { StreamEventName::Insert };
+            let event = if old.is_some() {
+                StreamEventName::Modify
+            } else {
+                StreamEventName::Insert
+            };
             let old_body = old.as_ref().map(encode).transpose()?;
             conn.execute(
                 "INSERT INTO stream_records (tbl, event_name, pk, sk, old_image, new_image)
@@ -185,14 +219,23 @@ impl SqliteTables {
     fn check_size(item: &Item) -> Result<(), StoreError> {
         let size: usize = item.keys().map(String::len).sum::<usize>() + encode(item)?.len();
         if size > MAX_ITEM_BYTES {
-            return Err(StoreError::InvalidRequest(format!("item is larger than 400 KB ({size} bytes encoded)")));
+            return Err(StoreError::InvalidRequest(format!(
+                "item is larger than 400 KB ({size} bytes encoded)"
+            )));
         }
         Ok(())
     }
 
     fn page(rows: Vec<(String, String, String)>, limit: usize) -> Result<Page, StoreError> {
-        let next = if rows.len() == limit { rows.last().map(|(pk, sk, _)| Key::new(pk, sk)) } else { None };
-        let items = rows.iter().map(|(_, _, body)| decode(body)).collect::<Result<_, _>>()?;
+        let next = if rows.len() == limit {
+            rows.last().map(|(pk, sk, _)| Key::new(pk, sk))
+        } else {
+            None
+        };
+        let items = rows
+            .iter()
+            .map(|(_, _, body)| decode(body))
+            .collect::<Result<_, _>>()?;
         Ok(Page { items, next })
     }
 }
@@ -209,14 +252,19 @@ impl GetItem for SqliteTables {
 impl BatchGetItems for SqliteTables {
     async fn batch_get(&self, table: &str, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         if keys.len() > MAX_BATCH_GET {
-            return Err(StoreError::InvalidRequest(format!("batch get of {} keys (max {MAX_BATCH_GET})", keys.len())));
+            return Err(StoreError::InvalidRequest(format!(
+                "batch get of {} keys (max {MAX_BATCH_GET})",
+                keys.len()
+            )));
         }
         let conn = self.lock()?;
         let mut out = Vec::with_capacity(keys.len());
         let mut seen = std::collections::HashSet::new();
         for key in keys {
             if !seen.insert(key) {
-                return Err(StoreError::InvalidRequest(format!("duplicate key in batch get: {key}")));
+                return Err(StoreError::InvalidRequest(format!(
+                    "duplicate key in batch get: {key}"
+                )));
             }
             if let Some(item) = Self::read(&conn, table, key)? {
                 out.push(item);
@@ -248,7 +296,9 @@ impl QueryItems for SqliteTables {
             )
             .map_err(sql_err)?;
         let rows = stmt
-            .query_map(params![table, pk, prefix, after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map(params![table, pk, prefix, after, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(sql_err)?
             .collect::<Result<Vec<(String, String, String)>, _>>()
             .map_err(sql_err)?;
@@ -267,11 +317,17 @@ impl ScanItems for SqliteTables {
         limit: usize,
     ) -> Result<Page, StoreError> {
         if total_segments == 0 || segment >= total_segments {
-            return Err(StoreError::InvalidRequest(format!("segment {segment} of {total_segments}")));
+            return Err(StoreError::InvalidRequest(format!(
+                "segment {segment} of {total_segments}"
+            )));
         }
         let width = (1u64 << 32) / u64::from(total_segments);
         let lo = u64::from(segment) * width;
-        let hi = if segment + 1 == total_segments { 1u64 << 32 } else { lo + width };
+        let hi = if segment + 1 == total_segments {
+            1u64 << 32
+        } else {
+            lo + width
+        };
         let conn = self.lock()?;
         let (h0, pk0, sk0) = match start {
             Some(k) => (i64::from(pk_hash(&k.pk)), k.pk.clone(), k.sk.clone()),
@@ -285,9 +341,10 @@ impl ScanItems for SqliteTables {
             )
             .map_err(sql_err)?;
         let rows = stmt
-            .query_map(params![table, lo as i64, hi as i64, h0, pk0, sk0, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_map(
+                params![table, lo as i64, hi as i64, h0, pk0, sk0, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .map_err(sql_err)?
             .collect::<Result<Vec<(String, String, String)>, _>>()
             .map_err(sql_err)?;
@@ -301,7 +358,9 @@ impl PutItem for SqliteTables {
         let key = key_of(&put.item)?;
         Self::check_size(&put.item)?;
         let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
         let old = Self::read(&tx, &put.table, &key)?;
         if !condition_holds(put.condition, old.as_ref()) {
             return Err(WriteError::ConditionFailed);
@@ -337,7 +396,9 @@ impl TransactWrite for SqliteTables {
             keys.push(key);
         }
         let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
         let mut olds = Vec::with_capacity(puts.len());
         let mut reasons = Vec::with_capacity(puts.len());
         for (put, key) in puts.iter().zip(&keys) {
@@ -370,7 +431,9 @@ impl BatchWrite for SqliteTables {
             )));
         }
         let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
         for item in &items {
             let key = key_of(item)?;
             Self::check_size(item)?;
@@ -391,7 +454,9 @@ impl StreamReader for SqliteTables {
         limit: usize,
     ) -> Result<(Vec<StreamRecord>, StreamPosition), StoreError> {
         let after: i64 = match &position.0 {
-            Some(p) => p.parse().map_err(|_| StoreError::InvalidRequest(format!("bad stream position {p:?}")))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| StoreError::InvalidRequest(format!("bad stream position {p:?}")))?,
             None => 0,
         };
         let conn = self.lock()?;
@@ -404,7 +469,14 @@ impl StreamReader for SqliteTables {
         type Row = (i64, String, String, String, Option<String>, Option<String>);
         let rows: Vec<Row> = stmt
             .query_map(params![table, after, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(sql_err)?
             .collect::<Result<_, _>>()

@@ -13,7 +13,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::{parse_input, to_output, Deps, PreparedJob};
+use super::{Deps, PreparedJob, parse_input, to_output};
 use crate::error::{Error, StoreError};
 use crate::job::Mode;
 use crate::keys::{self, Key};
@@ -42,13 +42,22 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
     let key = format!("{}export.csv", job.prefix());
     let summary_key = format!("{}export.json", job.prefix());
     // A job's export is its snapshot: a re-run (resume) works on the same rows.
-    if deps.objects.head_object(&deps.bucket, &summary_key).await?.is_some() {
+    if deps
+        .objects
+        .head_object(&deps.bucket, &summary_key)
+        .await?
+        .is_some()
+    {
         let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &summary_key).await?;
-        return serde_json::from_slice(&bytes).map_err(|e| Error::MigrationFailed(format!("{summary_key}: {e}")));
+        return serde_json::from_slice(&bytes)
+            .map_err(|e| Error::MigrationFailed(format!("{summary_key}: {e}")));
     }
-    let file = tempfile::NamedTempFile::new().map_err(|e| Error::Retryable(format!("temp file: {e}")))?;
-    let mut writer = MigrationCsvWriter::new(std::io::BufWriter::new(file.reopen().map_err(StoreError::from)?))
-        .map_err(|e| Error::Retryable(e.to_string()))?;
+    let file =
+        tempfile::NamedTempFile::new().map_err(|e| Error::Retryable(format!("temp file: {e}")))?;
+    let mut writer = MigrationCsvWriter::new(std::io::BufWriter::new(
+        file.reopen().map_err(StoreError::from)?,
+    ))
+    .map_err(|e| Error::Retryable(e.to_string()))?;
     let rows = match job.mode {
         Mode::Rollback => export_rollback(&job, deps, &mut writer).await?,
         Mode::Import => return Err(Error::invalid("Export: mode import has no source table")),
@@ -57,17 +66,29 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
     let mut out = writer.into_inner().map_err(StoreError::from)?;
     out.flush().map_err(StoreError::from)?;
     drop(out);
-    let reader = tokio::fs::File::open(file.path()).await.map_err(StoreError::from)?;
-    deps.objects.put_object_stream(&deps.bucket, &key, Box::pin(reader)).await?;
-    let output = to_output(&ExportOutput { bucket: deps.bucket.clone(), key, rows })?;
-    deps.objects.put_object(&deps.bucket, &summary_key, output.to_string().into_bytes()).await?;
+    let reader = tokio::fs::File::open(file.path())
+        .await
+        .map_err(StoreError::from)?;
+    deps.objects
+        .put_object_stream(&deps.bucket, &key, Box::pin(reader))
+        .await?;
+    let output = to_output(&ExportOutput {
+        bucket: deps.bucket.clone(),
+        key,
+        rows,
+    })?;
+    deps.objects
+        .put_object(&deps.bucket, &summary_key, output.to_string().into_bytes())
+        .await?;
     Ok(output)
 }
 
 type Writer = MigrationCsvWriter<std::io::BufWriter<std::fs::File>>;
 
 fn write(writer: &mut Writer, row: &MigrationRow) -> Result<(), Error> {
-    writer.write(row).map_err(|e| Error::Retryable(format!("writing export.csv: {e}")))
+    writer
+        .write(row)
+        .map_err(|e| Error::Retryable(format!("writing export.csv: {e}")))
 }
 
 fn row_from(entity: &EntityRow, target_tenant: &str) -> MigrationRow {
@@ -87,12 +108,19 @@ fn row_from(entity: &EntityRow, target_tenant: &str) -> MigrationRow {
     }
 }
 
-async fn export_partition(job: &PreparedJob, deps: &Deps, writer: &mut Writer) -> Result<u64, Error> {
+async fn export_partition(
+    job: &PreparedJob,
+    deps: &Deps,
+    writer: &mut Writer,
+) -> Result<u64, Error> {
     let doc = &job.document;
     let entity_type = doc.entity_type.clone().unwrap_or_default();
     let source_tenant = doc.source_tenant.clone().unwrap_or_default();
     let target_tenant = match job.mode {
-        Mode::NormalizeTenant => doc.target_tenant.clone().unwrap_or_else(|| source_tenant.to_lowercase()),
+        Mode::NormalizeTenant => doc
+            .target_tenant
+            .clone()
+            .unwrap_or_else(|| source_tenant.to_lowercase()),
         Mode::Transform => String::new(),
         _ => doc.target_tenant.clone().unwrap_or_default(),
     };
@@ -103,9 +131,13 @@ async fn export_partition(job: &PreparedJob, deps: &Deps, writer: &mut Writer) -
     let mut start: Option<Key> = None;
     let mut rows = 0;
     loop {
-        let page = deps.tables.query(&deps.table_names.data, &pk, None, start.as_ref(), PAGE).await?;
+        let page = deps
+            .tables
+            .query(&deps.table_names.data, &pk, None, start.as_ref(), PAGE)
+            .await?;
         for item in &page.items {
-            let entity = EntityRow::from_data_item(item).map_err(|e| Error::invalid(e.to_string()))?;
+            let entity =
+                EntityRow::from_data_item(item).map_err(|e| Error::invalid(e.to_string()))?;
             if entity.is_deleted {
                 continue; // deleted entities are not copied, moved or upgraded
             }
@@ -122,15 +154,27 @@ async fn export_partition(job: &PreparedJob, deps: &Deps, writer: &mut Writer) -
 /// The keys of the chunk result files of job `job_id` (one small object per chunk).
 pub(super) async fn chunk_result_keys(deps: &Deps, job_id: &str) -> Result<Vec<String>, Error> {
     let prefix = format!("{}results/chunks/", super::job_prefix(job_id));
-    Ok(list_all(deps.objects.as_ref(), &deps.bucket, &prefix).await?.into_iter().map(|o| o.key).collect())
+    Ok(list_all(deps.objects.as_ref(), &deps.bucket, &prefix)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .collect())
 }
 
-pub(super) async fn load_chunk_result(deps: &Deps, key: &str) -> Result<super::process_chunk::ChunkResult, Error> {
+pub(super) async fn load_chunk_result(
+    deps: &Deps,
+    key: &str,
+) -> Result<super::process_chunk::ChunkResult, Error> {
     let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, key).await?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::MigrationFailed(format!("{key}: unreadable chunk result: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::MigrationFailed(format!("{key}: unreadable chunk result: {e}")))
 }
 
-async fn export_rollback(job: &PreparedJob, deps: &Deps, writer: &mut Writer) -> Result<u64, Error> {
+async fn export_rollback(
+    job: &PreparedJob,
+    deps: &Deps,
+    writer: &mut Writer,
+) -> Result<u64, Error> {
     let of = job.document.rollback_of.clone().unwrap_or_default();
     let mut rows = 0;
     // One chunk of J at a time: what it changed, resolved against the tables.
@@ -149,7 +193,8 @@ async fn export_rollback(job: &PreparedJob, deps: &Deps, writer: &mut Writer) ->
                 None => {
                     let item = deps.tables.get_item(&deps.table_names.data, &key).await?;
                     let Some(item) = item else { continue };
-                    let entity = EntityRow::from_data_item(&item).map_err(|e| Error::invalid(e.to_string()))?;
+                    let entity = EntityRow::from_data_item(&item)
+                        .map_err(|e| Error::invalid(e.to_string()))?;
                     let mut row = row_from(&entity, "");
                     row.is_deleted = Some(true);
                     row
@@ -157,16 +202,27 @@ async fn export_rollback(job: &PreparedJob, deps: &Deps, writer: &mut Writer) ->
                 // J updated it: restore the version before J from history.
                 Some(before) => {
                     let hkey = Key::new(&key.pk, keys::versioned_sk(&key.sk, before));
-                    let Some(item) = deps.tables.get_item(&deps.table_names.history, &hkey).await? else {
+                    let Some(item) = deps
+                        .tables
+                        .get_item(&deps.table_names.history, &hkey)
+                        .await?
+                    else {
                         return Err(Error::Retryable(format!(
                             "rollback of {of}: history has no version {before} of {key} yet (the history function may be behind)"
                         )));
                     };
-                    let entity = EntityRow::from_versioned_item(&item).map_err(|e| Error::invalid(e.to_string()))?;
+                    let entity = EntityRow::from_versioned_item(&item)
+                        .map_err(|e| Error::invalid(e.to_string()))?;
                     row_from(&entity, "")
                 }
             };
-            write(writer, &MigrationRow { version: Some(j_version), ..row })?;
+            write(
+                writer,
+                &MigrationRow {
+                    version: Some(j_version),
+                    ..row
+                },
+            )?;
             rows += 1;
         }
     }
@@ -176,10 +232,18 @@ async fn export_rollback(job: &PreparedJob, deps: &Deps, writer: &mut Writer) ->
 fn collect(o: &RowOutcome, out: &mut Vec<(Key, u64, Option<u64>)>) {
     let written = matches!(o.outcome, Outcome::Created | Outcome::Updated);
     if let (true, Some(new)) = (written, o.new_version) {
-        let before = if o.outcome == Outcome::Created { None } else { o.previous_version };
+        let before = if o.outcome == Outcome::Created {
+            None
+        } else {
+            o.previous_version
+        };
         out.push((Key::new(&o.pk, &o.sk), new, before));
     }
     if let Some(side) = &o.side_change {
-        out.push((Key::new(&side.pk, &side.sk), side.new_version, Some(side.previous_version)));
+        out.push((
+            Key::new(&side.pk, &side.sk),
+            side.new_version,
+            Some(side.previous_version),
+        ));
     }
 }

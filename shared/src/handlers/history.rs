@@ -6,7 +6,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use tracing::Instrument;
 
 use super::Deps;
-use crate::history::{record, HistoryWrite};
+use crate::history::{HistoryWrite, record};
 use crate::ports::stream::StreamEventName;
 use crate::value::Item;
 
@@ -24,17 +24,29 @@ pub async fn handle(event: Event, deps: &Deps) -> DynamoDbEventResponse {
                 "INSERT" => StreamEventName::Insert,
                 "MODIFY" => StreamEventName::Modify,
                 "REMOVE" => StreamEventName::Remove,
-                other => return Err(crate::Error::invalid(format!("unknown event name {other:?}"))),
+                other => {
+                    return Err(crate::Error::invalid(format!(
+                        "unknown event name {other:?}"
+                    )));
+                }
             };
             let old = to_item(&record_.change.old_image);
-            record(deps.tables.as_ref(), &deps.table_names.history, event_name, Some(&old)).await
+            record(
+                deps.tables.as_ref(),
+                &deps.table_names.history,
+                event_name,
+                Some(&old),
+            )
+            .await
         }
         .instrument(span.clone())
         .await;
         let _guard = span.enter();
         match result {
             Ok(HistoryWrite::Recorded) => tracing::debug!("history recorded"),
-            Ok(HistoryWrite::AlreadyRecorded) => tracing::debug!("history already recorded (redelivery)"),
+            Ok(HistoryWrite::AlreadyRecorded) => {
+                tracing::debug!("history already recorded (redelivery)")
+            }
             Ok(HistoryWrite::NotApplicable) => {}
             Err(e) => {
                 tracing::warn!(error_type = %e.error_type(), error = %e, "history record failed");
@@ -58,9 +70,14 @@ pub fn event_from_records(records: &[crate::ports::StreamRecord], table: &str) -
         record_.event_name = r.event_name.as_str().into();
         record_.event_source = Some("aws:dynamodb".into());
         record_.event_version = Some("1.1".into());
-        record_.event_source_arn = Some(format!("arn:aws:dynamodb:local:000000000000:table/{table}/stream/local"));
+        record_.event_source_arn = Some(format!(
+            "arn:aws:dynamodb:local:000000000000:table/{table}/stream/local"
+        ));
         let conv = |i: &Item| -> serde_dynamo::Item {
-            i.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<std::collections::HashMap<_, _>>().into()
+            i.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::HashMap<_, _>>()
+                .into()
         };
         record_.change.keys = conv(&r.keys);
         if let Some(o) = &r.old_image {
@@ -70,7 +87,8 @@ pub fn event_from_records(records: &[crate::ports::StreamRecord], table: &str) -
             record_.change.new_image = conv(n);
         }
         record_.change.sequence_number = Some(r.sequence_number.clone());
-        record_.change.stream_view_type = Some(aws_lambda_events::event::dynamodb::StreamViewType::NewAndOldImages);
+        record_.change.stream_view_type =
+            Some(aws_lambda_events::event::dynamodb::StreamViewType::NewAndOldImages);
         event.records.push(record_);
     }
     event

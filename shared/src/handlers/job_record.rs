@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::keys::Key;
-use crate::ports::table::{query_all, Condition, Put};
+use crate::ports::table::{Condition, Put, query_all};
 use crate::process::Counts;
-use crate::value::{get_s, s, Item};
+use crate::value::{Item, get_s, s};
 
 use super::Deps;
 
@@ -42,7 +42,12 @@ pub struct JobResult {
 }
 
 /// Writes the job record (status RUNNING at Prepare, SUCCEEDED/FAILED at the end).
-pub async fn put(deps: &Deps, job_id: &str, status: &str, body: &serde_json::Value) -> Result<(), Error> {
+pub async fn put(
+    deps: &Deps,
+    job_id: &str,
+    status: &str,
+    body: &serde_json::Value,
+) -> Result<(), Error> {
     let mut item = Item::new();
     item.insert("pk".into(), s(JOB_RECORD_PK));
     item.insert("sk".into(), s(job_id));
@@ -57,15 +62,26 @@ pub async fn put(deps: &Deps, job_id: &str, status: &str, body: &serde_json::Val
 }
 
 fn decode(item: &Item) -> serde_json::Value {
-    get_s(item, "record").and_then(|r| serde_json::from_str(r).ok()).unwrap_or(serde_json::Value::Null)
+    get_s(item, "record")
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 pub async fn get(deps: &Deps, job_id: &str) -> Result<Option<serde_json::Value>, Error> {
-    let item = deps.tables.get_item(&deps.table_names.jobs, &Key::new(JOB_RECORD_PK, job_id)).await?;
+    let item = deps
+        .tables
+        .get_item(&deps.table_names.jobs, &Key::new(JOB_RECORD_PK, job_id))
+        .await?;
     Ok(item.as_ref().map(decode))
 }
 
 pub async fn list(deps: &Deps) -> Result<Vec<serde_json::Value>, Error> {
-    let items = query_all(deps.tables.as_ref(), &deps.table_names.jobs, JOB_RECORD_PK, None).await?;
+    let items = query_all(
+        deps.tables.as_ref(),
+        &deps.table_names.jobs,
+        JOB_RECORD_PK,
+        None,
+    )
+    .await?;
     Ok(items.iter().map(decode).collect())
 }

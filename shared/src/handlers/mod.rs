@@ -93,5 +93,6 @@ pub fn parse_input<T: DeserializeOwned>(state: &str, input: serde_json::Value) -
 }
 
 pub fn to_output<T: Serialize>(value: &T) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(value).map_err(|e| Error::MigrationFailed(format!("cannot encode output: {e}")))
+    serde_json::to_value(value)
+        .map_err(|e| Error::MigrationFailed(format!("cannot encode output: {e}")))
 }

@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use super::{job_record, parse_input, to_output, Deps, PreparedJob};
+use super::{Deps, PreparedJob, job_record, parse_input, to_output};
 use crate::error::Error;
-use crate::job::{check_job_id, JobDocument, Mode};
+use crate::job::{JobDocument, Mode, check_job_id};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,19 +25,28 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         Some(id) => id.clone(),
         None => {
             // Default: derived from the trigger, i.e. the (deterministic) execution name.
-            let id: String = input.execution_name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(80).collect();
+            let id: String = input
+                .execution_name
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .take(80)
+                .collect();
             check_job_id(&id)?;
             id
         }
     };
     document.job_id = Some(job_id.clone());
     if document.mode == Mode::Rollback && document.rollback_of.as_deref() == Some(job_id.as_str()) {
-        return Err(Error::invalid("job document: a rollback job cannot roll back itself"));
+        return Err(Error::invalid(
+            "job document: a rollback job cannot roll back itself",
+        ));
     }
     if document.mode == Mode::Rollback {
         let target = document.rollback_of.clone().unwrap_or_default();
         if job_record::get(deps, &target).await?.is_none() {
-            return Err(Error::invalid(format!("job document: rollbackOf {target:?}: no such job")));
+            return Err(Error::invalid(format!(
+                "job document: rollbackOf {target:?}: no such job"
+            )));
         }
     }
     let prepared = PreparedJob {

@@ -8,11 +8,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::transform::ChunkEntry;
-use super::{parse_input, to_output, Deps, PreparedJob};
+use super::{Deps, PreparedJob, parse_input, to_output};
 use crate::error::Error;
 use crate::migration_csv::MigrationRow;
 use crate::ports::objects::get_bytes;
-use crate::process::{process_rows, Counts};
+use crate::process::{Counts, process_rows};
 use crate::publish::RowOutcome;
 
 #[derive(Deserialize)]
@@ -33,7 +33,10 @@ pub struct ChunkResult {
 }
 
 pub fn result_key(job_id: &str, chunk: u32) -> String {
-    format!("{}results/chunks/{chunk:05}.json", super::job_prefix(job_id))
+    format!(
+        "{}results/chunks/{chunk:05}.json",
+        super::job_prefix(job_id)
+    )
 }
 
 #[derive(Serialize)]
@@ -47,11 +50,20 @@ struct ChunkOutput {
 pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
     let ChunkInput { job, chunk } = parse_input("ProcessChunk", input)?;
     let key = result_key(&job.job_id, chunk.index);
-    if deps.objects.head_object(&deps.bucket, &key).await?.is_some() {
+    if deps
+        .objects
+        .head_object(&deps.bucket, &key)
+        .await?
+        .is_some()
+    {
         let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &key).await?;
-        let done: ChunkResult =
-            serde_json::from_slice(&bytes).map_err(|e| Error::MigrationFailed(format!("{key}: {e}")))?;
-        return to_output(&ChunkOutput { chunk: chunk.index, skipped: true, counts: done.counts });
+        let done: ChunkResult = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::MigrationFailed(format!("{key}: {e}")))?;
+        return to_output(&ChunkOutput {
+            chunk: chunk.index,
+            skipped: true,
+            counts: done.counts,
+        });
     }
     let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &chunk.key).await?;
     let mut rows = Vec::with_capacity(chunk.rows as usize);
@@ -59,17 +71,38 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         if line.is_empty() {
             continue;
         }
-        let row: MigrationRow = serde_json::from_slice(line)
-            .map_err(|e| Error::invalid(format!("{} line {}: not a chunk row: {e}", chunk.key, i + 1)))?;
+        let row: MigrationRow = serde_json::from_slice(line).map_err(|e| {
+            Error::invalid(format!(
+                "{} line {}: not a chunk row: {e}",
+                chunk.key,
+                i + 1
+            ))
+        })?;
         rows.push(row);
     }
     let ctx = job.publish_context(deps);
     let dry_run = !job.document.writes();
     let outcomes = process_rows(deps.tables.as_ref(), rows, &ctx, dry_run).await?;
     let counts = Counts::of(&outcomes);
-    let result = ChunkResult { job_id: job.job_id.clone(), chunk: chunk.index, dry_run, counts, rows: outcomes };
-    deps.objects.put_object(&deps.bucket, &key, to_output(&result)?.to_string().into_bytes()).await?;
+    let result = ChunkResult {
+        job_id: job.job_id.clone(),
+        chunk: chunk.index,
+        dry_run,
+        counts,
+        rows: outcomes,
+    };
+    deps.objects
+        .put_object(
+            &deps.bucket,
+            &key,
+            to_output(&result)?.to_string().into_bytes(),
+        )
+        .await?;
     tracing::info!(job_id = %job.job_id, chunk = chunk.index, created = counts.created, updated = counts.updated,
         unchanged = counts.unchanged, conflicts = counts.conflicts, failed = counts.failed, "chunk processed");
-    to_output(&ChunkOutput { chunk: chunk.index, skipped: false, counts })
+    to_output(&ChunkOutput {
+        chunk: chunk.index,
+        skipped: false,
+        counts,
+    })
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::job_record::{JobResult, Verification};
 use super::verify::{counts_so_far, finish};
-use super::{to_output, Deps, PreparedJob};
+use super::{Deps, PreparedJob, to_output};
 use crate::error::Error;
 
 #[derive(Deserialize)]
@@ -20,9 +20,23 @@ struct RecordFailureInput {
 
 pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
     let input: RecordFailureInput = super::parse_input("RecordFailure", input)?;
-    let error = input.state.pointer("/error/Error").and_then(|v| v.as_str()).unwrap_or("States.Unknown").to_string();
-    let cause = input.state.pointer("/error/Cause").and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let job: Option<PreparedJob> = input.state.get("job").cloned().and_then(|j| serde_json::from_value(j).ok());
+    let error = input
+        .state
+        .pointer("/error/Error")
+        .and_then(|v| v.as_str())
+        .unwrap_or("States.Unknown")
+        .to_string();
+    let cause = input
+        .state
+        .pointer("/error/Cause")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    let job: Option<PreparedJob> = input
+        .state
+        .get("job")
+        .cloned()
+        .and_then(|j| serde_json::from_value(j).ok());
     let job_id = match &job {
         Some(j) => j.job_id.clone(),
         None => input
@@ -33,9 +47,17 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
             .map(str::to_string)
             .unwrap_or_else(|| input.execution_name.clone()),
     };
-    let mode = job.as_ref().map(|j| j.mode.as_str().to_string()).unwrap_or_else(|| {
-        input.execution_input.get("mode").and_then(|m| m.as_str()).unwrap_or("unknown").to_string()
-    });
+    let mode = job
+        .as_ref()
+        .map(|j| j.mode.as_str().to_string())
+        .unwrap_or_else(|| {
+            input
+                .execution_input
+                .get("mode")
+                .and_then(|m| m.as_str())
+                .unwrap_or("unknown")
+                .to_string()
+        });
     let (counts, summary) = match &job {
         Some(j) => counts_so_far(deps, j).await?,
         None => Default::default(),
@@ -48,7 +70,9 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         counts,
         verification: Verification::default(),
         report_key: format!("{prefix}report.json"),
-        rejected_key: summary.map(|s| s.rejected_key).unwrap_or_else(|| format!("{prefix}rejected.csv")),
+        rejected_key: summary
+            .map(|s| s.rejected_key)
+            .unwrap_or_else(|| format!("{prefix}rejected.csv")),
         error: Some(error.clone()),
         cause: Some(cause.clone()),
     };

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::job::JobDocument;
-use crate::ports::objects::{get_bytes, ObjectStore};
+use crate::ports::objects::{ObjectStore, get_bytes};
 use crate::ports::workflow::{StartOutcome, WorkflowStarter};
 
 pub const INCOMING_PREFIX: &str = "incoming/";
@@ -39,11 +39,22 @@ pub struct Started {
 /// S3 keys in events are URL-encoded with `+` for spaces.
 pub fn decode_key(key: &str) -> String {
     let plus_decoded = key.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus_decoded).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&plus_decoded)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn sanitize(text: &str, max: usize) -> String {
-    let s: String = text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    let s: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     s.trim_matches('-').chars().take(max).collect()
 }
 
@@ -52,29 +63,51 @@ pub fn execution_name_for_object(bucket: &str, key: &str, etag: &str) -> String 
     let digest = Sha256::digest(format!("{bucket}/{key}/{}", etag.trim_matches('"')).as_bytes());
     let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let file = key.rsplit('/').next().unwrap_or(key);
-    let stem = file.strip_suffix(".job.json").or_else(|| file.strip_suffix(".csv")).unwrap_or(file);
+    let stem = file
+        .strip_suffix(".job.json")
+        .or_else(|| file.strip_suffix(".csv"))
+        .unwrap_or(file);
     let stem = sanitize(stem, 60);
-    if stem.is_empty() { format!("import-{hash}") } else { format!("{stem}-{hash}") }
+    if stem.is_empty() {
+        format!("import-{hash}")
+    } else {
+        format!("{stem}-{hash}")
+    }
 }
 
-async fn start(deps: &StartDeps<'_>, name: String, input: serde_json::Value) -> Result<Started, Error> {
+async fn start(
+    deps: &StartDeps<'_>,
+    name: String,
+    input: serde_json::Value,
+) -> Result<Started, Error> {
     let outcome = deps.starter.start_execution(&name, input.clone()).await?;
     let (execution_id, already_existed) = match outcome {
         StartOutcome::Started { execution_id } => (execution_id, false),
         StartOutcome::AlreadyExists { execution_id } => (execution_id, true),
     };
     tracing::info!(execution_name = %name, already_existed, "execution requested");
-    Ok(Started { execution_name: name, execution_id, already_existed, input })
+    Ok(Started {
+        execution_name: name,
+        execution_id,
+        already_existed,
+        input,
+    })
 }
 
 /// Handles an S3 notification; records that are not ObjectCreated under `incoming/` are ignored.
 pub async fn handle_s3(event: S3Event, deps: &StartDeps<'_>) -> Result<Vec<Started>, Error> {
     let mut out = Vec::new();
     for record in event.records {
-        if !record.event_name.as_deref().is_some_and(|n| n.starts_with("ObjectCreated:")) {
+        if !record
+            .event_name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("ObjectCreated:"))
+        {
             continue;
         }
-        let (Some(bucket), Some(raw_key)) = (record.s3.bucket.name.clone(), record.s3.object.key.clone()) else {
+        let (Some(bucket), Some(raw_key)) =
+            (record.s3.bucket.name.clone(), record.s3.object.key.clone())
+        else {
             continue;
         };
         let key = decode_key(&raw_key);
@@ -92,7 +125,8 @@ pub async fn handle_s3(event: S3Event, deps: &StartDeps<'_>) -> Result<Vec<Start
             let name = parsed.job_id.clone().unwrap_or(name);
             out.push(start(deps, name, doc).await?);
         } else if key.ends_with(".csv") {
-            let doc = serde_json::json!({ "mode": "import", "source": { "bucket": bucket, "key": key } });
+            let doc =
+                serde_json::json!({ "mode": "import", "source": { "bucket": bucket, "key": key } });
             out.push(start(deps, name, doc).await?);
         } else {
             tracing::info!(key = %key, "ignored: not .csv or .job.json");
@@ -102,7 +136,10 @@ pub async fn handle_s3(event: S3Event, deps: &StartDeps<'_>) -> Result<Vec<Start
 }
 
 /// Handles the nightly schedule: starts the configured reconcile job once per day.
-pub async fn handle_schedule(event: EventBridgeEvent, deps: &StartDeps<'_>) -> Result<Started, Error> {
+pub async fn handle_schedule(
+    event: EventBridgeEvent,
+    deps: &StartDeps<'_>,
+) -> Result<Started, Error> {
     let mut doc = deps
         .reconcile_job
         .clone()
@@ -110,9 +147,16 @@ pub async fn handle_schedule(event: EventBridgeEvent, deps: &StartDeps<'_>) -> R
     let parsed = JobDocument::parse(doc.clone())?;
     parsed.validate()?;
     if parsed.mode != crate::job::Mode::Reconcile {
-        return Err(Error::invalid(format!("the scheduled job must have mode reconcile, not {}", parsed.mode.as_str())));
+        return Err(Error::invalid(format!(
+            "the scheduled job must have mode reconcile, not {}",
+            parsed.mode.as_str()
+        )));
     }
-    let day = event.time.unwrap_or_else(chrono::Utc::now).format("%Y%m%d").to_string();
+    let day = event
+        .time
+        .unwrap_or_else(chrono::Utc::now)
+        .format("%Y%m%d")
+        .to_string();
     let name = match &parsed.job_id {
         Some(id) => sanitize(&format!("{id}-{day}"), 80),
         None => format!("reconcile-{day}"),
@@ -129,14 +173,23 @@ mod tests {
 
     #[test]
     fn keys_are_url_decoded() {
-        assert_eq!(decode_key("incoming/my+file%2B1.csv"), "incoming/my file+1.csv");
+        assert_eq!(
+            decode_key("incoming/my+file%2B1.csv"),
+            "incoming/my file+1.csv"
+        );
     }
 
     #[test]
     fn names_are_deterministic_and_valid() {
         let a = execution_name_for_object("b", "incoming/products 2026.csv", "\"abc\"");
-        assert_eq!(a, execution_name_for_object("b", "incoming/products 2026.csv", "abc"));
-        assert_ne!(a, execution_name_for_object("b", "incoming/products 2026.csv", "abd"));
+        assert_eq!(
+            a,
+            execution_name_for_object("b", "incoming/products 2026.csv", "abc")
+        );
+        assert_ne!(
+            a,
+            execution_name_for_object("b", "incoming/products 2026.csv", "abd")
+        );
         assert!(a.starts_with("products-2026-"), "{a}");
         assert!(crate::job::check_job_id(&a).is_ok());
     }

@@ -15,7 +15,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::{parse_input, to_output, Deps, PreparedJob};
+use super::{Deps, PreparedJob, parse_input, to_output};
 use crate::error::{Error, StoreError};
 use crate::job::{JobDocument, Mode};
 use crate::keys::{self, Key};
@@ -68,11 +68,18 @@ pub fn summary_key(job_id: &str) -> String {
 
 pub async fn load_summary(deps: &Deps, job_id: &str) -> Result<Option<TransformSummary>, Error> {
     let key = summary_key(job_id);
-    if deps.objects.head_object(&deps.bucket, &key).await?.is_none() {
+    if deps
+        .objects
+        .head_object(&deps.bucket, &key)
+        .await?
+        .is_none()
+    {
         return Ok(None);
     }
     let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &key).await?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::MigrationFailed(format!("{key}: {e}")))
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::MigrationFailed(format!("{key}: {e}")))
 }
 
 fn check_tolerance(summary: &TransformSummary, job: &PreparedJob) -> Result<(), Error> {
@@ -91,9 +98,18 @@ fn check_tolerance(summary: &TransformSummary, job: &PreparedJob) -> Result<(), 
 
 pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
     let TransformInput { job, source } = parse_input("Transform", input)?;
-    let head = match deps.objects.head_object(&source.bucket, &source.key).await? {
+    let head = match deps
+        .objects
+        .head_object(&source.bucket, &source.key)
+        .await?
+    {
         Some(h) => h,
-        None => return Err(Error::invalid(format!("source s3://{}/{} does not exist", source.bucket, source.key))),
+        None => {
+            return Err(Error::invalid(format!(
+                "source s3://{}/{} does not exist",
+                source.bucket, source.key
+            )));
+        }
     };
     if let Some(summary) = load_summary(deps, &job.job_id).await? {
         // Resume: the chunks exist already. They must come from the same source object.
@@ -108,7 +124,11 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
     }
     let summary = transform(&job, &source, head.etag, deps).await?;
     deps.objects
-        .put_object(&deps.bucket, &summary_key(&job.job_id), to_output(&summary)?.to_string().into_bytes())
+        .put_object(
+            &deps.bucket,
+            &summary_key(&job.job_id),
+            to_output(&summary)?.to_string().into_bytes(),
+        )
         .await?;
     check_tolerance(&summary, &job)?;
     to_output(&summary)
@@ -122,11 +142,19 @@ struct RowRules {
 
 impl RowRules {
     fn new(job: &PreparedJob) -> Result<Self, Error> {
-        let schema = match job.document.validation.as_ref().and_then(|v| v.attributes_schema.as_ref()) {
+        let schema = match job
+            .document
+            .validation
+            .as_ref()
+            .and_then(|v| v.attributes_schema.as_ref())
+        {
             Some(s) => Some(operations::compile_schema(s)?),
             None => None,
         };
-        Ok(RowRules { document: job.document.clone(), schema })
+        Ok(RowRules {
+            document: job.document.clone(),
+            schema,
+        })
     }
 
     /// Operations, schema version, JSON Schema. Rollback rows are restored exactly as they were.
@@ -135,17 +163,24 @@ impl RowRules {
             return Ok(());
         }
         let upgrade = match self.document.schema_version {
-            Some(target) => operations::schema_version_of(&row.attributes).is_none_or(|v| v < target),
+            Some(target) => {
+                operations::schema_version_of(&row.attributes).is_none_or(|v| v < target)
+            }
             None => true,
         };
         if upgrade {
-            operations::apply(&self.document.operations, &mut row.attributes).map_err(|e| ("attributes".into(), e))?;
+            operations::apply(&self.document.operations, &mut row.attributes)
+                .map_err(|e| ("attributes".into(), e))?;
             if let Some(target) = self.document.schema_version {
-                row.attributes.insert(SCHEMA_VERSION_ATTRIBUTE.into(), AttributeValue::N(target.to_string()));
+                row.attributes.insert(
+                    SCHEMA_VERSION_ATTRIBUTE.into(),
+                    AttributeValue::N(target.to_string()),
+                );
             }
         }
         if let Some(schema) = &self.schema {
-            operations::check_schema(schema, &row.attributes).map_err(|e| ("attributes".into(), e))?;
+            operations::check_schema(schema, &row.attributes)
+                .map_err(|e| ("attributes".into(), e))?;
         }
         Ok(())
     }
@@ -173,11 +208,19 @@ impl ChunkWriter<'_> {
         let key = format!("{}chunks/{index:05}.jsonl", self.job.prefix());
         let mut body = Vec::with_capacity(good.len() * 256);
         for row in &good {
-            serde_json::to_writer(&mut body, row).map_err(|e| Error::MigrationFailed(e.to_string()))?;
+            serde_json::to_writer(&mut body, row)
+                .map_err(|e| Error::MigrationFailed(e.to_string()))?;
             body.push(b'\n');
         }
-        self.deps.objects.put_object(&self.deps.bucket, &key, body).await?;
-        self.entries.push(ChunkEntry { key, index, rows: good.len() as u64 });
+        self.deps
+            .objects
+            .put_object(&self.deps.bucket, &key, body)
+            .await?;
+        self.entries.push(ChunkEntry {
+            key,
+            index,
+            rows: good.len() as u64,
+        });
         Ok(rejected)
     }
 }
@@ -187,7 +230,12 @@ async fn check_references(
     job: &PreparedJob,
     rows: Vec<(MigrationRow, String)>,
 ) -> Result<(Vec<MigrationRow>, Vec<Rejection>), Error> {
-    let references = job.document.validation.as_ref().map(|v| v.references.clone()).unwrap_or_default();
+    let references = job
+        .document
+        .validation
+        .as_ref()
+        .map(|v| v.references.clone())
+        .unwrap_or_default();
     if references.is_empty() || job.mode == Mode::Rollback {
         return Ok((rows.into_iter().map(|(r, _)| r).collect(), Vec::new()));
     }
@@ -200,22 +248,34 @@ async fn check_references(
                     Some(AttributeValue::N(n)) => n.clone(),
                     _ => return None,
                 };
-                Some((r.field.clone(), Key::new(keys::pk(&r.entity_type, row.target_tenant()), id)))
+                Some((
+                    r.field.clone(),
+                    Key::new(keys::pk(&r.entity_type, row.target_tenant()), id),
+                ))
             })
             .collect()
     };
-    let keys: Vec<Key> = rows.iter().flat_map(|(r, _)| wanted(r)).map(|(_, k)| k).collect();
+    let keys: Vec<Key> = rows
+        .iter()
+        .flat_map(|(r, _)| wanted(r))
+        .map(|(_, k)| k)
+        .collect();
     let found = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &keys).await?;
     let mut good = Vec::with_capacity(rows.len());
     let mut rejected = Vec::new();
     for (row, record) in rows {
-        let missing = wanted(&row).into_iter().find(|(_, k)| found.get(k).is_none_or(|e| e.is_deleted));
+        let missing = wanted(&row)
+            .into_iter()
+            .find(|(_, k)| found.get(k).is_none_or(|e| e.is_deleted));
         match missing {
             None => good.push(row),
             Some((field, key)) => rejected.push(Rejection {
                 line: row.line,
                 column: Some("attributes".into()),
-                reason: format!("attributes.{field}: referenced entity {} / {} does not exist", key.pk, key.sk),
+                reason: format!(
+                    "attributes.{field}: referenced entity {} / {} does not exist",
+                    key.pk, key.sk
+                ),
                 record,
             }),
         }
@@ -223,7 +283,12 @@ async fn check_references(
     Ok((good, rejected))
 }
 
-async fn transform(job: &PreparedJob, source: &SourceRef, etag: String, deps: &Deps) -> Result<TransformSummary, Error> {
+async fn transform(
+    job: &PreparedJob,
+    source: &SourceRef,
+    etag: String,
+    deps: &Deps,
+) -> Result<TransformSummary, Error> {
     let rules = RowRules::new(job)?;
     let body = deps.objects.get_object(&source.bucket, &source.key).await?;
     let (tx, mut rx) = mpsc::channel::<Result<CsvItem, Error>>(256);
@@ -238,21 +303,32 @@ async fn transform(job: &PreparedJob, source: &SourceRef, etag: String, deps: &D
             }
         };
         for item in reader {
-            let item = item.map_err(|e| Error::Retryable(format!("{location}: reading failed: {e}")));
+            let item =
+                item.map_err(|e| Error::Retryable(format!("{location}: reading failed: {e}")));
             if tx.blocking_send(item).is_err() {
                 return; // the receiver gave up (an error): stop reading
             }
         }
     });
 
-    let rejected_file = tempfile::NamedTempFile::new().map_err(|e| Error::Retryable(format!("temp file: {e}")))?;
-    let mut rejected_out = RejectionWriter::new(std::io::BufWriter::new(rejected_file.reopen().map_err(StoreError::from)?))
-        .map_err(|e| Error::Retryable(e.to_string()))?;
-    let mut writer = ChunkWriter { deps, job, rows: Vec::with_capacity(deps.chunk_rows), entries: Vec::new() };
+    let rejected_file =
+        tempfile::NamedTempFile::new().map_err(|e| Error::Retryable(format!("temp file: {e}")))?;
+    let mut rejected_out = RejectionWriter::new(std::io::BufWriter::new(
+        rejected_file.reopen().map_err(StoreError::from)?,
+    ))
+    .map_err(|e| Error::Retryable(e.to_string()))?;
+    let mut writer = ChunkWriter {
+        deps,
+        job,
+        rows: Vec::with_capacity(deps.chunk_rows),
+        entries: Vec::new(),
+    };
     let (mut total, mut rejected) = (0u64, 0u64);
     let mut reject = |r: &Rejection, rejected: &mut u64| -> Result<(), Error> {
         *rejected += 1;
-        rejected_out.write(r).map_err(|e| Error::Retryable(format!("writing rejected.csv: {e}")))
+        rejected_out
+            .write(r)
+            .map_err(|e| Error::Retryable(format!("writing rejected.csv: {e}")))
     };
     while let Some(item) = rx.recv().await {
         match item? {
@@ -265,9 +341,15 @@ async fn transform(job: &PreparedJob, source: &SourceRef, etag: String, deps: &D
                 let record = raw_record(&row);
                 match rules.apply(&mut row) {
                     Ok(()) => writer.rows.push((row, record)),
-                    Err((column, reason)) => {
-                        reject(&Rejection { line: row.line, column: Some(column), reason, record }, &mut rejected)?
-                    }
+                    Err((column, reason)) => reject(
+                        &Rejection {
+                            line: row.line,
+                            column: Some(column),
+                            reason,
+                            record,
+                        },
+                        &mut rejected,
+                    )?,
                 }
                 if writer.rows.len() >= deps.chunk_rows {
                     for r in writer.flush().await? {
@@ -277,7 +359,9 @@ async fn transform(job: &PreparedJob, source: &SourceRef, etag: String, deps: &D
             }
         }
     }
-    parser.await.map_err(|e| Error::Retryable(format!("CSV parser task failed: {e}")))?;
+    parser
+        .await
+        .map_err(|e| Error::Retryable(format!("CSV parser task failed: {e}")))?;
     for r in writer.flush().await? {
         reject(&r, &mut rejected)?;
     }
@@ -285,11 +369,18 @@ async fn transform(job: &PreparedJob, source: &SourceRef, etag: String, deps: &D
     out.flush().map_err(StoreError::from)?;
     drop(out);
     let rejected_key = format!("{}rejected.csv", job.prefix());
-    let file = tokio::fs::File::open(rejected_file.path()).await.map_err(StoreError::from)?;
-    deps.objects.put_object_stream(&deps.bucket, &rejected_key, Box::pin(file)).await?;
+    let file = tokio::fs::File::open(rejected_file.path())
+        .await
+        .map_err(StoreError::from)?;
+    deps.objects
+        .put_object_stream(&deps.bucket, &rejected_key, Box::pin(file))
+        .await?;
     let manifest_key = format!("{}chunks/manifest.json", job.prefix());
-    let manifest = serde_json::to_vec(&writer.entries).map_err(|e| Error::MigrationFailed(e.to_string()))?;
-    deps.objects.put_object(&deps.bucket, &manifest_key, manifest).await?;
+    let manifest =
+        serde_json::to_vec(&writer.entries).map_err(|e| Error::MigrationFailed(e.to_string()))?;
+    deps.objects
+        .put_object(&deps.bucket, &manifest_key, manifest)
+        .await?;
     let valid = writer.entries.iter().map(|e| e.rows).sum();
     Ok(TransformSummary {
         bucket: deps.bucket.clone(),
@@ -305,7 +396,11 @@ async fn transform(job: &PreparedJob, source: &SourceRef, etag: String, deps: &D
 
 /// A compact rendering of a valid row for `rejected.csv` when a later check rejects it.
 fn raw_record(row: &MigrationRow) -> String {
-    let attributes = serde_json::to_string(&crate::value::PlainItem(&row.attributes)).unwrap_or_default();
+    let attributes =
+        serde_json::to_string(&crate::value::PlainItem(&row.attributes)).unwrap_or_default();
     let _ = PlainJson; // (the attributes above use exact numbers)
-    format!("{},{},{},{},{},{}", row.source_pk, row.source_sk, row.code, row.name, attributes, row.target_tenant_code)
+    format!(
+        "{},{},{},{},{},{}",
+        row.source_pk, row.source_sk, row.code, row.name, attributes, row.target_tenant_code
+    )
 }

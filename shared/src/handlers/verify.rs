@@ -16,15 +16,15 @@ use serde::{Deserialize, Serialize};
 
 use super::export::{chunk_result_keys, load_chunk_result};
 use super::job_record::{self, JobResult, Verification};
-use super::transform::{load_summary, ChunkEntry, TransformSummary};
-use super::{parse_input, to_output, Deps, PreparedJob};
+use super::transform::{ChunkEntry, TransformSummary, load_summary};
+use super::{Deps, PreparedJob, parse_input, to_output};
 use crate::error::Error;
 use crate::job::Mode;
 use crate::keys::{self, Key};
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
 use crate::ports::objects::get_bytes;
-use crate::process::{read_data_rows, Counts};
+use crate::process::{Counts, read_data_rows};
 use crate::publish::Outcome;
 use crate::value::AttributeValue;
 
@@ -91,7 +91,11 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
             job.prefix()
         ));
     }
-    let status = if causes.is_empty() { "SUCCEEDED" } else { "FAILED" };
+    let status = if causes.is_empty() {
+        "SUCCEEDED"
+    } else {
+        "FAILED"
+    };
     let result = JobResult {
         job_id: job.job_id.clone(),
         mode: job.mode.as_str().into(),
@@ -103,7 +107,13 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         error: (!causes.is_empty()).then(|| "MigrationFailed".to_string()),
         cause: (!causes.is_empty()).then(|| causes.join("; ")),
     };
-    finish(deps, &job.job_id, &result, Some(serde_json::to_value(&samples).unwrap_or_default())).await?;
+    finish(
+        deps,
+        &job.job_id,
+        &result,
+        Some(serde_json::to_value(&samples).unwrap_or_default()),
+    )
+    .await?;
     to_output(&result)
 }
 
@@ -119,10 +129,15 @@ pub(super) async fn finish(
         obj.insert("samples".into(), s);
         obj.insert("finishedAt".into(), super::now().into());
     }
-    let bytes = serde_json::to_vec_pretty(&report).map_err(|e| Error::MigrationFailed(e.to_string()))?;
-    deps.objects.put_object(&deps.bucket, &result.report_key, bytes).await?;
+    let bytes =
+        serde_json::to_vec_pretty(&report).map_err(|e| Error::MigrationFailed(e.to_string()))?;
+    deps.objects
+        .put_object(&deps.bucket, &result.report_key, bytes)
+        .await?;
     let mut record = to_output(result)?;
-    if let (Some(obj), Some(existing)) = (record.as_object_mut(), job_record::get(deps, job_id).await?) {
+    if let (Some(obj), Some(existing)) =
+        (record.as_object_mut(), job_record::get(deps, job_id).await?)
+    {
         for k in ["startedAt", "document"] {
             if let Some(v) = existing.get(k) {
                 obj.insert(k.into(), v.clone());
@@ -140,17 +155,29 @@ pub(super) async fn aggregate(
     transform: &TransformSummary,
     mut samples: Option<&mut Samples>,
 ) -> Result<Counts, Error> {
-    let mut counts = Counts { rejected: transform.rejected, total: transform.rejected, ..Counts::default() };
+    let mut counts = Counts {
+        rejected: transform.rejected,
+        total: transform.rejected,
+        ..Counts::default()
+    };
     let manifest = get_bytes(deps.objects.as_ref(), &deps.bucket, &transform.manifest_key).await?;
     let entries: Vec<ChunkEntry> = serde_json::from_slice(&manifest)
         .map_err(|e| Error::MigrationFailed(format!("{}: {e}", transform.manifest_key)))?;
     for entry in entries {
         let key = super::process_chunk::result_key(&job.job_id, entry.index);
-        if deps.objects.head_object(&deps.bucket, &key).await?.is_none() {
+        if deps
+            .objects
+            .head_object(&deps.bucket, &key)
+            .await?
+            .is_none()
+        {
             counts.total += entry.rows;
             counts.failed += entry.rows;
             if let Some(s) = samples.as_deref_mut() {
-                push(&mut s.failed, format!("chunk {} ({} rows): not processed", entry.index, entry.rows));
+                push(
+                    &mut s.failed,
+                    format!("chunk {} ({} rows): not processed", entry.index, entry.rows),
+                );
             }
             continue;
         }
@@ -158,7 +185,13 @@ pub(super) async fn aggregate(
         counts.add(&result.counts);
         if let Some(s) = samples.as_deref_mut() {
             for o in &result.rows {
-                let what = format!("line {}: {} / {}: {}", o.line, o.pk, o.sk, o.reason.clone().unwrap_or_default());
+                let what = format!(
+                    "line {}: {} / {}: {}",
+                    o.line,
+                    o.pk,
+                    o.sk,
+                    o.reason.clone().unwrap_or_default()
+                );
                 match o.outcome {
                     Outcome::Conflict => push(&mut s.conflicts, what),
                     Outcome::Failed => push(&mut s.failed, what),
@@ -188,18 +221,32 @@ fn row_value(row: &MigrationRow, field: &str) -> Option<AttributeValue> {
     }
 }
 
-async fn verify_rows(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> Result<Verification, Error> {
+async fn verify_rows(
+    deps: &Deps,
+    job: &PreparedJob,
+    samples: &mut Samples,
+) -> Result<Verification, Error> {
     let mut v = Verification::default();
     if !job.document.writes() {
         return Ok(v);
     }
-    let compare_fields = job.document.verify.as_ref().map(|v| v.compare_fields.clone()).unwrap_or_default();
+    let compare_fields = job
+        .document
+        .verify
+        .as_ref()
+        .map(|v| v.compare_fields.clone())
+        .unwrap_or_default();
     for key in chunk_result_keys(deps, &job.job_id).await? {
         let result = load_chunk_result(deps, &key).await?;
         let written: std::collections::HashMap<u64, Outcome> = result
             .rows
             .iter()
-            .filter(|o| matches!(o.outcome, Outcome::Created | Outcome::Updated | Outcome::Unchanged))
+            .filter(|o| {
+                matches!(
+                    o.outcome,
+                    Outcome::Created | Outcome::Updated | Outcome::Unchanged
+                )
+            })
             .map(|o| (o.line, o.outcome))
             .collect();
         let chunk_key = format!("{}chunks/{:05}.jsonl", job.prefix(), result.chunk);
@@ -210,7 +257,10 @@ async fn verify_rows(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> R
             .map(serde_json::from_slice)
             .collect::<Result<_, _>>()
             .map_err(|e| Error::MigrationFailed(format!("{chunk_key}: {e}")))?;
-        let rows: Vec<MigrationRow> = rows.into_iter().filter(|r| written.contains_key(&r.line)).collect();
+        let rows: Vec<MigrationRow> = rows
+            .into_iter()
+            .filter(|r| written.contains_key(&r.line))
+            .collect();
         let keys: Vec<Key> = rows.iter().map(MigrationRow::target_key).collect();
         let found = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &keys).await?;
         for row in &rows {
@@ -222,15 +272,24 @@ async fn verify_rows(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> R
             };
             v.target_count += 1;
             let fields: Vec<String> = if compare_fields.is_empty() {
-                ["code", "name"].iter().map(|s| s.to_string()).chain(row.attributes.keys().cloned()).collect()
+                ["code", "name"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(row.attributes.keys().cloned())
+                    .collect()
             } else {
                 compare_fields.clone()
             };
             if let Some(field) = fields.iter().find(|f| {
-                !crate::model::is_metadata(f) && row_value(row, f).is_some() && row_value(row, f) != field_value(entity, f)
+                !crate::model::is_metadata(f)
+                    && row_value(row, f).is_some()
+                    && row_value(row, f) != field_value(entity, f)
             }) {
                 v.difference_count += 1;
-                push(&mut samples.differences, format!("line {}: {key}: {field} differs", row.line));
+                push(
+                    &mut samples.differences,
+                    format!("line {}: {key}: {field} differs", row.line),
+                );
             }
         }
     }
@@ -240,7 +299,9 @@ async fn verify_rows(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> R
 /// Live entities in the target tenant without a live counterpart in the source tenant.
 async fn count_extra(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> Result<u64, Error> {
     let doc = &job.document;
-    let (Some(ty), Some(src), Some(dst)) = (&doc.entity_type, &doc.source_tenant, &doc.target_tenant) else {
+    let (Some(ty), Some(src), Some(dst)) =
+        (&doc.entity_type, &doc.source_tenant, &doc.target_tenant)
+    else {
         return Ok(0);
     };
     let target_pk = keys::pk(ty, dst);
@@ -248,7 +309,16 @@ async fn count_extra(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> R
     let mut extra = 0;
     let mut start: Option<Key> = None;
     loop {
-        let page = deps.tables.query(&deps.table_names.data, &target_pk, None, start.as_ref(), 100).await?;
+        let page = deps
+            .tables
+            .query(
+                &deps.table_names.data,
+                &target_pk,
+                None,
+                start.as_ref(),
+                100,
+            )
+            .await?;
         let live: Vec<EntityRow> = page
             .items
             .iter()
@@ -256,9 +326,13 @@ async fn count_extra(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> R
             .filter(|e| !e.is_deleted)
             .collect();
         let source_keys: Vec<Key> = live.iter().map(|e| Key::new(&source_pk, &e.sk)).collect();
-        let sources = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &source_keys).await?;
+        let sources =
+            read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &source_keys).await?;
         for e in &live {
-            if sources.get(&Key::new(&source_pk, &e.sk)).is_none_or(|s| s.is_deleted) {
+            if sources
+                .get(&Key::new(&source_pk, &e.sk))
+                .is_none_or(|s| s.is_deleted)
+            {
                 extra += 1;
                 push(&mut samples.extra, format!("{} / {}", e.pk, e.sk));
             }
@@ -271,7 +345,10 @@ async fn count_extra(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> R
 }
 
 /// Counts for a job that failed before Verify (used by RecordFailure).
-pub(super) async fn counts_so_far(deps: &Deps, job: &PreparedJob) -> Result<(Counts, Option<TransformSummary>), Error> {
+pub(super) async fn counts_so_far(
+    deps: &Deps,
+    job: &PreparedJob,
+) -> Result<(Counts, Option<TransformSummary>), Error> {
     match load_summary(deps, &job.job_id).await? {
         Some(summary) => Ok((aggregate(deps, job, &summary, None).await?, Some(summary))),
         None => Ok((Counts::default(), None)),

@@ -16,7 +16,14 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{self, Key};
 use crate::value::Attributes;
 
-pub const REQUIRED_COLUMNS: [&str; 6] = ["sourcePk", "sourceSk", "code", "name", "attributes", "targetTenantCode"];
+pub const REQUIRED_COLUMNS: [&str; 6] = [
+    "sourcePk",
+    "sourceSk",
+    "code",
+    "name",
+    "attributes",
+    "targetTenantCode",
+];
 pub const OPTIONAL_COLUMNS: [&str; 5] = ["type", "version", "isDeleted", "seq", "ttl"];
 
 /// A valid row of a migration CSV (or of a transformed chunk).
@@ -63,7 +70,11 @@ impl MigrationRow {
 
     /// `targetTenantCode`, or the source tenant when it is empty.
     pub fn target_tenant(&self) -> &str {
-        if self.target_tenant_code.is_empty() { self.source_tenant() } else { &self.target_tenant_code }
+        if self.target_tenant_code.is_empty() {
+            self.source_tenant()
+        } else {
+            &self.target_tenant_code
+        }
     }
 
     pub fn target_pk(&self) -> String {
@@ -115,11 +126,18 @@ impl<W: std::io::Write> RejectionWriter<W> {
 
     pub fn write(&mut self, r: &Rejection) -> Result<(), csv::Error> {
         let line = r.line.to_string();
-        self.inner.write_record([line.as_str(), r.column.as_deref().unwrap_or(""), &r.reason, &r.record])
+        self.inner.write_record([
+            line.as_str(),
+            r.column.as_deref().unwrap_or(""),
+            &r.reason,
+            &r.record,
+        ])
     }
 
     pub fn into_inner(self) -> Result<W, std::io::Error> {
-        self.inner.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
+        self.inner
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
     }
 }
 

@@ -30,12 +30,18 @@ pub(super) fn check(raw: &[u8]) -> Result<(), (usize, &'static str)> {
                 i += 1;
             }
             if i < n && raw[i] != b',' {
-                return Err((field, "text after a closing quote (a quote inside a quoted field must be doubled)"));
+                return Err((
+                    field,
+                    "text after a closing quote (a quote inside a quoted field must be doubled)",
+                ));
             }
         } else {
             while i < n && raw[i] != b',' {
                 if raw[i] == b'"' {
-                    return Err((field, "quote inside an unquoted field (quote the field and double the quote)"));
+                    return Err((
+                        field,
+                        "quote inside an unquoted field (quote the field and double the quote)",
+                    ));
                 }
                 i += 1;
             }
@@ -54,7 +60,14 @@ mod tests {
 
     #[test]
     fn accepts_rfc4180() {
-        for ok in [&b"a,b,c\n"[..], b"\"a,b\",\"c\"\"d\",\r\n", b"\"multi\nline\",x", b"", b",,", b"\"\""] {
+        for ok in [
+            &b"a,b,c\n"[..],
+            b"\"a,b\",\"c\"\"d\",\r\n",
+            b"\"multi\nline\",x",
+            b"",
+            b",,",
+            b"\"\"",
+        ] {
             assert_eq!(check(ok), Ok(()), "{}", String::from_utf8_lossy(ok));
         }
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use super::{quoting, MigrationRow, Rejection, OPTIONAL_COLUMNS, REQUIRED_COLUMNS};
+use super::{MigrationRow, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, Rejection, quoting};
 use crate::keys::{self, VER_SEPARATOR};
 use crate::value::{self, ValueError};
 
@@ -27,7 +27,12 @@ pub enum HeaderError {
 }
 
 fn allowed_columns() -> String {
-    REQUIRED_COLUMNS.iter().chain(OPTIONAL_COLUMNS.iter()).copied().collect::<Vec<_>>().join(", ")
+    REQUIRED_COLUMNS
+        .iter()
+        .chain(OPTIONAL_COLUMNS.iter())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One record of the file.
@@ -118,8 +123,14 @@ impl<R: Read> MigrationCsvReader<R> {
     pub fn new(input: R) -> Result<Self, HeaderError> {
         let raw = Arc::new(Mutex::new(RawBuffer::default()));
         let input = strip_bom(input).map_err(|e| HeaderError::Malformed(e.to_string()))?;
-        let tee = Tee { inner: input, raw: Arc::clone(&raw) };
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(tee);
+        let tee = Tee {
+            inner: input,
+            raw: Arc::clone(&raw),
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(tee);
         let mut header = csv::ByteRecord::new();
         match csv.read_byte_record(&mut header) {
             Ok(true) => {}
@@ -128,21 +139,36 @@ impl<R: Read> MigrationCsvReader<R> {
         }
         let mut names = Vec::with_capacity(header.len());
         for (i, field) in header.iter().enumerate() {
-            let field = if i == 0 { field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field) } else { field };
-            let name = std::str::from_utf8(field)
-                .map_err(|_| HeaderError::Malformed(format!("column {} is not valid UTF-8", i + 1)))?;
+            let field = if i == 0 {
+                field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
+            } else {
+                field
+            };
+            let name = std::str::from_utf8(field).map_err(|_| {
+                HeaderError::Malformed(format!("column {} is not valid UTF-8", i + 1))
+            })?;
             names.push(name.trim().to_string());
         }
         let mut index = HashMap::new();
         let mut unknown = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            if !REQUIRED_COLUMNS.contains(&name.as_str()) && !OPTIONAL_COLUMNS.contains(&name.as_str()) {
-                unknown.push(if name.is_empty() { format!("(empty name at position {})", i + 1) } else { name.clone() });
+            if !REQUIRED_COLUMNS.contains(&name.as_str())
+                && !OPTIONAL_COLUMNS.contains(&name.as_str())
+            {
+                unknown.push(if name.is_empty() {
+                    format!("(empty name at position {})", i + 1)
+                } else {
+                    name.clone()
+                });
             } else if index.insert(name.clone(), i).is_some() {
                 return Err(HeaderError::Duplicate(name.clone()));
             }
         }
-        let missing: Vec<&str> = REQUIRED_COLUMNS.iter().copied().filter(|c| !index.contains_key(*c)).collect();
+        let missing: Vec<&str> = REQUIRED_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !index.contains_key(*c))
+            .collect();
         if !missing.is_empty() {
             return Err(HeaderError::Missing(missing.join(", ")));
         }
@@ -169,7 +195,13 @@ impl<R: Read> MigrationCsvReader<R> {
             raw.bytes.drain(..cut);
             raw.base = end;
         }
-        Ok(MigrationCsvReader { csv, raw, columns, names, record: csv::ByteRecord::new() })
+        Ok(MigrationCsvReader {
+            csv,
+            raw,
+            columns,
+            names,
+            record: csv::ByteRecord::new(),
+        })
     }
 
     /// Bytes held for the record being parsed (bounded by one record plus the parser's buffer;
@@ -181,7 +213,9 @@ impl<R: Read> MigrationCsvReader<R> {
     /// The raw text of the record just read (terminator removed), and its strict quoting check.
     fn take_raw(&mut self, start: u64) -> (u64, String, Result<(), (usize, &'static str)>) {
         let end = self.csv.position().byte();
-        let Ok(mut raw) = self.raw.lock() else { return (0, String::new(), Ok(())) };
+        let Ok(mut raw) = self.raw.lock() else {
+            return (0, String::new(), Ok(()));
+        };
         let mut from = (start.saturating_sub(raw.base) as usize).min(raw.bytes.len());
         let to = (end.saturating_sub(raw.base) as usize).min(raw.bytes.len());
         // The csv crate may end a record between the '\r' and '\n' of a CRLF; a record never
@@ -192,7 +226,9 @@ impl<R: Read> MigrationCsvReader<R> {
         let line = raw.newlines_before + count_newlines(&raw.bytes[..from]) + 1;
         let bytes = &raw.bytes[from..to];
         let check = quoting::check(bytes);
-        let text = String::from_utf8_lossy(bytes).trim_end_matches(['\r', '\n']).to_string();
+        let text = String::from_utf8_lossy(bytes)
+            .trim_end_matches(['\r', '\n'])
+            .to_string();
         raw.newlines_before += count_newlines(&raw.bytes[..to]);
         raw.bytes.drain(..to);
         raw.base += to as u64;
@@ -201,13 +237,22 @@ impl<R: Read> MigrationCsvReader<R> {
 
     fn parse(&self, line: u64, record_text: String) -> CsvItem {
         let reject = |column: Option<&str>, reason: String| {
-            CsvItem::Rejected(Rejection { line, column: column.map(str::to_string), reason, record: record_text.clone() })
+            CsvItem::Rejected(Rejection {
+                line,
+                column: column.map(str::to_string),
+                reason,
+                record: record_text.clone(),
+            })
         };
         let rec = &self.record;
         if rec.len() != self.names.len() {
             return reject(
                 None,
-                format!("has {} fields but the header has {} columns", rec.len(), self.names.len()),
+                format!(
+                    "has {} fields but the header has {} columns",
+                    rec.len(),
+                    self.names.len()
+                ),
             );
         }
         let mut fields: Vec<&str> = Vec::with_capacity(rec.len());
@@ -225,7 +270,10 @@ impl<R: Read> MigrationCsvReader<R> {
 
     fn build(&self, line: u64, f: &[&str]) -> Result<MigrationRow, (&'static str, String)> {
         let c = self.columns;
-        let key_field = |name: &'static str, value: &str, required: bool| -> Result<String, (&'static str, String)> {
+        let key_field = |name: &'static str,
+                         value: &str,
+                         required: bool|
+         -> Result<String, (&'static str, String)> {
             if required && value.is_empty() {
                 return Err((name, "is empty".into()));
             }
@@ -236,24 +284,36 @@ impl<R: Read> MigrationCsvReader<R> {
         };
         let source_pk = key_field("sourcePk", f[c.source_pk], true)?;
         if keys::tenant_of_pk(&source_pk).is_none() || keys::type_of_pk(&source_pk).is_none() {
-            return Err(("sourcePk", format!("{source_pk:?} is not TYPE#tenantCode (no tenant code after the last '#')")));
+            return Err((
+                "sourcePk",
+                format!("{source_pk:?} is not TYPE#tenantCode (no tenant code after the last '#')"),
+            ));
         }
         let source_sk = key_field("sourceSk", f[c.source_sk], true)?;
         if source_sk.contains(VER_SEPARATOR) {
-            return Err(("sourceSk", format!("{source_sk:?} contains '@', the version separator of command keys")));
+            return Err((
+                "sourceSk",
+                format!("{source_sk:?} contains '@', the version separator of command keys"),
+            ));
         }
         let code = key_field("code", f[c.code], true)?;
         let name = f[c.name].to_string();
         let attributes = match value::attributes_from_json_str(f[c.attributes]) {
             Ok(a) => a,
             Err(ValueError::Json(e)) if f[c.attributes].trim().is_empty() => {
-                return Err(("attributes", format!("is empty; write {{}} for no attributes ({e})")));
+                return Err((
+                    "attributes",
+                    format!("is empty; write {{}} for no attributes ({e})"),
+                ));
             }
             Err(e) => return Err(("attributes", e.to_string())),
         };
         let target_tenant_code = key_field("targetTenantCode", f[c.target_tenant], false)?;
         if target_tenant_code.contains('#') {
-            return Err(("targetTenantCode", format!("{target_tenant_code:?} contains '#'")));
+            return Err((
+                "targetTenantCode",
+                format!("{target_tenant_code:?} contains '#'"),
+            ));
         }
         let optional = |idx: Option<usize>| idx.map(|i| f[i]).filter(|v| !v.is_empty());
         let entity_type = match optional(c.entity_type) {
@@ -263,7 +323,12 @@ impl<R: Read> MigrationCsvReader<R> {
         let version = match optional(c.version) {
             Some(v) => match v.parse::<u64>() {
                 Ok(n) if n >= 1 => Some(n),
-                _ => return Err(("version", format!("{v:?} is not a version number (a whole number >= 1)"))),
+                _ => {
+                    return Err((
+                        "version",
+                        format!("{v:?} is not a version number (a whole number >= 1)"),
+                    ));
+                }
             },
             None => None,
         };
@@ -281,7 +346,12 @@ impl<R: Read> MigrationCsvReader<R> {
             Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && v.len() <= 12 => {
                 Some(value::normalize_number(v).map_err(|e| ("ttl", e.to_string()))?)
             }
-            Some(v) => return Err(("ttl", format!("{v:?} is not epoch seconds (a whole number)"))),
+            Some(v) => {
+                return Err((
+                    "ttl",
+                    format!("{v:?} is not epoch seconds (a whole number)"),
+                ));
+            }
             None => None,
         };
         Ok(MigrationRow {
@@ -318,13 +388,21 @@ impl<R: Read> Iterator for MigrationCsvReader<R> {
                 let (line, text, quoting) = self.take_raw(start);
                 if let Err((field, why)) = quoting {
                     let column = self.names.get(field - 1).cloned();
-                    return Some(Ok(CsvItem::Rejected(Rejection { line, column, reason: why.to_string(), record: text })));
+                    return Some(Ok(CsvItem::Rejected(Rejection {
+                        line,
+                        column,
+                        reason: why.to_string(),
+                        record: text,
+                    })));
                 }
                 Some(Ok(self.parse(line, text)))
             }
             Err(e) => match e.kind() {
                 csv::ErrorKind::Io(_) => Some(Err(std::io::Error::other(e.to_string()))),
-                _ => Some(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))),
+                _ => Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    e.to_string(),
+                ))),
             },
         }
     }

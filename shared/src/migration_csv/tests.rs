@@ -28,7 +28,10 @@ fn reads_rfc4180_quoting_bom_and_crlf() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].name, "Pen, blue");
     assert_eq!(rows[0].attributes["price"], AttributeValue::N("0.1".into()));
-    assert_eq!(rows[0].target_key(), crate::keys::Key::new("PRODUCT#t1", "P1"));
+    assert_eq!(
+        rows[0].target_key(),
+        crate::keys::Key::new("PRODUCT#t1", "P1")
+    );
     assert_eq!(rows[0].line, 2);
     assert_eq!(rows[1].name, "two\nlines");
     assert_eq!(rows[1].line, 3);
@@ -44,7 +47,10 @@ fn optional_columns_in_any_order() {
     assert!(rejected.is_empty(), "{rejected:?}");
     let r = &rows[0];
     assert_eq!(r.target_pk(), "ITEM#t2");
-    assert_eq!((r.version, r.is_deleted, r.seq.as_deref(), r.ttl.as_deref()), (Some(3), Some(true), Some("10"), Some("1700000000")));
+    assert_eq!(
+        (r.version, r.is_deleted, r.seq.as_deref(), r.ttl.as_deref()),
+        (Some(3), Some(true), Some("10"), Some("1700000000"))
+    );
 }
 
 #[test]
@@ -62,8 +68,16 @@ PRODUCT#T1,P8@2,P8,at,{{}},t1\n\
 PRODUCT#T1,P9,P9,arr,[1],t1\n"
     );
     let (rows, rejected) = read_all(&text);
-    assert_eq!(rows.iter().map(|r| r.source_sk.as_str()).collect::<Vec<_>>(), vec!["P1", "P7"]);
-    let got: Vec<(u64, Option<&str>)> = rejected.iter().map(|r| (r.line, r.column.as_deref())).collect();
+    assert_eq!(
+        rows.iter()
+            .map(|r| r.source_sk.as_str())
+            .collect::<Vec<_>>(),
+        vec!["P1", "P7"]
+    );
+    let got: Vec<(u64, Option<&str>)> = rejected
+        .iter()
+        .map(|r| (r.line, r.column.as_deref()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -76,21 +90,54 @@ PRODUCT#T1,P9,P9,arr,[1],t1\n"
             (10, Some("attributes")),
         ]
     );
-    assert!(rejected[0].reason.contains("not valid JSON"), "{}", rejected[0].reason);
-    assert!(rejected[2].reason.contains("7 fields but the header has 6"), "{}", rejected[2].reason);
-    assert!(rejected[3].reason.contains("quote"), "{}", rejected[3].reason);
-    assert!(rejected[4].reason.contains("tenant"), "{}", rejected[4].reason);
+    assert!(
+        rejected[0].reason.contains("not valid JSON"),
+        "{}",
+        rejected[0].reason
+    );
+    assert!(
+        rejected[2].reason.contains("7 fields but the header has 6"),
+        "{}",
+        rejected[2].reason
+    );
+    assert!(
+        rejected[3].reason.contains("quote"),
+        "{}",
+        rejected[3].reason
+    );
+    assert!(
+        rejected[4].reason.contains("tenant"),
+        "{}",
+        rejected[4].reason
+    );
     assert_eq!(rejected[2].record, "PRODUCT#T1,P4,P4,extra,{},t1,surplus");
-    assert_eq!(rows[1].attributes["n"], AttributeValue::N("12345678901234567890123456789012345678".into()));
+    assert_eq!(
+        rows[1].attributes["n"],
+        AttributeValue::N("12345678901234567890123456789012345678".into())
+    );
 }
 
 #[test]
 fn wrong_headers_fail() {
-    let err = |t: &str| MigrationCsvReader::new(t.as_bytes()).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = |t: &str| {
+        MigrationCsvReader::new(t.as_bytes())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
     assert!(err("").contains("empty"));
-    assert!(err("sourcePk,sourceSk,code,name,attributes\n").contains("missing required column(s): targetTenantCode"));
-    assert!(err("sourcePk,sourceSk,code,name,attributes,targetTenantCode,color\n").contains("unknown column(s): color"));
-    assert!(err("sourcePk,sourceSk,code,name,attributes,targetTenantCode,code\n").contains("code appears more than once"));
+    assert!(
+        err("sourcePk,sourceSk,code,name,attributes\n")
+            .contains("missing required column(s): targetTenantCode")
+    );
+    assert!(
+        err("sourcePk,sourceSk,code,name,attributes,targetTenantCode,color\n")
+            .contains("unknown column(s): color")
+    );
+    assert!(
+        err("sourcePk,sourceSk,code,name,attributes,targetTenantCode,code\n")
+            .contains("code appears more than once")
+    );
 }
 
 /// A reader over a generated file of `rows` rows that is never held in memory.
@@ -108,7 +155,8 @@ impl std::io::Read for Generated {
             } else if self.next <= self.rows {
                 let i = self.next;
                 self.pending.extend_from_slice(
-                    format!("PRODUCT#T1,P{i},C{i},\"Name, {i}\",\"{{\"\"n\"\":{i}}}\",t1\n").as_bytes(),
+                    format!("PRODUCT#T1,P{i},C{i},\"Name, {i}\",\"{{\"\"n\"\":{i}}}\",t1\n")
+                        .as_bytes(),
                 );
             } else {
                 return Ok(0);
@@ -124,7 +172,12 @@ impl std::io::Read for Generated {
 
 #[test]
 fn reader_memory_does_not_grow_with_the_file() {
-    let mut reader = MigrationCsvReader::new(Generated { rows: 200_000, next: 0, pending: Vec::new() }).unwrap();
+    let mut reader = MigrationCsvReader::new(Generated {
+        rows: 200_000,
+        next: 0,
+        pending: Vec::new(),
+    })
+    .unwrap();
     let mut count = 0;
     let mut max_buffered = 0;
     while let Some(item) = reader.next() {
@@ -136,7 +189,10 @@ fn reader_memory_does_not_grow_with_the_file() {
     }
     assert_eq!(count, 200_000);
     // The file is ~10 MB; what the reader holds stays around the parser's 8 KB buffer.
-    assert!(max_buffered < 64 * 1024, "reader buffered {max_buffered} bytes");
+    assert!(
+        max_buffered < 64 * 1024,
+        "reader buffered {max_buffered} bytes"
+    );
 }
 
 fn arb_value() -> impl Strategy<Value = AttributeValue> {
@@ -144,7 +200,11 @@ fn arb_value() -> impl Strategy<Value = AttributeValue> {
         "[a-zA-Z0-9 ,\"\n\r\u{e9}\u{3042}]{0,12}".prop_map(AttributeValue::S),
         any::<bool>().prop_map(AttributeValue::Bool),
         (any::<i64>(), 0u32..6).prop_map(|(n, scale)| {
-            let text = if scale == 0 { n.to_string() } else { format!("{n}e-{scale}") };
+            let text = if scale == 0 {
+                n.to_string()
+            } else {
+                format!("{n}e-{scale}")
+            };
             AttributeValue::N(crate::value::normalize_number(&text).unwrap_or_else(|_| "0".into()))
         }),
         Just(AttributeValue::Null(true)),
@@ -171,20 +231,34 @@ fn arb_row() -> impl Strategy<Value = MigrationRow> {
         prop::option::of(0u64..100_000),
         prop::option::of(0u64..4_000_000_000),
     )
-        .prop_map(|(ty, tenant, sk, name, attributes, target, entity_type, version, is_deleted, seq, ttl)| MigrationRow {
-            line: 0,
-            source_pk: format!("{ty}#{tenant}"),
-            code: sk.clone(),
-            source_sk: sk,
-            name,
-            attributes,
-            target_tenant_code: target.unwrap_or_default(),
-            entity_type,
-            version,
-            is_deleted,
-            seq: seq.map(|s| s.to_string()),
-            ttl: ttl.map(|t| t.to_string()),
-        })
+        .prop_map(
+            |(
+                ty,
+                tenant,
+                sk,
+                name,
+                attributes,
+                target,
+                entity_type,
+                version,
+                is_deleted,
+                seq,
+                ttl,
+            )| MigrationRow {
+                line: 0,
+                source_pk: format!("{ty}#{tenant}"),
+                code: sk.clone(),
+                source_sk: sk,
+                name,
+                attributes,
+                target_tenant_code: target.unwrap_or_default(),
+                entity_type,
+                version,
+                is_deleted,
+                seq: seq.map(|s| s.to_string()),
+                ttl: ttl.map(|t| t.to_string()),
+            },
+        )
 }
 
 proptest! {

@@ -13,7 +13,9 @@ pub struct MigrationCsvWriter<W: Write> {
 impl<W: Write> MigrationCsvWriter<W> {
     /// Writes the header: every required column, then every optional one.
     pub fn new(out: W) -> Result<Self, csv::Error> {
-        let mut inner = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+        let mut inner = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
         inner.write_record(REQUIRED_COLUMNS.iter().chain(OPTIONAL_COLUMNS.iter()))?;
         Ok(MigrationCsvWriter { inner })
     }
@@ -42,6 +44,8 @@ impl<W: Write> MigrationCsvWriter<W> {
     }
 
     pub fn into_inner(self) -> Result<W, std::io::Error> {
-        self.inner.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
+        self.inner
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
     }
 }

@@ -27,9 +27,19 @@ pub trait GetObject: Send + Sync {
 #[async_trait]
 pub trait PutObject: Send + Sync {
     /// Stores a small body at once.
-    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<ObjectInfo, StoreError>;
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<ObjectInfo, StoreError>;
     /// Stores a body of any size, streamed (multipart on S3). Readers never see a partial object.
-    async fn put_object_stream(&self, bucket: &str, key: &str, body: ObjectReader) -> Result<ObjectInfo, StoreError>;
+    async fn put_object_stream(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ObjectReader,
+    ) -> Result<ObjectInfo, StoreError>;
 }
 
 #[async_trait]
@@ -54,7 +64,11 @@ pub trait ObjectStore: GetObject + PutObject + HeadObject + ListObjects {}
 impl<T> ObjectStore for T where T: GetObject + PutObject + HeadObject + ListObjects {}
 
 /// Reads a whole (small) object: manifests, job documents, chunk results.
-pub async fn get_bytes(store: &dyn ObjectStore, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
+pub async fn get_bytes(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, StoreError> {
     use tokio::io::AsyncReadExt;
     let mut reader = store.get_object(bucket, key).await?;
     let mut out = Vec::new();
@@ -63,11 +77,17 @@ pub async fn get_bytes(store: &dyn ObjectStore, bucket: &str, key: &str) -> Resu
 }
 
 /// Lists every key under a prefix, page by page.
-pub async fn list_all(store: &dyn ObjectStore, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+pub async fn list_all(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<ObjectInfo>, StoreError> {
     let mut out: Vec<ObjectInfo> = Vec::new();
     loop {
         let after = out.last().map(|o| o.key.clone());
-        let page = store.list_objects(bucket, prefix, after.as_deref(), 1000).await?;
+        let page = store
+            .list_objects(bucket, prefix, after.as_deref(), 1000)
+            .await?;
         if page.is_empty() {
             return Ok(out);
         }

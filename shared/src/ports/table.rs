@@ -33,7 +33,11 @@ pub struct Put {
 
 impl Put {
     pub fn new(table: impl Into<String>, item: Item, condition: Condition) -> Self {
-        Put { table: table.into(), item, condition }
+        Put {
+            table: table.into(),
+            item,
+            condition,
+        }
     }
 
     /// The key of the item (empty strings when the item lacks pk/sk; adapters reject those).
@@ -135,9 +139,15 @@ pub trait BatchWrite: Send + Sync {
 }
 
 /// Everything the pipeline needs from a table store.
-pub trait Table: GetItem + BatchGetItems + QueryItems + ScanItems + PutItem + TransactWrite + BatchWrite {}
+pub trait Table:
+    GetItem + BatchGetItems + QueryItems + ScanItems + PutItem + TransactWrite + BatchWrite
+{
+}
 
-impl<T> Table for T where T: GetItem + BatchGetItems + QueryItems + ScanItems + PutItem + TransactWrite + BatchWrite {}
+impl<T> Table for T where
+    T: GetItem + BatchGetItems + QueryItems + ScanItems + PutItem + TransactWrite + BatchWrite
+{
+}
 
 /// Reads every item of one partition, page by page (for small partitions: job records, tests).
 pub async fn query_all(
@@ -149,7 +159,9 @@ pub async fn query_all(
     let mut out = Vec::new();
     let mut start: Option<Key> = None;
     loop {
-        let page = table.query(name, pk, sk_prefix, start.as_ref(), 1000).await?;
+        let page = table
+            .query(name, pk, sk_prefix, start.as_ref(), 1000)
+            .await?;
         out.extend(page.items);
         match page.next {
             Some(next) => start = Some(next),

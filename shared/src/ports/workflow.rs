@@ -15,5 +15,9 @@ pub enum StartOutcome {
 #[async_trait]
 pub trait WorkflowStarter: Send + Sync {
     /// Starts an execution named `name` with `input`; idempotent by name.
-    async fn start_execution(&self, name: &str, input: serde_json::Value) -> Result<StartOutcome, StoreError>;
+    async fn start_execution(
+        &self,
+        name: &str,
+        input: serde_json::Value,
+    ) -> Result<StartOutcome, StoreError>;
 }

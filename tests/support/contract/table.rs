@@ -3,7 +3,7 @@
 use shared::keys::Key;
 use shared::ports::stream::{StreamEventName, StreamPosition, StreamReader};
 use shared::ports::table::{CancellationReason, Condition, Put, Table, WriteError};
-use shared::value::{n, s, Item};
+use shared::value::{Item, n, s};
 
 pub fn item(pk: &str, sk: &str, version: u64, extra: &str) -> Item {
     let mut i = Item::new();
@@ -11,29 +11,102 @@ pub fn item(pk: &str, sk: &str, version: u64, extra: &str) -> Item {
     i.insert("sk".into(), s(sk));
     i.insert("version".into(), n(version));
     i.insert("extra".into(), s(extra));
-    i.insert("big".into(), shared::value::AttributeValue::N("12345678901234567890123456789012345678".into()));
+    i.insert(
+        "big".into(),
+        shared::value::AttributeValue::N("12345678901234567890123456789012345678".into()),
+    );
     i
 }
 
 /// Conditional puts, gets, batch gets.
 pub async fn check_put_get(t: &dyn Table, table: &str) {
     let k = Key::new("P#t", "a");
-    assert_eq!(t.get_item(table, &k).await.unwrap(), None, "absent item reads as None");
-    t.put_item(Put::new(table, item("P#t", "a", 1, "x"), Condition::NotExists)).await.unwrap();
-    assert_eq!(t.get_item(table, &k).await.unwrap(), Some(item("P#t", "a", 1, "x")), "numbers round-trip exactly");
-    let again = t.put_item(Put::new(table, item("P#t", "a", 1, "y"), Condition::NotExists)).await;
-    assert!(matches!(again, Err(WriteError::ConditionFailed)), "not-exists refuses an existing item: {again:?}");
-    let stale = t.put_item(Put::new(table, item("P#t", "a", 2, "y"), Condition::VersionEquals(7))).await;
-    assert!(matches!(stale, Err(WriteError::ConditionFailed)), "version-equals refuses another version");
-    t.put_item(Put::new(table, item("P#t", "a", 2, "y"), Condition::VersionEquals(1))).await.unwrap();
-    let absent = t.put_item(Put::new(table, item("P#t", "zz", 2, "y"), Condition::VersionEquals(1))).await;
-    assert!(matches!(absent, Err(WriteError::ConditionFailed)), "version-equals refuses an absent item");
-    t.put_item(Put::new(table, item("P#t", "b", 1, "b"), Condition::None)).await.unwrap();
-    let mut got = t.batch_get(table, &[Key::new("P#t", "a"), Key::new("P#t", "b"), Key::new("P#t", "missing")]).await.unwrap();
-    got.sort_by(|x, y| x.get("sk").map(|v| format!("{v:?}")).cmp(&y.get("sk").map(|v| format!("{v:?}"))));
-    assert_eq!(got, vec![item("P#t", "a", 2, "y"), item("P#t", "b", 1, "b")], "batch get returns present items only");
+    assert_eq!(
+        t.get_item(table, &k).await.unwrap(),
+        None,
+        "absent item reads as None"
+    );
+    t.put_item(Put::new(
+        table,
+        item("P#t", "a", 1, "x"),
+        Condition::NotExists,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        t.get_item(table, &k).await.unwrap(),
+        Some(item("P#t", "a", 1, "x")),
+        "numbers round-trip exactly"
+    );
+    let again = t
+        .put_item(Put::new(
+            table,
+            item("P#t", "a", 1, "y"),
+            Condition::NotExists,
+        ))
+        .await;
+    assert!(
+        matches!(again, Err(WriteError::ConditionFailed)),
+        "not-exists refuses an existing item: {again:?}"
+    );
+    let stale = t
+        .put_item(Put::new(
+            table,
+            item("P#t", "a", 2, "y"),
+            Condition::VersionEquals(7),
+        ))
+        .await;
+    assert!(
+        matches!(stale, Err(WriteError::ConditionFailed)),
+        "version-equals refuses another version"
+    );
+    t.put_item(Put::new(
+        table,
+        item("P#t", "a", 2, "y"),
+        Condition::VersionEquals(1),
+    ))
+    .await
+    .unwrap();
+    let absent = t
+        .put_item(Put::new(
+            table,
+            item("P#t", "zz", 2, "y"),
+            Condition::VersionEquals(1),
+        ))
+        .await;
+    assert!(
+        matches!(absent, Err(WriteError::ConditionFailed)),
+        "version-equals refuses an absent item"
+    );
+    t.put_item(Put::new(table, item("P#t", "b", 1, "b"), Condition::None))
+        .await
+        .unwrap();
+    let mut got = t
+        .batch_get(
+            table,
+            &[
+                Key::new("P#t", "a"),
+                Key::new("P#t", "b"),
+                Key::new("P#t", "missing"),
+            ],
+        )
+        .await
+        .unwrap();
+    got.sort_by(|x, y| {
+        x.get("sk")
+            .map(|v| format!("{v:?}"))
+            .cmp(&y.get("sk").map(|v| format!("{v:?}")))
+    });
+    assert_eq!(
+        got,
+        vec![item("P#t", "a", 2, "y"), item("P#t", "b", 1, "b")],
+        "batch get returns present items only"
+    );
     let keys: Vec<Key> = (0..101).map(|i| Key::new("P#t", format!("k{i}"))).collect();
-    assert!(t.batch_get(table, &keys).await.is_err(), "batch get of 101 keys is refused");
+    assert!(
+        t.batch_get(table, &keys).await.is_err(),
+        "batch get of 101 keys is refused"
+    );
 }
 
 /// Transactions are all or nothing, with one cancellation reason per item.
@@ -53,12 +126,20 @@ pub async fn check_transactions(t: &dyn Table, table: &str) {
     match r {
         Err(WriteError::Cancelled(reasons)) => {
             assert_eq!(reasons.len(), 2, "one reason per item");
-            assert_eq!(reasons[1], CancellationReason::ConditionalCheckFailed, "the failing item is named");
+            assert_eq!(
+                reasons[1],
+                CancellationReason::ConditionalCheckFailed,
+                "the failing item is named"
+            );
             assert_ne!(reasons[0], CancellationReason::ConditionalCheckFailed);
         }
         other => panic!("a failed condition cancels the transaction: {other:?}"),
     }
-    assert_eq!(t.get_item(table, &Key::new("T#t", "3")).await.unwrap(), None, "nothing of a cancelled transaction is written");
+    assert_eq!(
+        t.get_item(table, &Key::new("T#t", "3")).await.unwrap(),
+        None,
+        "nothing of a cancelled transaction is written"
+    );
     let dup = t
         .transact_write(vec![
             Put::new(table, item("T#t", "4", 1, "a"), Condition::None),
@@ -66,10 +147,31 @@ pub async fn check_transactions(t: &dyn Table, table: &str) {
         ])
         .await;
     assert!(dup.is_err(), "two operations on one item are refused");
-    let many: Vec<Put> = (0..101).map(|i| Put::new(table, item("T#t", &format!("m{i}"), 1, "a"), Condition::None)).collect();
-    assert!(t.transact_write(many).await.is_err(), "101 items are refused");
-    let hundred: Vec<Put> = (0..100).map(|i| Put::new(table, item("T#t", &format!("h{i:03}"), 1, "a"), Condition::NotExists)).collect();
-    t.transact_write(hundred).await.expect("100 items are accepted");
+    let many: Vec<Put> = (0..101)
+        .map(|i| {
+            Put::new(
+                table,
+                item("T#t", &format!("m{i}"), 1, "a"),
+                Condition::None,
+            )
+        })
+        .collect();
+    assert!(
+        t.transact_write(many).await.is_err(),
+        "101 items are refused"
+    );
+    let hundred: Vec<Put> = (0..100)
+        .map(|i| {
+            Put::new(
+                table,
+                item("T#t", &format!("h{i:03}"), 1, "a"),
+                Condition::NotExists,
+            )
+        })
+        .collect();
+    t.transact_write(hundred)
+        .await
+        .expect("100 items are accepted");
 }
 
 /// Query order, prefix, paging; parallel scan segments partition the table; batch put.
@@ -81,16 +183,45 @@ pub async fn check_query_scan(t: &dyn Table, table: &str) {
     for chunk in items.chunks(25) {
         t.batch_put(table, chunk.to_vec()).await.unwrap();
     }
-    t.batch_put(table, vec![item("Q#other", "a", 1, "q")]).await.unwrap();
-    let all = shared::ports::table::query_all(t, table, "Q#t", None).await.unwrap();
-    let sks: Vec<String> = all.iter().map(|i| shared::value::get_s(i, "sk").unwrap_or_default().to_string()).collect();
-    assert_eq!(sks, vec!["B", "a", "ab", "b@1", "b@10", "b@2", "c"], "sk in byte order");
+    t.batch_put(table, vec![item("Q#other", "a", 1, "q")])
+        .await
+        .unwrap();
+    let all = shared::ports::table::query_all(t, table, "Q#t", None)
+        .await
+        .unwrap();
+    let sks: Vec<String> = all
+        .iter()
+        .map(|i| {
+            shared::value::get_s(i, "sk")
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        sks,
+        vec!["B", "a", "ab", "b@1", "b@10", "b@2", "c"],
+        "sk in byte order"
+    );
     let page = t.query(table, "Q#t", Some("b@"), None, 2).await.unwrap();
     assert_eq!(page.items.len(), 2);
-    let next = page.next.clone().expect("a full page has a continuation key");
-    let rest = t.query(table, "Q#t", Some("b@"), Some(&next), 2).await.unwrap();
-    let sk = |i: &Item| shared::value::get_s(i, "sk").unwrap_or_default().to_string();
-    assert_eq!(rest.items.iter().map(sk).collect::<Vec<_>>(), vec!["b@2"], "paging continues after the key");
+    let next = page
+        .next
+        .clone()
+        .expect("a full page has a continuation key");
+    let rest = t
+        .query(table, "Q#t", Some("b@"), Some(&next), 2)
+        .await
+        .unwrap();
+    let sk = |i: &Item| {
+        shared::value::get_s(i, "sk")
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        rest.items.iter().map(sk).collect::<Vec<_>>(),
+        vec!["b@2"],
+        "paging continues after the key"
+    );
     let mut seen = Vec::new();
     for segment in 0..3 {
         let mut start: Option<Key> = None;
@@ -98,7 +229,11 @@ pub async fn check_query_scan(t: &dyn Table, table: &str) {
             let page = t.scan(table, segment, 3, start.as_ref(), 2).await.unwrap();
             for i in &page.items {
                 if shared::value::get_s(i, "pk").is_some_and(|p| p.starts_with("Q#")) {
-                    seen.push(format!("{}|{}", shared::value::get_s(i, "pk").unwrap_or_default(), sk(i)));
+                    seen.push(format!(
+                        "{}|{}",
+                        shared::value::get_s(i, "pk").unwrap_or_default(),
+                        sk(i)
+                    ));
                 }
             }
             match page.next {
@@ -118,25 +253,63 @@ pub async fn check_query_scan(t: &dyn Table, table: &str) {
 pub async fn check_stream(t: &dyn Table, streams: &dyn StreamReader, table: &str) {
     let (before, mut pos) = drain(streams, table, StreamPosition::default()).await;
     let _ = before;
-    t.put_item(Put::new(table, item("S#t", "x", 1, "one"), Condition::NotExists)).await.unwrap();
-    t.put_item(Put::new(table, item("S#t", "x", 2, "two"), Condition::VersionEquals(1))).await.unwrap();
-    t.put_item(Put::new(table, item("S#t", "x", 2, "two"), Condition::None)).await.unwrap(); // no change
-    let refused = t.put_item(Put::new(table, item("S#t", "x", 3, "three"), Condition::VersionEquals(1))).await;
+    t.put_item(Put::new(
+        table,
+        item("S#t", "x", 1, "one"),
+        Condition::NotExists,
+    ))
+    .await
+    .unwrap();
+    t.put_item(Put::new(
+        table,
+        item("S#t", "x", 2, "two"),
+        Condition::VersionEquals(1),
+    ))
+    .await
+    .unwrap();
+    t.put_item(Put::new(table, item("S#t", "x", 2, "two"), Condition::None))
+        .await
+        .unwrap(); // no change
+    let refused = t
+        .put_item(Put::new(
+            table,
+            item("S#t", "x", 3, "three"),
+            Condition::VersionEquals(1),
+        ))
+        .await;
     assert!(refused.is_err());
     let (records, next) = drain(streams, table, pos).await;
     pos = next;
     let _ = pos;
-    let ours: Vec<_> = records.into_iter().filter(|r| shared::value::get_s(&r.keys, "pk") == Some("S#t")).collect();
-    assert_eq!(ours.len(), 2, "one record per successful change, none for a no-op or a refused write");
+    let ours: Vec<_> = records
+        .into_iter()
+        .filter(|r| shared::value::get_s(&r.keys, "pk") == Some("S#t"))
+        .collect();
+    assert_eq!(
+        ours.len(),
+        2,
+        "one record per successful change, none for a no-op or a refused write"
+    );
     assert_eq!(ours[0].event_name, StreamEventName::Insert);
     assert_eq!(ours[0].old_image, None);
     assert_eq!(ours[1].event_name, StreamEventName::Modify);
-    assert_eq!(ours[1].old_image, Some(item("S#t", "x", 1, "one")), "old image is the previous item");
+    assert_eq!(
+        ours[1].old_image,
+        Some(item("S#t", "x", 1, "one")),
+        "old image is the previous item"
+    );
     assert_eq!(ours[1].new_image, Some(item("S#t", "x", 2, "two")));
-    assert!(ours[0].sequence_number < ours[1].sequence_number, "records are in order");
+    assert!(
+        ours[0].sequence_number < ours[1].sequence_number,
+        "records are in order"
+    );
 }
 
-async fn drain(streams: &dyn StreamReader, table: &str, mut pos: StreamPosition) -> (Vec<shared::ports::StreamRecord>, StreamPosition) {
+async fn drain(
+    streams: &dyn StreamReader,
+    table: &str,
+    mut pos: StreamPosition,
+) -> (Vec<shared::ports::StreamRecord>, StreamPosition) {
     let mut out = Vec::new();
     loop {
         let (records, next) = streams.read_stream(table, &pos, 100).await.unwrap();

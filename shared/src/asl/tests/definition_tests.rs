@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::super::{AslError, StateMachine};
 
@@ -60,16 +60,22 @@ fn unsupported_fields_are_refused_by_name() {
     );
     assert!(err(task(json!({"Arguments": {}}))).contains("field \"Arguments\" is not supported"));
     assert!(err(task(json!({"Assign": {}}))).contains("field \"Assign\" is not supported"));
-    assert!(err(task(
-        json!({"Resource": "arn:aws:states:::glue:startJobRun.sync"})
-    ))
-    .contains("field \"Resource\""));
-    assert!(err(task(
-        json!({"Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken"})
-    ))
-    .contains("\"Resource\""));
-    assert!(err(task(json!({"QueryLanguage": "JSONata"})))
-        .contains("\"QueryLanguage\": value \"JSONata\""));
+    assert!(
+        err(task(
+            json!({"Resource": "arn:aws:states:::glue:startJobRun.sync"})
+        ))
+        .contains("field \"Resource\"")
+    );
+    assert!(
+        err(task(
+            json!({"Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken"})
+        ))
+        .contains("\"Resource\"")
+    );
+    assert!(
+        err(task(json!({"QueryLanguage": "JSONata"})))
+            .contains("\"QueryLanguage\": value \"JSONata\"")
+    );
     assert!(
         err(task(json!({"Retry": [{"ErrorEquals": ["E"], "Foo": 1}]})))
             .contains("\"Retry[0].Foo\" is not supported")

@@ -1,9 +1,9 @@
 //! Distributed Map: ItemReader, ItemSelector, ItemBatcher, ResultWriter, tolerated failures.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::super::{ExecutionStatus, HistoryEventKind, TaskFailure};
-use super::{count, run, Fake};
+use super::{Fake, count, run};
 
 const FN: &str = "arn:aws:lambda:local:000000000000:function:process";
 
@@ -76,10 +76,12 @@ async fn reads_items_and_returns_outputs_in_order() {
         .unwrap();
     assert_eq!(started.detail["totalItems"], json!(4));
     assert_eq!(started.detail["mode"], json!("DISTRIBUTED"));
-    assert!(started.detail["mapRunArn"]
-        .as_str()
-        .unwrap()
-        .contains(":mapRun:Test/Process:"));
+    assert!(
+        started.detail["mapRunArn"]
+            .as_str()
+            .unwrap()
+            .contains(":mapRun:Test/Process:")
+    );
     let indexes: Vec<u64> = r
         .history
         .iter()

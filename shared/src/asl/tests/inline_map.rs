@@ -3,10 +3,10 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::super::{ExecutionStatus, HistoryEventKind, TaskFailure};
-use super::{count, run, Fake};
+use super::{Fake, count, run};
 
 const FN: &str = "arn:aws:lambda:local:000000000000:function:square";
 

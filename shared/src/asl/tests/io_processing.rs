@@ -4,10 +4,10 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::super::{ExecutionStatus, HistoryEvent, HistoryEventKind, Observer, TaskFailure};
-use super::{count, options, parse, run, shared, Fake};
+use super::{Fake, count, options, parse, run, shared};
 
 const ADD: &str = "arn:aws:lambda:local:000000000000:function:add";
 const ECHO: &str = "arn:aws:lambda:local:000000000000:function:echo";
@@ -358,10 +358,11 @@ async fn history_and_observer() {
             ExecutionSucceeded
         ]
     );
-    assert!(r
-        .history
-        .windows(2)
-        .all(|w| w[0].timestamp <= w[1].timestamp));
+    assert!(
+        r.history
+            .windows(2)
+            .all(|w| w[0].timestamp <= w[1].timestamp)
+    );
     assert_eq!(r.history[1].state.as_deref(), Some("A"));
     assert_eq!(r.history[1].detail["input"], json!({"x": 1}));
     assert_eq!(recorder.0.lock().unwrap().len(), r.history.len());

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{
-    run_execution, ExecutionOptions, ExecutionResult, HistoryEventKind, Resources, StateMachine,
-    TaskFailure,
+    ExecutionOptions, ExecutionResult, HistoryEventKind, Resources, StateMachine, TaskFailure,
+    run_execution,
 };
 
 type Handler = Box<dyn Fn(Value) -> Result<Value, TaskFailure> + Send + Sync>;

@@ -2,10 +2,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::super::{run_execution, ExecutionStatus, HistoryEventKind, TaskFailure};
-use super::{count, options, parse, run, Fake};
+use super::super::{ExecutionStatus, HistoryEventKind, TaskFailure, run_execution};
+use super::{Fake, count, options, parse, run};
 
 const FN: &str = "arn:aws:lambda:local:000000000000:function:process";
 
