@@ -218,7 +218,7 @@ fn killed_mid_process_then_rerun_gives_the_same_tables() {
     child.wait().unwrap();
     let partial = std::fs::read_dir(&results).map(|d| d.count()).unwrap_or(0);
     assert!(
-        partial >= 5 && partial < 60,
+        (5..60).contains(&partial),
         "killed mid-Process ({partial} of 60 chunks done)"
     );
 

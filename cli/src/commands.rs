@@ -72,7 +72,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let event = s3_event(&key, &info.etag, info.size);
+            let event = s3_event(&key, &info.etag, info.size)?;
             let deps = start::StartDeps {
                 starter: &pipeline,
                 objects: pipeline.objects.as_ref(),
@@ -117,9 +117,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
                 ));
             };
             let doc = read_json(&path)?;
-            let event: aws_event::EventBridgeEvent = serde_json::from_value(json!({
-                "version": "0", "id": uuid_like(), "detail-type": "Scheduled Event", "source": "aws.events",
-                "account": "000000000000", "time": chrono_now(), "region": "local",
+            let event: start::EventBridgeEvent = serde_json::from_value(json!({
+                "version": "0", "id": format!("local-{}", start::content_hash(shared::handlers::now().as_bytes())), "detail-type": "Scheduled Event", "source": "aws.events",
+                "account": "000000000000", "time": shared::handlers::now(), "region": "local",
                 "resources": ["arn:aws:events:local:000000000000:rule/migration-nightly-reconcile"], "detail": {}
             }))
             .map_err(usage)?;
@@ -177,65 +177,37 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
     report(&pipeline, started, json_out).await
 }
 
-mod aws_event {
-    pub use shared::handlers::start::EventBridgeEvent;
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    )
-}
-
-fn chrono_now() -> String {
-    shared::handlers::now()
-}
-
 /// A job id derived from the document's content: the same document is the same job.
 fn content_name(doc: &Value) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    doc.to_string().hash(&mut h);
     let mode = doc.get("mode").and_then(|m| m.as_str()).unwrap_or("job");
-    format!("{mode}-{:016x}", h.finish())
+    format!("{mode}-{}", start::content_hash(doc.to_string().as_bytes()))
 }
 
+/// Starts a job the way a console start does: an execution named `name` with `doc` as input.
 async fn start_direct(
     pipeline: &LocalPipeline,
     name: String,
     doc: Value,
 ) -> Result<start::Started, Usage> {
-    use shared::ports::workflow::{StartOutcome, WorkflowStarter};
-    let outcome = pipeline
-        .start_execution(&name, doc.clone())
-        .await
-        .map_err(usage)?;
-    Ok(match outcome {
-        StartOutcome::Started { execution_id } => start::Started {
-            execution_name: name,
-            execution_id,
-            already_existed: false,
-            input: doc,
-        },
-        StartOutcome::AlreadyExists { execution_id } => start::Started {
-            execution_name: name,
-            execution_id,
-            already_existed: true,
-            input: doc,
-        },
-    })
+    let deps = start::StartDeps {
+        starter: pipeline,
+        objects: pipeline.objects.as_ref(),
+        reconcile_job: None,
+    };
+    start::start(&deps, name, doc).await.map_err(usage)
 }
 
-fn s3_event(key: &str, etag: &str, size: u64) -> shared::handlers::start::S3Event {
-    let encoded: String = key
-        .split('/')
-        .map(|seg| percent_encode(seg))
-        .collect::<Vec<_>>()
-        .join("/");
+/// Keys in S3 notifications are URL-encoded (`/` kept); `start` decodes them.
+const KEY_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The S3 ObjectCreated notification for an object put into the local bucket.
+fn s3_event(key: &str, etag: &str, size: u64) -> Result<start::S3Event, Usage> {
+    let encoded = percent_encoding::utf8_percent_encode(key, KEY_ENCODE).to_string();
     let event = json!({ "Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "local", "eventTime": shared::handlers::now(),
         "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "local"},
@@ -244,21 +216,7 @@ fn s3_event(key: &str, etag: &str, size: u64) -> shared::handlers::start::S3Even
                 "bucket": {"name": LOCAL_BUCKET, "ownerIdentity": {"principalId": "local"}, "arn": format!("arn:aws:s3:::{LOCAL_BUCKET}")},
                 "object": {"key": encoded, "size": size, "eTag": etag.trim_matches('"'), "sequencer": "0"} }
     }]});
-    serde_json::from_value(event).unwrap_or_default()
-}
-
-fn percent_encode(segment: &str) -> String {
-    let mut out = String::new();
-    for b in segment.bytes() {
-        match b {
-            b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    serde_json::from_value(event).map_err(|e| usage(format!("cannot build the S3 event: {e}")))
 }
 
 /// Prints the outcome of an execution and maps it to the exit code.
@@ -326,25 +284,25 @@ async fn report(
             error.unwrap_or_else(|| "States.Unknown".into()),
             cause.unwrap_or_default()
         );
-        if let Some((_, result)) = &last {
-            if !json_out {
-                eprintln!("execution history (last events):");
-                for e in result
-                    .history
-                    .iter()
-                    .rev()
-                    .take(12)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                {
-                    eprintln!(
-                        "  {:?} {} {}",
-                        e.kind,
-                        e.state.clone().unwrap_or_default(),
-                        e.detail
-                    );
-                }
+        if let Some((_, result)) = &last
+            && !json_out
+        {
+            eprintln!("execution history (last events):");
+            for e in result
+                .history
+                .iter()
+                .rev()
+                .take(12)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                eprintln!(
+                    "  {:?} {} {}",
+                    e.kind,
+                    e.state.clone().unwrap_or_default(),
+                    e.detail
+                );
             }
         }
         Ok(ExitCode::from(1))

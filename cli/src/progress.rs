@@ -66,17 +66,17 @@ impl Observer for Progress {
                 }
             }
             HistoryEventKind::MapItemSucceeded | HistoryEventKind::MapItemFailed => {
-                if let Ok(c) = self.chunks.lock() {
-                    if let Some(bar) = c.as_ref() {
-                        bar.inc(1);
-                    }
+                if let Ok(c) = self.chunks.lock()
+                    && let Some(bar) = c.as_ref()
+                {
+                    bar.inc(1);
                 }
             }
             HistoryEventKind::MapRunSucceeded | HistoryEventKind::MapRunFailed => {
-                if let Ok(mut c) = self.chunks.lock() {
-                    if let Some(bar) = c.take() {
-                        bar.finish();
-                    }
+                if let Ok(mut c) = self.chunks.lock()
+                    && let Some(bar) = c.take()
+                {
+                    bar.finish();
                 }
             }
             _ => {}

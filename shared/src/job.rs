@@ -231,34 +231,33 @@ impl JobDocument {
             ("sourceTenant", &self.source_tenant),
             ("targetTenant", &self.target_tenant),
         ] {
-            if let Some(v) = value {
-                if v.is_empty() || v.contains('#') || v.trim() != v {
-                    return Err(Error::invalid(format!(
-                        "job document: {name} {v:?} must be non-empty, without '#' or surrounding spaces"
-                    )));
-                }
-            }
-        }
-        if let Some(p) = self.tolerated_failure_percentage {
-            if !(0.0..=100.0).contains(&p) {
+            if let Some(v) = value
+                && (v.is_empty() || v.contains('#') || v.trim() != v)
+            {
                 return Err(Error::invalid(format!(
-                    "job document: toleratedFailurePercentage {p} is not within 0..100"
+                    "job document: {name} {v:?} must be non-empty, without '#' or surrounding spaces"
                 )));
             }
         }
+        if let Some(p) = self.tolerated_failure_percentage
+            && !(0.0..=100.0).contains(&p)
+        {
+            return Err(Error::invalid(format!(
+                "job document: toleratedFailurePercentage {p} is not within 0..100"
+            )));
+        }
         if let (Mode::CopyTenant, Some(s), Some(t)) =
             (self.mode, &self.source_tenant, &self.target_tenant)
+            && s == t
         {
-            if s == t {
-                return Err(Error::invalid(
-                    "job document: copy-tenant needs a targetTenant different from sourceTenant",
-                ));
-            }
+            return Err(Error::invalid(
+                "job document: copy-tenant needs a targetTenant different from sourceTenant",
+            ));
         }
-        if let Some(key) = self.source.as_ref().map(|s| &s.key) {
-            if key.is_empty() {
-                return Err(Error::invalid("job document: source.key is empty"));
-            }
+        if let Some(key) = self.source.as_ref().map(|s| &s.key)
+            && key.is_empty()
+        {
+            return Err(Error::invalid("job document: source.key is empty"));
         }
         if let Some(schema) = self
             .validation

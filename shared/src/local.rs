@@ -115,7 +115,9 @@ impl LocalPipeline {
         let data = self.deps.table_names.data.clone();
         let position_key = Key::new("STREAM", &data);
         let mut position = match self
-            .tables_get(STREAM_POSITIONS_TABLE, &position_key)
+            .deps
+            .tables
+            .get_item(STREAM_POSITIONS_TABLE, &position_key)
             .await?
         {
             Some(item) => StreamPosition(get_s(&item, "position").map(str::to_string)),
@@ -142,7 +144,7 @@ impl LocalPipeline {
                         .iter()
                         .take_while(|r| &r.sequence_number < seq)
                         .last()
-                        .map(|r| r.sequence_number.trim_start_matches('0').to_string());
+                        .map(|r| r.sequence_number.clone());
                     StreamPosition(before.or(position.0.clone()))
                 }
             };
@@ -165,10 +167,6 @@ impl LocalPipeline {
             }
             position = new_position;
         }
-    }
-
-    async fn tables_get(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.deps.tables.get_item(table, key).await
     }
 
     async fn invoke_function(
@@ -227,7 +225,9 @@ impl LocalPipeline {
     /// The status of a recorded execution (`RUNNING` also for one that was killed).
     pub async fn execution_status(&self, name: &str) -> Result<Option<String>, Error> {
         let item = self
-            .tables_get(EXECUTIONS_TABLE, &Key::new("EXECUTION", name))
+            .deps
+            .tables
+            .get_item(EXECUTIONS_TABLE, &Key::new("EXECUTION", name))
             .await?;
         Ok(item.and_then(|i| get_s(&i, "status").map(str::to_string)))
     }

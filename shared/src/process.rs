@@ -242,7 +242,7 @@ async fn recheck(
     let target = fresh.get(&row.target_key());
     let source = fresh.get(&row.source_key());
     match plan_row(row, target, source, ctx) {
-        Plan::Done(outcome) if outcome.outcome != Outcome::Conflict => Ok(outcome),
+        // Already as wanted (unchanged / written by this job), or an expected-version conflict.
         Plan::Done(outcome) => Ok(outcome),
         Plan::Write { .. } => {
             let now = target.map_or("absent".to_string(), |t| {

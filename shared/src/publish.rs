@@ -248,27 +248,28 @@ pub fn plan_row(
     let moves = ctx.mode == Mode::NormalizeTenant && row.source_key() != key;
 
     // The optimistic lock a row may carry: the version it expects (see README "version column").
-    let locked = match ctx.mode {
-        Mode::NormalizeTenant => source,
+    // `None`: the mode takes no lock (copy-tenant and reconcile record the version instead).
+    let locked: Option<Option<&EntityRow>> = match ctx.mode {
+        Mode::NormalizeTenant => Some(source),
         Mode::CopyTenant | Mode::Reconcile => None,
-        _ => target,
+        _ => Some(target),
     };
-    if let Some(expected) = row.version {
-        if ctx.mode != Mode::CopyTenant && ctx.mode != Mode::Reconcile {
-            let current = locked.map(|e| e.version);
-            let recovered_by_us = target.is_some_and(|t| written_by(t, ctx)) && !moves;
-            if current != Some(expected)
-                && !recovered_by_us
-                && !(moves && source_done(source, &key, ctx))
-            {
-                let now = current.map_or("no entity".to_string(), |v| format!("version {v}"));
-                return Plan::Done(outcome(
-                    Outcome::Conflict,
-                    current,
-                    None,
-                    Some(format!("expected version {expected}, found {now}")),
-                ));
-            }
+    if let (Some(expected), Some(locked)) = (row.version, locked) {
+        let current = locked.map(|e| e.version);
+        // A version this job already moved on from itself (resume) is not a conflict.
+        let done_by_us = if moves {
+            source_done(source, &key)
+        } else {
+            target.is_some_and(|t| written_by(t, ctx))
+        };
+        if current != Some(expected) && !done_by_us {
+            let now = current.map_or("no entity".to_string(), |v| format!("version {v}"));
+            return Plan::Done(outcome(
+                Outcome::Conflict,
+                current,
+                None,
+                Some(format!("expected version {expected}, found {now}")),
+            ));
         }
     }
 
@@ -304,7 +305,7 @@ pub fn plan_row(
 
     if moves {
         match source {
-            Some(old) if !source_done(Some(old), &key, ctx) => {
+            Some(old) if !source_done(Some(old), &key) => {
                 let deleted = soft_deleted(old, &key, ctx);
                 result.side_change = Some(SideChange {
                     pk: old.pk.clone(),
@@ -356,7 +357,7 @@ fn written_by(row: &EntityRow, ctx: &PublishContext) -> bool {
 }
 
 /// The old entity of a normalize-tenant row is already soft-deleted towards `moved_to`.
-fn source_done(source: Option<&EntityRow>, moved_to: &Key, _ctx: &PublishContext) -> bool {
+fn source_done(source: Option<&EntityRow>, moved_to: &Key) -> bool {
     source.is_some_and(|old| {
         old.is_deleted
             && matches!(old.attributes.get("_migratedTo"), Some(AttributeValue::S(to)) if *to == keys::id(&moved_to.pk, &moved_to.sk))

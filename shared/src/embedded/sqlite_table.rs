@@ -9,8 +9,9 @@
 //! Parallel scan segments are ranges of a 32-bit hash of the pk (stored in column `h`), so each
 //! segment is an index range rather than a filter over the whole table.
 
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -54,6 +55,8 @@ CREATE INDEX IF NOT EXISTS stream_by_table ON stream_records (tbl, seq);
 /// All tables of one embedded state directory.
 pub struct SqliteTables {
     conn: Mutex<Connection>,
+    /// Tables whose stream is on (persisted in `stream_tables`, cached: every write asks).
+    streamed: RwLock<HashSet<String>>,
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -136,8 +139,16 @@ impl SqliteTables {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql_err)?;
         conn.execute_batch(SCHEMA).map_err(sql_err)?;
+        let streamed = conn
+            .prepare("SELECT tbl FROM stream_tables")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get(0))?
+                    .collect::<Result<HashSet<String>, _>>()
+            })
+            .map_err(sql_err)?;
         Ok(SqliteTables {
             conn: Mutex::new(conn),
+            streamed: RwLock::new(streamed),
         })
     }
 
@@ -149,6 +160,10 @@ impl SqliteTables {
                 params![table],
             )
             .map_err(sql_err)?;
+        self.streamed
+            .write()
+            .map_err(|_| StoreError::Other("the stream table lock was poisoned".into()))?
+            .insert(table.to_string());
         Ok(())
     }
 
@@ -170,19 +185,13 @@ impl SqliteTables {
         body.as_deref().map(decode).transpose()
     }
 
-    fn stream_enabled(conn: &Connection, table: &str) -> Result<bool, StoreError> {
-        conn.query_row(
-            "SELECT 1 FROM stream_tables WHERE tbl = ?1",
-            params![table],
-            |_| Ok(()),
-        )
-        .optional()
-        .map(|r| r.is_some())
-        .map_err(sql_err)
+    fn stream_enabled(&self, table: &str) -> bool {
+        self.streamed.read().is_ok_and(|s| s.contains(table))
     }
 
     /// Writes one item and its stream record; the caller has checked the condition.
     fn write(
+        &self,
         conn: &Connection,
         table: &str,
         key: &Key,
@@ -199,7 +208,7 @@ impl SqliteTables {
             params![table, key.pk, key.sk, pk_hash(&key.pk), body],
         )
         .map_err(sql_err)?;
-        if Self::stream_enabled(conn, table)? {
+        if self.stream_enabled(table) {
             let event = if old.is_some() {
                 StreamEventName::Modify
             } else {
@@ -365,7 +374,7 @@ impl PutItem for SqliteTables {
         if !condition_holds(put.condition, old.as_ref()) {
             return Err(WriteError::ConditionFailed);
         }
-        Self::write(&tx, &put.table, &key, &put.item, old)?;
+        self.write(&tx, &put.table, &key, &put.item, old)?;
         tx.commit().map_err(sql_err)?;
         Ok(())
     }
@@ -414,7 +423,7 @@ impl TransactWrite for SqliteTables {
             return Err(WriteError::Cancelled(reasons)); // dropping tx rolls back
         }
         for ((put, key), old) in puts.iter().zip(&keys).zip(olds) {
-            Self::write(&tx, &put.table, key, &put.item, old)?;
+            self.write(&tx, &put.table, key, &put.item, old)?;
         }
         tx.commit().map_err(sql_err)?;
         Ok(())
@@ -438,7 +447,7 @@ impl BatchWrite for SqliteTables {
             let key = key_of(item)?;
             Self::check_size(item)?;
             let old = Self::read(&tx, table, &key)?;
-            Self::write(&tx, table, &key, item, old)?;
+            self.write(&tx, table, &key, item, old)?;
         }
         tx.commit().map_err(sql_err)?;
         Ok(())
@@ -502,7 +511,7 @@ impl StreamReader for SqliteTables {
                 new_image: new.as_deref().map(decode).transpose()?,
             });
         }
-        Ok((out, StreamPosition(Some(next.to_string()))))
+        Ok((out, StreamPosition(Some(format!("{next:021}")))))
     }
 }
 

@@ -13,13 +13,13 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::{Deps, PreparedJob, parse_input, to_output};
+use super::{Deps, PreparedJob, parse_input, process_chunk, to_output};
 use crate::error::{Error, StoreError};
 use crate::job::Mode;
 use crate::keys::{self, Key};
 use crate::migration_csv::{MigrationCsvWriter, MigrationRow};
 use crate::model::EntityRow;
-use crate::ports::objects::{get_bytes, list_all};
+use crate::ports::objects::get_bytes_if_exists;
 use crate::publish::{Outcome, RowOutcome};
 
 #[derive(serde::Deserialize)]
@@ -42,13 +42,9 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
     let key = format!("{}export.csv", job.prefix());
     let summary_key = format!("{}export.json", job.prefix());
     // A job's export is its snapshot: a re-run (resume) works on the same rows.
-    if deps
-        .objects
-        .head_object(&deps.bucket, &summary_key)
-        .await?
-        .is_some()
+    if let Some(bytes) =
+        get_bytes_if_exists(deps.objects.as_ref(), &deps.bucket, &summary_key).await?
     {
-        let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &summary_key).await?;
         return serde_json::from_slice(&bytes)
             .map_err(|e| Error::MigrationFailed(format!("{summary_key}: {e}")));
     }
@@ -151,25 +147,6 @@ async fn export_partition(
     }
 }
 
-/// The keys of the chunk result files of job `job_id` (one small object per chunk).
-pub(super) async fn chunk_result_keys(deps: &Deps, job_id: &str) -> Result<Vec<String>, Error> {
-    let prefix = format!("{}results/chunks/", super::job_prefix(job_id));
-    Ok(list_all(deps.objects.as_ref(), &deps.bucket, &prefix)
-        .await?
-        .into_iter()
-        .map(|o| o.key)
-        .collect())
-}
-
-pub(super) async fn load_chunk_result(
-    deps: &Deps,
-    key: &str,
-) -> Result<super::process_chunk::ChunkResult, Error> {
-    let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, key).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::MigrationFailed(format!("{key}: unreadable chunk result: {e}")))
-}
-
 async fn export_rollback(
     job: &PreparedJob,
     deps: &Deps,
@@ -178,8 +155,8 @@ async fn export_rollback(
     let of = job.document.rollback_of.clone().unwrap_or_default();
     let mut rows = 0;
     // One chunk of J at a time: what it changed, resolved against the tables.
-    for result_key in chunk_result_keys(deps, &of).await? {
-        let result = load_chunk_result(deps, &result_key).await?;
+    for result_key in process_chunk::result_keys(deps, &of).await? {
+        let result = process_chunk::load_result_at(deps, &result_key).await?;
         if result.dry_run {
             continue;
         }

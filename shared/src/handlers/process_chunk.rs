@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::transform::ChunkEntry;
 use super::{Deps, PreparedJob, parse_input, to_output};
 use crate::error::Error;
-use crate::migration_csv::MigrationRow;
-use crate::ports::objects::get_bytes;
+use crate::ports::objects::{get_bytes, get_bytes_if_exists, list_all};
 use crate::process::{Counts, process_rows};
 use crate::publish::RowOutcome;
 
@@ -39,6 +38,41 @@ pub fn result_key(job_id: &str, chunk: u32) -> String {
     )
 }
 
+fn parse_result(key: &str, bytes: &[u8]) -> Result<ChunkResult, Error> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::MigrationFailed(format!("{key}: unreadable chunk result: {e}")))
+}
+
+/// The result of chunk `chunk` of job `job_id`, if it was processed.
+pub(super) async fn load_result(
+    deps: &Deps,
+    job_id: &str,
+    chunk: u32,
+) -> Result<Option<ChunkResult>, Error> {
+    let key = result_key(job_id, chunk);
+    match get_bytes_if_exists(deps.objects.as_ref(), &deps.bucket, &key).await? {
+        Some(bytes) => parse_result(&key, &bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The keys of the result files of job `job_id` (one small object per chunk).
+pub(super) async fn result_keys(deps: &Deps, job_id: &str) -> Result<Vec<String>, Error> {
+    let prefix = format!("{}results/chunks/", super::job_prefix(job_id));
+    Ok(list_all(deps.objects.as_ref(), &deps.bucket, &prefix)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .collect())
+}
+
+pub(super) async fn load_result_at(deps: &Deps, key: &str) -> Result<ChunkResult, Error> {
+    parse_result(
+        key,
+        &get_bytes(deps.objects.as_ref(), &deps.bucket, key).await?,
+    )
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ChunkOutput {
@@ -50,36 +84,14 @@ struct ChunkOutput {
 pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
     let ChunkInput { job, chunk } = parse_input("ProcessChunk", input)?;
     let key = result_key(&job.job_id, chunk.index);
-    if deps
-        .objects
-        .head_object(&deps.bucket, &key)
-        .await?
-        .is_some()
-    {
-        let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &key).await?;
-        let done: ChunkResult = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::MigrationFailed(format!("{key}: {e}")))?;
+    if let Some(done) = load_result(deps, &job.job_id, chunk.index).await? {
         return to_output(&ChunkOutput {
             chunk: chunk.index,
             skipped: true,
             counts: done.counts,
         });
     }
-    let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &chunk.key).await?;
-    let mut rows = Vec::with_capacity(chunk.rows as usize);
-    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let row: MigrationRow = serde_json::from_slice(line).map_err(|e| {
-            Error::invalid(format!(
-                "{} line {}: not a chunk row: {e}",
-                chunk.key,
-                i + 1
-            ))
-        })?;
-        rows.push(row);
-    }
+    let rows = super::transform::read_chunk(deps, &chunk.key).await?;
     let ctx = job.publish_context(deps);
     let dry_run = !job.document.writes();
     let outcomes = process_rows(deps.tables.as_ref(), rows, &ctx, dry_run).await?;

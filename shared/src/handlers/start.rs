@@ -58,10 +58,19 @@ fn sanitize(text: &str, max: usize) -> String {
     s.trim_matches('-').chars().take(max).collect()
 }
 
+/// 16 hex digits of SHA-256: stable across runs, machines and Rust versions (names derived
+/// from it must be, or a re-run would not find its execution).
+pub fn content_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// `<file stem>-<16 hex of sha256(bucket/key/etag)>`: at most 80 characters of `[A-Za-z0-9_-]`.
 pub fn execution_name_for_object(bucket: &str, key: &str, etag: &str) -> String {
-    let digest = Sha256::digest(format!("{bucket}/{key}/{}", etag.trim_matches('"')).as_bytes());
-    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hash = content_hash(format!("{bucket}/{key}/{}", etag.trim_matches('"')).as_bytes());
     let file = key.rsplit('/').next().unwrap_or(key);
     let stem = file
         .strip_suffix(".job.json")
@@ -75,7 +84,8 @@ pub fn execution_name_for_object(bucket: &str, key: &str, etag: &str) -> String 
     }
 }
 
-async fn start(
+/// Starts (or finds) the execution `name`; the one place that turns a start outcome into [`Started`].
+pub async fn start(
     deps: &StartDeps<'_>,
     name: String,
     input: serde_json::Value,

@@ -21,9 +21,9 @@ use crate::job::{JobDocument, Mode};
 use crate::keys::{self, Key};
 use crate::migration_csv::{CsvItem, MigrationCsvReader, MigrationRow, Rejection, RejectionWriter};
 use crate::operations::{self, SCHEMA_VERSION_ATTRIBUTE};
-use crate::ports::objects::get_bytes;
+use crate::ports::objects::{get_bytes, get_bytes_if_exists};
 use crate::process::read_data_rows;
-use crate::value::{AttributeValue, PlainJson};
+use crate::value::AttributeValue;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceRef {
@@ -62,21 +62,34 @@ pub struct TransformSummary {
     pub source_etag: String,
 }
 
+/// `jobs/<jobId>/chunks/<index>.jsonl`: one validated row (a [`MigrationRow`]) per line.
+pub fn chunk_key(job_id: &str, index: u32) -> String {
+    format!("{}chunks/{index:05}.jsonl", super::job_prefix(job_id))
+}
+
+/// Reads the rows of one chunk (small: at most `chunk_rows` rows).
+pub async fn read_chunk(deps: &Deps, key: &str) -> Result<Vec<MigrationRow>, Error> {
+    let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, key).await?;
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(i, line)| {
+            serde_json::from_slice(line)
+                .map_err(|e| Error::invalid(format!("{key} line {}: not a chunk row: {e}", i + 1)))
+        })
+        .collect()
+}
+
 pub fn summary_key(job_id: &str) -> String {
     format!("{}transform.json", super::job_prefix(job_id))
 }
 
 pub async fn load_summary(deps: &Deps, job_id: &str) -> Result<Option<TransformSummary>, Error> {
     let key = summary_key(job_id);
-    if deps
-        .objects
-        .head_object(&deps.bucket, &key)
-        .await?
-        .is_none()
-    {
+    let Some(bytes) = get_bytes_if_exists(deps.objects.as_ref(), &deps.bucket, &key).await? else {
         return Ok(None);
-    }
-    let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &key).await?;
+    };
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| Error::MigrationFailed(format!("{key}: {e}")))
@@ -205,7 +218,7 @@ impl ChunkWriter<'_> {
             return Ok(rejected);
         }
         let index = self.entries.len() as u32 + 1;
-        let key = format!("{}chunks/{index:05}.jsonl", self.job.prefix());
+        let key = chunk_key(&self.job.job_id, index);
         let mut body = Vec::with_capacity(good.len() * 256);
         for row in &good {
             serde_json::to_writer(&mut body, row)
@@ -291,20 +304,23 @@ async fn transform(
 ) -> Result<TransformSummary, Error> {
     let rules = RowRules::new(job)?;
     let body = deps.objects.get_object(&source.bucket, &source.key).await?;
-    let (tx, mut rx) = mpsc::channel::<Result<CsvItem, Error>>(256);
+    // Each item travels with its raw record, so a row rejected by a later check (operations,
+    // schema, references) is reported in rejected.csv exactly as it was in the file.
+    let (tx, mut rx) = mpsc::channel::<Result<(CsvItem, String), Error>>(256);
     let location = format!("s3://{}/{}", source.bucket, source.key);
     let parser = tokio::task::spawn_blocking(move || {
         let input = tokio_util::io::SyncIoBridge::new(body);
-        let reader = match MigrationCsvReader::new(input) {
+        let mut reader = match MigrationCsvReader::new(input) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(Error::invalid(format!("{location}: {e}"))));
                 return;
             }
         };
-        for item in reader {
-            let item =
-                item.map_err(|e| Error::Retryable(format!("{location}: reading failed: {e}")));
+        while let Some(item) = reader.next() {
+            let item = item
+                .map(|i| (i, reader.last_record().to_string()))
+                .map_err(|e| Error::Retryable(format!("{location}: reading failed: {e}")));
             if tx.blocking_send(item).is_err() {
                 return; // the receiver gave up (an error): stop reading
             }
@@ -332,13 +348,12 @@ async fn transform(
     };
     while let Some(item) = rx.recv().await {
         match item? {
-            CsvItem::Rejected(r) => {
+            (CsvItem::Rejected(r), _) => {
                 total += 1;
                 reject(&r, &mut rejected)?;
             }
-            CsvItem::Row(mut row) => {
+            (CsvItem::Row(mut row), record) => {
                 total += 1;
-                let record = raw_record(&row);
                 match rules.apply(&mut row) {
                     Ok(()) => writer.rows.push((row, record)),
                     Err((column, reason)) => reject(
@@ -392,15 +407,4 @@ async fn transform(
         rejected,
         source_etag: etag,
     })
-}
-
-/// A compact rendering of a valid row for `rejected.csv` when a later check rejects it.
-fn raw_record(row: &MigrationRow) -> String {
-    let attributes =
-        serde_json::to_string(&crate::value::PlainItem(&row.attributes)).unwrap_or_default();
-    let _ = PlainJson; // (the attributes above use exact numbers)
-    format!(
-        "{},{},{},{},{},{}",
-        row.source_pk, row.source_sk, row.code, row.name, attributes, row.target_tenant_code
-    )
 }

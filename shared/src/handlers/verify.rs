@@ -14,9 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::export::{chunk_result_keys, load_chunk_result};
 use super::job_record::{self, JobResult, Verification};
-use super::transform::{ChunkEntry, TransformSummary, load_summary};
+use super::process_chunk::{ChunkResult, load_result};
+use super::transform::{ChunkEntry, TransformSummary, chunk_key, load_summary, read_chunk};
 use super::{Deps, PreparedJob, parse_input, to_output};
 use crate::error::Error;
 use crate::job::Mode;
@@ -56,8 +56,10 @@ fn push(list: &mut Vec<String>, item: String) {
 pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
     let VerifyInput { job, transform } = parse_input("Verify", input)?;
     let mut samples = Samples::default();
-    let counts = aggregate(deps, &job, &transform, Some(&mut samples)).await?;
-    let mut verification = verify_rows(deps, &job, &mut samples).await?;
+    let mut verification = Verification::default();
+    // One pass over the chunks: count their outcomes and check the rows they wrote.
+    let check_rows = job.document.writes().then_some(&mut verification);
+    let counts = aggregate(deps, &job, &transform, Some(&mut samples), check_rows).await?;
     verification.source_count = transform.valid;
     let drift_only = !job.document.writes();
     if matches!(job.mode, Mode::CopyTenant | Mode::Reconcile) {
@@ -154,6 +156,7 @@ pub(super) async fn aggregate(
     job: &PreparedJob,
     transform: &TransformSummary,
     mut samples: Option<&mut Samples>,
+    mut verification: Option<&mut Verification>,
 ) -> Result<Counts, Error> {
     let mut counts = Counts {
         rejected: transform.rejected,
@@ -164,13 +167,7 @@ pub(super) async fn aggregate(
     let entries: Vec<ChunkEntry> = serde_json::from_slice(&manifest)
         .map_err(|e| Error::MigrationFailed(format!("{}: {e}", transform.manifest_key)))?;
     for entry in entries {
-        let key = super::process_chunk::result_key(&job.job_id, entry.index);
-        if deps
-            .objects
-            .head_object(&deps.bucket, &key)
-            .await?
-            .is_none()
-        {
+        let Some(result) = load_result(deps, &job.job_id, entry.index).await? else {
             counts.total += entry.rows;
             counts.failed += entry.rows;
             if let Some(s) = samples.as_deref_mut() {
@@ -180,8 +177,7 @@ pub(super) async fn aggregate(
                 );
             }
             continue;
-        }
-        let result = load_chunk_result(deps, &key).await?;
+        };
         counts.add(&result.counts);
         if let Some(s) = samples.as_deref_mut() {
             for o in &result.rows {
@@ -197,6 +193,9 @@ pub(super) async fn aggregate(
                     Outcome::Failed => push(&mut s.failed, what),
                     _ => {}
                 }
+            }
+            if let Some(v) = verification.as_deref_mut() {
+                verify_chunk(deps, job, &result, v, s).await?;
             }
         }
     }
@@ -221,79 +220,68 @@ fn row_value(row: &MigrationRow, field: &str) -> Option<AttributeValue> {
     }
 }
 
-async fn verify_rows(
+/// Checks the rows one chunk created, updated or left unchanged against the data table.
+async fn verify_chunk(
     deps: &Deps,
     job: &PreparedJob,
+    result: &ChunkResult,
+    v: &mut Verification,
     samples: &mut Samples,
-) -> Result<Verification, Error> {
-    let mut v = Verification::default();
-    if !job.document.writes() {
-        return Ok(v);
-    }
+) -> Result<(), Error> {
     let compare_fields = job
         .document
         .verify
         .as_ref()
         .map(|v| v.compare_fields.clone())
         .unwrap_or_default();
-    for key in chunk_result_keys(deps, &job.job_id).await? {
-        let result = load_chunk_result(deps, &key).await?;
-        let written: std::collections::HashMap<u64, Outcome> = result
-            .rows
-            .iter()
-            .filter(|o| {
-                matches!(
-                    o.outcome,
-                    Outcome::Created | Outcome::Updated | Outcome::Unchanged
-                )
-            })
-            .map(|o| (o.line, o.outcome))
-            .collect();
-        let chunk_key = format!("{}chunks/{:05}.jsonl", job.prefix(), result.chunk);
-        let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, &chunk_key).await?;
-        let rows: Vec<MigrationRow> = bytes
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(serde_json::from_slice)
-            .collect::<Result<_, _>>()
-            .map_err(|e| Error::MigrationFailed(format!("{chunk_key}: {e}")))?;
-        let rows: Vec<MigrationRow> = rows
-            .into_iter()
-            .filter(|r| written.contains_key(&r.line))
-            .collect();
-        let keys: Vec<Key> = rows.iter().map(MigrationRow::target_key).collect();
-        let found = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &keys).await?;
-        for row in &rows {
-            let key = row.target_key();
-            let Some(entity) = found.get(&key) else {
-                v.missing_count += 1;
-                push(&mut samples.missing, format!("line {}: {key}", row.line));
-                continue;
-            };
-            v.target_count += 1;
-            let fields: Vec<String> = if compare_fields.is_empty() {
-                ["code", "name"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .chain(row.attributes.keys().cloned())
-                    .collect()
-            } else {
-                compare_fields.clone()
-            };
-            if let Some(field) = fields.iter().find(|f| {
-                !crate::model::is_metadata(f)
-                    && row_value(row, f).is_some()
-                    && row_value(row, f) != field_value(entity, f)
-            }) {
-                v.difference_count += 1;
-                push(
-                    &mut samples.differences,
-                    format!("line {}: {key}: {field} differs", row.line),
-                );
-            }
+    let written: std::collections::HashSet<u64> = result
+        .rows
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.outcome,
+                Outcome::Created | Outcome::Updated | Outcome::Unchanged
+            )
+        })
+        .map(|o| o.line)
+        .collect();
+    let rows = read_chunk(deps, &chunk_key(&job.job_id, result.chunk)).await?;
+    let rows: Vec<MigrationRow> = rows
+        .into_iter()
+        .filter(|r| written.contains(&r.line))
+        .collect();
+    let keys: Vec<Key> = rows.iter().map(MigrationRow::target_key).collect();
+    let found = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &keys).await?;
+    for row in &rows {
+        let key = row.target_key();
+        let Some(entity) = found.get(&key) else {
+            v.missing_count += 1;
+            push(&mut samples.missing, format!("line {}: {key}", row.line));
+            continue;
+        };
+        v.target_count += 1;
+        let fields: Vec<String> = if compare_fields.is_empty() {
+            ["code", "name"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain(row.attributes.keys().cloned())
+                .collect()
+        } else {
+            compare_fields.clone()
+        };
+        if let Some(field) = fields.iter().find(|f| {
+            !crate::model::is_metadata(f)
+                && row_value(row, f).is_some()
+                && row_value(row, f) != field_value(entity, f)
+        }) {
+            v.difference_count += 1;
+            push(
+                &mut samples.differences,
+                format!("line {}: {key}: {field} differs", row.line),
+            );
         }
     }
-    Ok(v)
+    Ok(())
 }
 
 /// Live entities in the target tenant without a live counterpart in the source tenant.
@@ -350,7 +338,10 @@ pub(super) async fn counts_so_far(
     job: &PreparedJob,
 ) -> Result<(Counts, Option<TransformSummary>), Error> {
     match load_summary(deps, &job.job_id).await? {
-        Some(summary) => Ok((aggregate(deps, job, &summary, None).await?, Some(summary))),
+        Some(summary) => Ok((
+            aggregate(deps, job, &summary, None, None).await?,
+            Some(summary),
+        )),
         None => Ok((Counts::default(), None)),
     }
 }

@@ -116,6 +116,8 @@ pub struct MigrationCsvReader<R: Read> {
     columns: Columns,
     names: Vec<String>,
     record: csv::ByteRecord,
+    /// The raw text of the record last returned (for a rejection decided after parsing).
+    last_record: String,
 }
 
 impl<R: Read> MigrationCsvReader<R> {
@@ -201,7 +203,13 @@ impl<R: Read> MigrationCsvReader<R> {
             columns,
             names,
             record: csv::ByteRecord::new(),
+            last_record: String::new(),
         })
+    }
+
+    /// The record last returned, as it is in the file (terminator removed).
+    pub fn last_record(&self) -> &str {
+        &self.last_record
     }
 
     /// Bytes held for the record being parsed (bounded by one record plus the parser's buffer;
@@ -386,6 +394,7 @@ impl<R: Read> Iterator for MigrationCsvReader<R> {
                     None => self.csv.position().byte(),
                 };
                 let (line, text, quoting) = self.take_raw(start);
+                self.last_record.clone_from(&text);
                 if let Err((field, why)) = quoting {
                     let column = self.names.get(field - 1).cloned();
                     return Some(Ok(CsvItem::Rejected(Rejection {

@@ -76,6 +76,19 @@ pub async fn get_bytes(
     Ok(out)
 }
 
+/// Reads a whole (small) object if it exists: one GET, no HEAD first.
+pub async fn get_bytes_if_exists(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    match get_bytes(store, bucket, key).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Lists every key under a prefix, page by page.
 pub async fn list_all(
     store: &dyn ObjectStore,

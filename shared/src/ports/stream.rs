@@ -35,7 +35,8 @@ pub struct StreamRecord {
     pub new_image: Option<Item>,
 }
 
-/// Where a reader is in a stream (opaque to callers).
+/// Where a reader is in a stream: the sequence number of the last record it consumed (none at
+/// the start), so a consumer can also checkpoint just before a record it failed to process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamPosition(pub Option<String>);
 
