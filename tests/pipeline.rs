@@ -659,3 +659,179 @@ async fn reconcile_reports_drift_and_repairs_only_when_asked() {
     .unwrap();
     assert_eq!((mirror3.name.as_str(), mirror3.version), ("drifted", 2));
 }
+
+#[tokio::test]
+async fn references_reject_rows_whose_referenced_entity_is_missing_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path());
+    // Categories: C1 live, C2 deleted.
+    let categories = "sourcePk,sourceSk,code,name,attributes,targetTenantCode,isDeleted\n\
+CATEGORY#t1,C1,C1,one,{},,false\n\
+CATEGORY#t1,C2,C2,two,{},,true\n";
+    let (status, _) =
+        upload_and_run(&p, "incoming/c.csv", categories, json!({"jobId": "cats"})).await;
+    assert_eq!(status, ExecutionStatus::Succeeded);
+    let products = "sourcePk,sourceSk,code,name,attributes,targetTenantCode\n\
+PRODUCT#t1,P1,P1,ok,\"{\"\"categoryId\"\":\"\"C1\"\"}\",\n\
+PRODUCT#t1,P2,P2,deleted-ref,\"{\"\"categoryId\"\":\"\"C2\"\"}\",\n\
+PRODUCT#t1,P3,P3,missing-ref,\"{\"\"categoryId\"\":\"\"C9\"\"}\",\n\
+PRODUCT#t1,P4,P4,no-ref,{},\n";
+    let job = json!({"jobId": "refs", "toleratedFailurePercentage": 50,
+        "validation": {"references": [{"field": "categoryId", "entityType": "CATEGORY"}]}});
+    let (status, out) = upload_and_run(&p, "incoming/p.csv", products, job).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
+    assert_eq!(
+        (
+            out["counts"]["created"].as_u64(),
+            out["counts"]["rejected"].as_u64()
+        ),
+        (Some(2), Some(2)),
+        "{out}"
+    );
+    let rejected = String::from_utf8(
+        get_bytes(p.objects.as_ref(), LOCAL_BUCKET, "jobs/refs/rejected.csv")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        rejected.contains("3,attributes,")
+            && rejected.contains("referenced entity CATEGORY#t1 / C2 does not exist"),
+        "line 3 names the deleted category: {rejected}"
+    );
+    assert!(
+        rejected.contains("4,attributes,") && rejected.contains("CATEGORY#t1 / C9"),
+        "line 4 names the missing category: {rejected}"
+    );
+    let written: Vec<String> = data_rows(&p, "data", "PRODUCT#t1")
+        .await
+        .iter()
+        .map(|i| {
+            shared::value::get_s(i, "sk")
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(written, vec!["P1", "P4"], "only rows with live references");
+}
+
+#[tokio::test]
+async fn the_scheduled_event_starts_the_configured_reconcile_once_a_day() {
+    use shared::handlers::start::{EventBridgeEvent, StartDeps, handle_schedule};
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path());
+    let fixture: EventBridgeEvent = serde_json::from_str(include_str!(
+        "../infra/events/example-eventbridge-schedule.json"
+    ))
+    .unwrap();
+    let missing = StartDeps {
+        starter: &p,
+        objects: p.objects.as_ref(),
+        reconcile_job: None,
+    };
+    let err = handle_schedule(fixture.clone(), &missing)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), shared::ErrorType::InvalidInput, "{err}");
+
+    let not_reconcile = json!({"jobId": "nightly", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "a", "targetTenant": "b"});
+    let wrong = StartDeps {
+        reconcile_job: Some(not_reconcile),
+        ..missing
+    };
+    let err = handle_schedule(fixture.clone(), &wrong).await.unwrap_err();
+    assert!(err.to_string().contains("mode reconcile"), "{err}");
+
+    let job = json!({"jobId": "nightly", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror"});
+    let deps = StartDeps {
+        starter: &p,
+        objects: p.objects.as_ref(),
+        reconcile_job: Some(job),
+    };
+    let first = handle_schedule(fixture.clone(), &deps).await.unwrap();
+    assert_eq!(
+        first.execution_name, "nightly-20151008",
+        "named by the job and the event's day"
+    );
+    assert!(!first.already_existed);
+    // The start function's entry point recognises the raw scheduled event.
+    let raw: Value = serde_json::from_str(include_str!(
+        "../infra/events/example-eventbridge-schedule.json"
+    ))
+    .unwrap();
+    let again = shared::handlers::start::handle_event(raw, &deps)
+        .await
+        .unwrap();
+    assert_eq!(
+        again["started"][0]["alreadyExisted"], true,
+        "a redelivered event starts nothing: {again}"
+    );
+    let record = shared::handlers::job_record::get(&p.deps, "nightly-20151008")
+        .await
+        .unwrap()
+        .expect("the run left a job record");
+    assert_eq!(record["mode"], "reconcile", "{record}");
+    assert_eq!(
+        record["status"], "SUCCEEDED",
+        "empty source and target agree: {record}"
+    );
+}
+
+/// Records what the streaming states report, for the progress bars of `migrate`.
+#[derive(Default)]
+struct ProgressRecorder(std::sync::Mutex<Vec<(String, u64, Option<(u64, u64)>)>>);
+
+impl shared::handlers::RowProgress for ProgressRecorder {
+    fn rows(&self, state: &str, rows: u64, bytes: Option<(u64, u64)>) {
+        if let Ok(mut events) = self.0.lock() {
+            events.push((state.to_string(), rows, bytes));
+        }
+    }
+}
+
+#[tokio::test]
+async fn export_and_transform_report_progress_as_they_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline(dir.path());
+    let recorder = Arc::new(ProgressRecorder::default());
+    p.deps.progress = recorder.clone();
+    let csv = products_csv(2500, "", |i| format!("n{i}")).replace("PRODUCT#SRC", "PRODUCT#a");
+    let (status, _) = upload_and_run(&p, "incoming/pr.csv", &csv, json!({"jobId": "pr"})).await;
+    assert_eq!(status, ExecutionStatus::Succeeded);
+    let copy = json!({"jobId": "pr-copy", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "a", "targetTenant": "b"});
+    assert_eq!(
+        p.run("pr-copy", copy).await.unwrap().status,
+        ExecutionStatus::Succeeded
+    );
+    let events = recorder.0.lock().unwrap().clone();
+    // The import's Transform: everything before the copy's Export.
+    let transform: Vec<_> = events
+        .iter()
+        .take_while(|e| e.0 != "Export")
+        .filter(|e| e.0 == "Transform")
+        .collect();
+    assert!(
+        transform.len() >= 3,
+        "reported while streaming: {transform:?}"
+    );
+    assert!(
+        transform
+            .windows(2)
+            .all(|w| w[0].1 <= w[1].1 && w[0].2.map(|b| b.0) <= w[1].2.map(|b| b.0)),
+        "rows and bytes only grow"
+    );
+    let size = csv.len() as u64;
+    // The import's Transform ends at every byte of the CSV; the copy's at its export.csv.
+    assert!(
+        transform.contains(&&("Transform".to_string(), 2500, Some((size, size)))),
+        "{:?}",
+        transform.last()
+    );
+    let export_rows: Vec<u64> = events
+        .iter()
+        .filter(|e| e.0 == "Export")
+        .map(|e| e.1)
+        .collect();
+    assert_eq!(export_rows.last(), Some(&2500), "{export_rows:?}");
+    assert!(export_rows.len() >= 5, "one report per page of 500");
+}

@@ -48,6 +48,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
     let mut pipeline = LocalPipeline::open(&cli.state_dir, &definition).map_err(usage)?;
     let progress = Arc::new(Progress::new(cli.json));
     pipeline.observer = Some(progress.clone());
+    pipeline.deps.progress = progress.clone();
     if let Some(scale) = std::env::var("MIGRATE_RETRY_INTERVAL_SCALE")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -38,15 +38,22 @@ pub fn history_item(old_image: &Item) -> Result<Item, Error> {
 }
 
 /// Records one stream change in the history table.
+///
+/// A MODIFY whose old and new images are equal changed nothing: DynamoDB writes no record for
+/// such a put, but moto does, and recording it would put the *current* version into history.
 pub async fn record(
     table: &dyn Table,
     history_table: &str,
     event: StreamEventName,
     old_image: Option<&Item>,
+    new_image: Option<&Item>,
 ) -> Result<HistoryWrite, Error> {
     let old = match (event, old_image) {
         (StreamEventName::Insert, _) | (_, None) => return Ok(HistoryWrite::NotApplicable),
         (_, Some(old)) if old.is_empty() => return Ok(HistoryWrite::NotApplicable),
+        (StreamEventName::Modify, Some(old)) if Some(old) == new_image => {
+            return Ok(HistoryWrite::NotApplicable);
+        }
         (_, Some(old)) => old,
     };
     let item = history_item(old)?;

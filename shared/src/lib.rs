@@ -7,15 +7,20 @@
 //! * [`publish`], [`process`], [`history`]: compare / map / publish, chunk processing, history.
 //! * [`ports`]: narrow traits for tables, streams, objects, workflows; [`embedded`] adapters.
 //! * [`handlers`]: one module per Task state of `infra/statemachine.asl.json`.
+//! * `aws` (feature `aws`): the AWS adapters; `lambda` (feature `lambda`): Lambda wiring.
 //! * [`asl`]: a local interpreter of the Amazon States Language; [`local`] wires it to the handlers.
 
 pub mod asl;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod embedded;
 pub mod error;
 pub mod handlers;
 pub mod history;
 pub mod job;
 pub mod keys;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod local;
 pub mod migration_csv;
 pub mod model;

@@ -19,7 +19,7 @@ use crate::error::{Error, StoreError};
 use crate::handlers::{self, DEFAULT_CHUNK_ROWS, Deps};
 use crate::keys::Key;
 use crate::ports::objects::get_bytes;
-use crate::ports::stream::{StreamPosition, StreamReader};
+use crate::ports::stream::StreamPosition;
 use crate::ports::table::{Condition, Put};
 use crate::ports::workflow::{StartOutcome, WorkflowStarter};
 use crate::publish::TableNames;
@@ -93,6 +93,7 @@ impl LocalPipeline {
             bucket: LOCAL_BUCKET.into(),
             chunk_rows,
             actor: "migrate".into(),
+            progress: Arc::new(handlers::NoProgress),
         };
         Ok(LocalPipeline {
             deps,
@@ -125,34 +126,21 @@ impl LocalPipeline {
         };
         let mut delivered = 0;
         loop {
-            let (records, next) = self.tables.read_stream(&data, &position, 100).await?;
-            if records.is_empty() {
+            let Some(batch) = handlers::history::deliver_batch(
+                self.tables.as_ref(),
+                &data,
+                &position,
+                &self.deps,
+            )
+            .await?
+            else {
                 return Ok(delivered);
-            }
-            let event = handlers::history::event_from_records(&records, &data);
-            let response = handlers::history::handle(event, &self.deps).await;
-            let failed_at = response
-                .batch_item_failures
-                .iter()
-                .filter_map(|f| f.item_identifier.clone())
-                .min();
-            let new_position = match &failed_at {
-                None => next,
-                Some(seq) => {
-                    // checkpoint just before the first failed record
-                    let before: Option<String> = records
-                        .iter()
-                        .take_while(|r| &r.sequence_number < seq)
-                        .last()
-                        .map(|r| r.sequence_number.clone());
-                    StreamPosition(before.or(position.0.clone()))
-                }
             };
-            delivered += records.len() as u64;
+            delivered += batch.delivered;
             let mut item = Item::new();
             item.insert("pk".into(), s("STREAM"));
             item.insert("sk".into(), s(&data));
-            if let Some(p) = &new_position.0 {
+            if let Some(p) = &batch.position.0 {
                 item.insert("position".into(), s(p));
             }
             self.deps
@@ -160,12 +148,12 @@ impl LocalPipeline {
                 .put_item(Put::new(STREAM_POSITIONS_TABLE, item, Condition::None))
                 .await
                 .map_err(|e| Error::Retryable(e.to_string()))?;
-            if let Some(seq) = failed_at {
+            if let Some(seq) = batch.failed_at {
                 return Err(Error::Retryable(format!(
                     "history: stream record {seq} failed; will be retried"
                 )));
             }
-            position = new_position;
+            position = batch.position;
         }
     }
 
@@ -174,20 +162,7 @@ impl LocalPipeline {
         function: &str,
         input: serde_json::Value,
     ) -> Result<serde_json::Value, Error> {
-        let deps = &self.deps;
-        let output = match function {
-            "prepare" => handlers::prepare::handle(input, deps).await,
-            "export" => handlers::export::handle(input, deps).await,
-            "transform" => handlers::transform::handle(input, deps).await,
-            "process" => handlers::process_chunk::handle(input, deps).await,
-            "verify" => handlers::verify::handle(input, deps).await,
-            "record-failure" => handlers::record_failure::handle(input, deps).await,
-            other => {
-                return Err(Error::invalid(format!(
-                    "no local handler for function {other:?}"
-                )));
-            }
-        };
+        let output = handlers::invoke(function, input, &self.deps).await;
         // Like the stream's event source mapping: history follows every write.
         if let Err(e) = self.pump_history().await {
             tracing::warn!(error = %e, "history pump");

@@ -140,6 +140,7 @@ async fn export_partition(
             write(writer, &row_from(&entity, &target_tenant))?;
             rows += 1;
         }
+        deps.progress.rows("Export", rows, None);
         match page.next {
             Some(next) => start = Some(next),
             None => return Ok(rows),
@@ -202,6 +203,7 @@ async fn export_rollback(
             )?;
             rows += 1;
         }
+        deps.progress.rows("Export", rows, None);
     }
     Ok(rows)
 }

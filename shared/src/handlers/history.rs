@@ -7,7 +7,7 @@ use tracing::Instrument;
 
 use super::Deps;
 use crate::history::{HistoryWrite, record};
-use crate::ports::stream::StreamEventName;
+use crate::ports::stream::{StreamEventName, StreamPosition, StreamReader};
 use crate::value::Item;
 
 fn to_item(image: &serde_dynamo::Item) -> Item {
@@ -31,11 +31,13 @@ pub async fn handle(event: Event, deps: &Deps) -> DynamoDbEventResponse {
                 }
             };
             let old = to_item(&record_.change.old_image);
+            let new = to_item(&record_.change.new_image);
             record(
                 deps.tables.as_ref(),
                 &deps.table_names.history,
                 event_name,
                 Some(&old),
+                Some(&new),
             )
             .await
         }
@@ -57,6 +59,59 @@ pub async fn handle(event: Event, deps: &Deps) -> DynamoDbEventResponse {
         }
     }
     response
+}
+
+/// One batch delivered by [`deliver_batch`].
+#[derive(Debug)]
+pub struct DeliveredBatch {
+    /// Records handed to the handler.
+    pub delivered: u64,
+    /// Where the reader continues: after the batch, or just before its first failed record.
+    pub position: StreamPosition,
+    /// The sequence number of the first record that failed, if any.
+    pub failed_at: Option<String>,
+}
+
+/// Plays the event source mapping once (batch size 100, `ReportBatchItemFailures`): reads the
+/// records after `position`, hands them to [`handle`] in the Lambda event shape, and says where
+/// to continue. `None` when the reader has caught up.
+pub async fn deliver_batch(
+    streams: &dyn StreamReader,
+    table: &str,
+    position: &StreamPosition,
+    deps: &Deps,
+) -> Result<Option<DeliveredBatch>, crate::Error> {
+    let (records, next) = streams.read_stream(table, position, 100).await?;
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let response = handle(event_from_records(&records, table), deps).await;
+    let failed: Vec<&String> = response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.as_ref())
+        .collect();
+    // The first record (in stream order) that failed: everything from it on is redelivered.
+    let failed_at = records
+        .iter()
+        .find(|r| failed.contains(&&r.sequence_number))
+        .map(|r| r.sequence_number.clone());
+    let position = match &failed_at {
+        None => next,
+        Some(seq) => StreamPosition(
+            records
+                .iter()
+                .take_while(|r| &r.sequence_number != seq)
+                .last()
+                .map(|r| r.sequence_number.clone())
+                .or(position.0.clone()),
+        ),
+    };
+    Ok(Some(DeliveredBatch {
+        delivered: records.len() as u64,
+        position,
+        failed_at,
+    }))
 }
 
 /// Builds the Lambda event shape from stream records (the embedded event source mapping and

@@ -37,7 +37,26 @@ pub struct Deps {
     pub chunk_rows: usize,
     /// Recorded as `createdBy` / `updatedBy` / `_migratedBy`.
     pub actor: String,
+    /// Where Export and Transform report rows as they stream (a progress bar under `migrate`;
+    /// nothing in Lambda, where the logs and the execution history tell the story).
+    pub progress: Arc<dyn RowProgress>,
 }
+
+/// Progress of a state that streams rows (Export, Transform).
+pub trait RowProgress: Send + Sync {
+    /// `rows` handled so far by `state`; `bytes` = (read, total) when the input size is known.
+    fn rows(&self, state: &str, rows: u64, bytes: Option<(u64, u64)>);
+}
+
+/// The progress sink of a Lambda: reports nothing.
+pub struct NoProgress;
+
+impl RowProgress for NoProgress {
+    fn rows(&self, _state: &str, _rows: u64, _bytes: Option<(u64, u64)>) {}
+}
+
+/// How often (in rows) a streaming state reports progress.
+pub const PROGRESS_EVERY: u64 = 1000;
 
 pub const DEFAULT_CHUNK_ROWS: usize = 500;
 
@@ -75,6 +94,34 @@ impl PreparedJob {
             tables: deps.table_names.clone(),
             rollback_of: self.document.rollback_of.clone(),
         }
+    }
+}
+
+/// The Task functions by name (the `<name>` of `functions/<name>` and of the local ARNs), and
+/// the one dispatch from a name to its handler, for runners that play Lambda's part (`migrate`,
+/// the moto tests).
+pub const TASK_FUNCTIONS: [&str; 6] = [
+    "prepare",
+    "export",
+    "transform",
+    "process",
+    "verify",
+    "record-failure",
+];
+
+pub async fn invoke(
+    function: &str,
+    input: serde_json::Value,
+    deps: &Deps,
+) -> Result<serde_json::Value, Error> {
+    match function {
+        "prepare" => prepare::handle(input, deps).await,
+        "export" => export::handle(input, deps).await,
+        "transform" => transform::handle(input, deps).await,
+        "process" => process_chunk::handle(input, deps).await,
+        "verify" => verify::handle(input, deps).await,
+        "record-failure" => record_failure::handle(input, deps).await,
+        other => Err(Error::invalid(format!("no handler for function {other:?}"))),
     }
 }
 

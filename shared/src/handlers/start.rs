@@ -177,6 +177,45 @@ pub async fn handle_schedule(
     start(deps, name, doc).await
 }
 
+/// The reconcile job from its configuration text (`RECONCILE_JOB`); empty means none.
+pub fn reconcile_job_from(text: Option<&str>) -> Result<Option<serde_json::Value>, Error> {
+    match text.map(str::trim) {
+        None | Some("") | Some("{}") => Ok(None),
+        Some(t) => serde_json::from_str(t)
+            .map(Some)
+            .map_err(|e| Error::invalid(format!("RECONCILE_JOB is not JSON: {e}"))),
+    }
+}
+
+/// The `start` function's event: an S3 notification (`Records`), S3's `s3:TestEvent` (sent when
+/// the notification is configured; ignored), or a scheduled event (`source` `aws.events` or
+/// `aws.scheduler`). Returns `{"started": [...]}`.
+pub async fn handle_event(
+    event: serde_json::Value,
+    deps: &StartDeps<'_>,
+) -> Result<serde_json::Value, Error> {
+    let started = if event.get("Records").is_some() {
+        let s3: S3Event = serde_json::from_value(event)
+            .map_err(|e| Error::invalid(format!("start: not an S3 event: {e}")))?;
+        handle_s3(s3, deps).await?
+    } else if event.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
+        tracing::info!("ignored s3:TestEvent");
+        Vec::new()
+    } else if matches!(
+        event.get("source").and_then(|s| s.as_str()),
+        Some("aws.events" | "aws.scheduler")
+    ) {
+        let scheduled: EventBridgeEvent = serde_json::from_value(event)
+            .map_err(|e| Error::invalid(format!("start: not a scheduled event: {e}")))?;
+        vec![handle_schedule(scheduled, deps).await?]
+    } else {
+        return Err(Error::invalid(
+            "start: expected an S3 notification or a scheduled event",
+        ));
+    };
+    Ok(serde_json::json!({ "started": started }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

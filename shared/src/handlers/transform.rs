@@ -11,17 +11,22 @@
 //! `InvalidInput`, and `rejected.csv` still lists every bad row.
 
 use std::io::Write;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
-use super::{Deps, PreparedJob, parse_input, to_output};
+use super::{Deps, PROGRESS_EVERY, PreparedJob, parse_input, to_output};
 use crate::error::{Error, StoreError};
 use crate::job::{JobDocument, Mode};
 use crate::keys::{self, Key};
 use crate::migration_csv::{CsvItem, MigrationCsvReader, MigrationRow, Rejection, RejectionWriter};
 use crate::operations::{self, SCHEMA_VERSION_ATTRIBUTE};
-use crate::ports::objects::{get_bytes, get_bytes_if_exists};
+use crate::ports::objects::{ObjectInfo, ObjectReader, get_bytes, get_bytes_if_exists};
 use crate::process::read_data_rows;
 use crate::value::AttributeValue;
 
@@ -135,7 +140,7 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         check_tolerance(&summary, &job)?;
         return to_output(&summary);
     }
-    let summary = transform(&job, &source, head.etag, deps).await?;
+    let summary = transform(&job, &source, &head, deps).await?;
     deps.objects
         .put_object(
             &deps.bucket,
@@ -296,14 +301,40 @@ async fn check_references(
     Ok((good, rejected))
 }
 
+/// Counts the bytes read from the source object, for progress.
+struct CountingReader {
+    inner: ObjectReader,
+    count: Arc<AtomicU64>,
+}
+
+impl AsyncRead for CountingReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = self.inner.as_mut().poll_read(cx, buf);
+        let read = buf.filled().len().saturating_sub(before) as u64;
+        self.count.fetch_add(read, Ordering::Relaxed);
+        poll
+    }
+}
+
 async fn transform(
     job: &PreparedJob,
     source: &SourceRef,
-    etag: String,
+    head: &ObjectInfo,
     deps: &Deps,
 ) -> Result<TransformSummary, Error> {
+    let (etag, size) = (head.etag.clone(), head.size);
     let rules = RowRules::new(job)?;
     let body = deps.objects.get_object(&source.bucket, &source.key).await?;
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let body = CountingReader {
+        inner: body,
+        count: bytes_read.clone(),
+    };
     // Each item travels with its raw record, so a row rejected by a later check (operations,
     // schema, references) is reported in rejected.csv exactly as it was in the file.
     let (tx, mut rx) = mpsc::channel::<Result<(CsvItem, String), Error>>(256);
@@ -347,6 +378,10 @@ async fn transform(
             .map_err(|e| Error::Retryable(format!("writing rejected.csv: {e}")))
     };
     while let Some(item) = rx.recv().await {
+        if total % PROGRESS_EVERY == 0 {
+            let read = bytes_read.load(Ordering::Relaxed);
+            deps.progress.rows("Transform", total, Some((read, size)));
+        }
         match item? {
             (CsvItem::Rejected(r), _) => {
                 total += 1;
@@ -380,6 +415,7 @@ async fn transform(
     for r in writer.flush().await? {
         reject(&r, &mut rejected)?;
     }
+    deps.progress.rows("Transform", total, Some((size, size)));
     let mut out = rejected_out.into_inner().map_err(StoreError::from)?;
     out.flush().map_err(StoreError::from)?;
     drop(out);

@@ -281,9 +281,13 @@ pub async fn check_stream(t: &dyn Table, streams: &dyn StreamReader, table: &str
     let (records, next) = drain(streams, table, pos).await;
     pos = next;
     let _ = pos;
+    // DynamoDB writes no record for a put that changes nothing; moto writes a MODIFY whose old
+    // and new images are equal. Consumers (history) ignore such records, so the contract allows
+    // them and counts only real changes; the embedded store writes none (contract_embedded).
     let ours: Vec<_> = records
         .into_iter()
         .filter(|r| shared::value::get_s(&r.keys, "pk") == Some("S#t"))
+        .filter(|r| r.old_image.is_none() || r.old_image != r.new_image)
         .collect();
     assert_eq!(
         ours.len(),

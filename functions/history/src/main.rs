@@ -1,0 +1,19 @@
+//! The data table's stream (NEW_AND_OLD_IMAGES) → the history table, with a partial batch
+//! response: only the records that failed are retried (`ReportBatchItemFailures`). The logic is
+//! `shared::handlers::history`, which the embedded event source mapping of `migrate` also runs.
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use lambda_runtime::{LambdaEvent, service_fn};
+use shared::handlers::history;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::lambda::init_tracing();
+    let deps = shared::aws::deps_from_env().await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<DynamoDbEventResponse, shared::Error>(history::handle(event.payload, deps).await)
+    }))
+    .await
+}

@@ -1,0 +1,138 @@
+//! A Lambda's configuration: table and bucket names from environment variables set by
+//! `template.yaml`, read once in `main`.
+
+use std::sync::Arc;
+
+use super::{AwsClients, DynamoDbTables, S3Objects};
+use crate::error::Error;
+use crate::handlers::{DEFAULT_CHUNK_ROWS, Deps, NoProgress};
+use crate::publish::TableNames;
+
+/// The environment variables every function reads (set in `template.yaml`).
+pub const COMMAND_TABLE: &str = "COMMAND_TABLE";
+pub const DATA_TABLE: &str = "DATA_TABLE";
+pub const HISTORY_TABLE: &str = "HISTORY_TABLE";
+pub const JOBS_TABLE: &str = "JOBS_TABLE";
+pub const BUCKET: &str = "BUCKET";
+/// Optional: rows per chunk (default [`DEFAULT_CHUNK_ROWS`]).
+pub const CHUNK_ROWS: &str = "CHUNK_ROWS";
+/// The `start` function's: the state machine it starts, and the nightly reconcile job.
+pub const STATE_MACHINE_ARN: &str = "STATE_MACHINE_ARN";
+pub const RECONCILE_JOB: &str = "RECONCILE_JOB";
+
+/// What a function knows about its deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionConfig {
+    pub table_names: TableNames,
+    pub bucket: String,
+    pub chunk_rows: usize,
+    pub actor: String,
+}
+
+/// Reads a required variable, naming it when it is missing.
+pub fn required(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, Error> {
+    lookup(name)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| Error::invalid(format!("environment variable {name} is not set")))
+}
+
+impl FunctionConfig {
+    /// From a variable lookup (`std::env::var` in `main`, a map in tests).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let chunk_rows = match lookup(CHUNK_ROWS) {
+            None => DEFAULT_CHUNK_ROWS,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "{CHUNK_ROWS}={v:?}: expected a number from 1 to 10000"
+                    ))
+                })?,
+        };
+        Ok(FunctionConfig {
+            table_names: TableNames {
+                command: required(lookup, COMMAND_TABLE)?,
+                data: required(lookup, DATA_TABLE)?,
+                history: required(lookup, HISTORY_TABLE)?,
+                jobs: required(lookup, JOBS_TABLE)?,
+            },
+            bucket: required(lookup, BUCKET)?,
+            chunk_rows,
+            // The function's name: who wrote a row, as MBC's createdBy/updatedBy.
+            actor: lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "migration".into()),
+        })
+    }
+
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// The handlers' dependencies on the AWS adapters.
+    pub fn deps(&self, clients: &AwsClients) -> Deps {
+        Deps {
+            tables: Arc::new(DynamoDbTables::new(clients.dynamodb.clone())),
+            objects: Arc::new(S3Objects::new(clients.s3.clone())),
+            table_names: self.table_names.clone(),
+            bucket: self.bucket.clone(),
+            chunk_rows: self.chunk_rows,
+            actor: self.actor.clone(),
+            progress: Arc::new(NoProgress),
+        }
+    }
+}
+
+/// Configuration and clients from the environment: what every Task function's `main` builds once.
+pub async fn deps_from_env() -> Result<Deps, Error> {
+    let config = FunctionConfig::from_env()?;
+    let clients = AwsClients::from_env().await;
+    Ok(config.deps(&clients))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn reads_names_and_names_what_is_missing() {
+        let full = lookup(&[
+            (COMMAND_TABLE, "c"),
+            (DATA_TABLE, "d"),
+            (HISTORY_TABLE, "h"),
+            (JOBS_TABLE, "j"),
+            (BUCKET, "b"),
+            (CHUNK_ROWS, "250"),
+        ]);
+        let config = FunctionConfig::from_lookup(&full).unwrap();
+        assert_eq!(config.table_names.history, "h");
+        assert_eq!(config.chunk_rows, 250);
+        let partial = lookup(&[(COMMAND_TABLE, "c")]);
+        let err = FunctionConfig::from_lookup(&partial).unwrap_err();
+        assert!(err.to_string().contains(DATA_TABLE), "{err}");
+        let bad = lookup(&[
+            (COMMAND_TABLE, "c"),
+            (DATA_TABLE, "d"),
+            (HISTORY_TABLE, "h"),
+            (JOBS_TABLE, "j"),
+            (BUCKET, "b"),
+            (CHUNK_ROWS, "lots"),
+        ]);
+        assert!(
+            FunctionConfig::from_lookup(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("CHUNK_ROWS")
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! The table port on DynamoDB. Items convert with serde_dynamo (numbers stay strings, exact);
+//! reads are consistent; conditions are `attribute_not_exists(pk)` and `#version = :version`;
+//! a cancelled transaction reports one reason per item; unprocessed keys and items of batch calls
+//! are retried with backoff, up to a bound.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue as Av, KeysAndAttributes, Put as DynamoPut, PutRequest, TransactWriteItem,
+    WriteRequest,
+};
+
+use super::errors::{build_error, store_error};
+use crate::error::StoreError;
+use crate::keys::Key;
+use crate::ports::table::{
+    BatchGetItems, BatchWrite, CancellationReason, Condition, GetItem, MAX_BATCH_GET,
+    MAX_BATCH_WRITE, MAX_TRANSACT_ITEMS, Page, Put, PutItem, QueryItems, ScanItems, TransactWrite,
+    WriteError,
+};
+use crate::value::{Item, get_s};
+
+/// How often a batch call's unprocessed remainder is re-sent before giving up (Retryable).
+const MAX_UNPROCESSED_ROUNDS: u32 = 8;
+
+#[derive(Clone, Debug)]
+pub struct DynamoDbTables {
+    client: Client,
+}
+
+impl DynamoDbTables {
+    pub fn new(client: Client) -> Self {
+        DynamoDbTables { client }
+    }
+}
+
+type DynamoItem = HashMap<String, Av>;
+
+fn to_dynamo(item: Item) -> DynamoItem {
+    item.into_iter().map(|(k, v)| (k, v.into())).collect()
+}
+
+fn from_dynamo(item: DynamoItem) -> Item {
+    item.into_iter().map(|(k, v)| (k, v.into())).collect()
+}
+
+fn key_of(key: &Key) -> DynamoItem {
+    HashMap::from([
+        ("pk".to_string(), Av::S(key.pk.clone())),
+        ("sk".to_string(), Av::S(key.sk.clone())),
+    ])
+}
+
+fn key_from(item: &DynamoItem) -> Option<Key> {
+    match (item.get("pk"), item.get("sk")) {
+        (Some(Av::S(pk)), Some(Av::S(sk))) => Some(Key::new(pk, sk)),
+        _ => None,
+    }
+}
+
+/// Exponential backoff for unprocessed remainders: 50 ms, 100 ms, ... capped at 2 s.
+fn backoff(round: u32) -> Duration {
+    Duration::from_millis((50u64 << round.min(6)).min(2000))
+}
+
+fn check_keys(put: &Put) -> Result<(), StoreError> {
+    let key = put.key();
+    if key.pk.is_empty() || key.sk.is_empty() {
+        return Err(StoreError::InvalidRequest(format!(
+            "an item for table {} needs string pk and sk",
+            put.table
+        )));
+    }
+    Ok(())
+}
+
+/// The condition expression of a put, with its names and values.
+struct ConditionExpression {
+    expression: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<DynamoItem>,
+}
+
+fn condition(c: Condition) -> ConditionExpression {
+    match c {
+        Condition::None => ConditionExpression {
+            expression: None,
+            names: None,
+            values: None,
+        },
+        Condition::NotExists => ConditionExpression {
+            expression: Some("attribute_not_exists(pk)".into()),
+            names: None,
+            values: None,
+        },
+        Condition::VersionEquals(v) => ConditionExpression {
+            expression: Some("#version = :version".into()),
+            names: Some(HashMap::from([("#version".into(), "version".into())])),
+            values: Some(HashMap::from([(":version".into(), Av::N(v.to_string()))])),
+        },
+    }
+}
+
+fn cancellation_reason(code: Option<&str>) -> CancellationReason {
+    match code {
+        None | Some("None") => CancellationReason::None,
+        Some("ConditionalCheckFailed") => CancellationReason::ConditionalCheckFailed,
+        Some(other) => CancellationReason::Other(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl GetItem for DynamoDbTables {
+    async fn get_item(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key_of(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        Ok(out.item.map(from_dynamo))
+    }
+}
+
+#[async_trait]
+impl BatchGetItems for DynamoDbTables {
+    async fn batch_get(&self, table: &str, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        if keys.len() > MAX_BATCH_GET {
+            return Err(StoreError::InvalidRequest(format!(
+                "BatchGetItem of {} keys; at most {MAX_BATCH_GET}",
+                keys.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        let mut pending: Vec<DynamoItem> = keys.iter().map(key_of).collect();
+        let mut round = 0;
+        while !pending.is_empty() {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| build_error("BatchGetItem", e))?;
+            let response = self
+                .client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| store_error("BatchGetItem", e))?;
+            if let Some(mut responses) = response.responses {
+                out.extend(
+                    responses
+                        .remove(table)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(from_dynamo),
+                );
+            }
+            pending = response
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                round += 1;
+                if round > MAX_UNPROCESSED_ROUNDS {
+                    return Err(StoreError::Transient(format!(
+                        "BatchGetItem: {} keys still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries",
+                        pending.len()
+                    )));
+                }
+                tokio::time::sleep(backoff(round)).await;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl QueryItems for DynamoDbTables {
+    async fn query(
+        &self,
+        table: &str,
+        pk: &str,
+        sk_prefix: Option<&str>,
+        start: Option<&Key>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut values = HashMap::from([(":pk".to_string(), Av::S(pk.to_string()))]);
+        let expression = match sk_prefix {
+            Some(prefix) => {
+                values.insert(":prefix".into(), Av::S(prefix.to_string()));
+                "pk = :pk AND begins_with(sk, :prefix)"
+            }
+            None => "pk = :pk",
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression(expression)
+            .set_expression_attribute_values(Some(values))
+            .set_exclusive_start_key(start.map(key_of))
+            .limit(limit.clamp(1, i32::MAX as usize) as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("Query", e))?;
+        Ok(Page {
+            items: out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(from_dynamo)
+                .collect(),
+            next: out.last_evaluated_key.as_ref().and_then(key_from),
+        })
+    }
+}
+
+#[async_trait]
+impl ScanItems for DynamoDbTables {
+    async fn scan(
+        &self,
+        table: &str,
+        segment: u32,
+        total_segments: u32,
+        start: Option<&Key>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(table)
+            .segment(segment as i32)
+            .total_segments(total_segments as i32)
+            .set_exclusive_start_key(start.map(key_of))
+            .limit(limit.clamp(1, i32::MAX as usize) as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("Scan", e))?;
+        Ok(Page {
+            items: out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(from_dynamo)
+                .collect(),
+            next: out.last_evaluated_key.as_ref().and_then(key_from),
+        })
+    }
+}
+
+#[async_trait]
+impl PutItem for DynamoDbTables {
+    async fn put_item(&self, put: Put) -> Result<(), WriteError> {
+        check_keys(&put)?;
+        let c = condition(put.condition);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&put.table)
+            .set_item(Some(to_dynamo(put.item)))
+            .set_condition_expression(c.expression)
+            .set_expression_attribute_names(c.names)
+            .set_expression_attribute_values(c.values)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => {
+                    Err(WriteError::ConditionFailed)
+                }
+                _ => Err(WriteError::Store(store_error("PutItem", e))),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl TransactWrite for DynamoDbTables {
+    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
+        if puts.len() > MAX_TRANSACT_ITEMS {
+            return Err(WriteError::Store(StoreError::InvalidRequest(format!(
+                "TransactWriteItems of {} items; at most {MAX_TRANSACT_ITEMS}",
+                puts.len()
+            ))));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::with_capacity(puts.len());
+        for put in puts {
+            check_keys(&put)?;
+            let key = put.key();
+            if !seen.insert((put.table.clone(), key.clone())) {
+                return Err(WriteError::Store(StoreError::InvalidRequest(format!(
+                    "TransactWriteItems: two operations on {} in table {}",
+                    key, put.table
+                ))));
+            }
+            let c = condition(put.condition);
+            let dynamo_put = DynamoPut::builder()
+                .table_name(put.table)
+                .set_item(Some(to_dynamo(put.item)))
+                .set_condition_expression(c.expression)
+                .set_expression_attribute_names(c.names)
+                .set_expression_attribute_values(c.values)
+                .build()
+                .map_err(|e| build_error("TransactWriteItems", e))?;
+            items.push(TransactWriteItem::builder().put(dynamo_put).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    Err(WriteError::Cancelled(
+                        cancelled
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| cancellation_reason(r.code()))
+                            .collect(),
+                    ))
+                }
+                _ => Err(WriteError::Store(store_error("TransactWriteItems", e))),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl BatchWrite for DynamoDbTables {
+    async fn batch_put(&self, table: &str, items: Vec<Item>) -> Result<(), StoreError> {
+        if items.len() > MAX_BATCH_WRITE {
+            return Err(StoreError::InvalidRequest(format!(
+                "BatchWriteItem of {} items; at most {MAX_BATCH_WRITE}",
+                items.len()
+            )));
+        }
+        let mut pending = Vec::with_capacity(items.len());
+        for item in items {
+            if get_s(&item, "pk").is_none() || get_s(&item, "sk").is_none() {
+                return Err(StoreError::InvalidRequest(format!(
+                    "an item for table {table} needs string pk and sk"
+                )));
+            }
+            let request = PutRequest::builder()
+                .set_item(Some(to_dynamo(item)))
+                .build()
+                .map_err(|e| build_error("BatchWriteItem", e))?;
+            pending.push(WriteRequest::builder().put_request(request).build());
+        }
+        let mut round = 0;
+        while !pending.is_empty() {
+            let response = self
+                .client
+                .batch_write_item()
+                .request_items(table, std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(|e| store_error("BatchWriteItem", e))?;
+            pending = response
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                round += 1;
+                if round > MAX_UNPROCESSED_ROUNDS {
+                    return Err(StoreError::Transient(format!(
+                        "BatchWriteItem: {} items still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries",
+                        pending.len()
+                    )));
+                }
+                tokio::time::sleep(backoff(round)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_convert_exactly_both_ways() {
+        let mut item = Item::new();
+        item.insert("pk".into(), crate::value::s("P#t"));
+        item.insert(
+            "n".into(),
+            crate::value::AttributeValue::N("12345678901234567890123456789012345678".into()),
+        );
+        let dynamo = to_dynamo(item.clone());
+        assert_eq!(
+            dynamo.get("n"),
+            Some(&Av::N("12345678901234567890123456789012345678".into()))
+        );
+        assert_eq!(from_dynamo(dynamo), item);
+    }
+
+    #[test]
+    fn cancellation_codes_map_to_reasons() {
+        assert_eq!(cancellation_reason(Some("None")), CancellationReason::None);
+        assert_eq!(
+            cancellation_reason(Some("ConditionalCheckFailed")),
+            CancellationReason::ConditionalCheckFailed
+        );
+        assert_eq!(
+            cancellation_reason(Some("TransactionConflict")),
+            CancellationReason::Other("TransactionConflict".into())
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        assert!(backoff(1) < backoff(2));
+        assert_eq!(backoff(30), Duration::from_millis(2000));
+    }
+}

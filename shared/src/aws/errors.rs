@@ -1,0 +1,114 @@
+//! The explicit "is this AWS error worth retrying" decision, and the mapping of SDK errors to
+//! [`StoreError`]. Error messages carry the service's code and message, never item contents.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::error::StoreError;
+
+/// Error codes that mean "the same request may succeed later": throttling, capacity, internal
+/// errors, a transaction that collided with another one.
+pub fn is_retriable_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ThrottlingException"
+            | "Throttling"
+            | "ThrottledException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "InternalServerError"
+            | "InternalFailure"
+            | "InternalError"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException"
+            | "SlowDown"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+            | "TransactionInProgressException"
+            | "TransactionConflict"
+            | "TransactionConflictException"
+            | "LimitExceededException"
+    )
+}
+
+/// Codes that mean "the table, bucket or object is not there".
+fn is_not_found_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ResourceNotFoundException"
+            | "NoSuchKey"
+            | "NoSuchBucket"
+            | "NotFound"
+            | "StateMachineDoesNotExist"
+    )
+}
+
+/// Codes that mean "the request is wrong": retrying cannot help.
+fn is_invalid_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ValidationException"
+            | "InvalidParameterValue"
+            | "InvalidArgument"
+            | "InvalidRequest"
+            | "InvalidName"
+            | "InvalidExecutionInput"
+            | "ItemCollectionSizeLimitExceededException"
+            | "IdempotentParameterMismatchException"
+    )
+}
+
+/// Maps any SDK error to a [`StoreError`], naming the operation.
+pub fn store_error<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let message = format!("{operation}: {}", DisplayErrorContext(&err));
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Transient(message)
+        }
+        SdkError::ConstructionFailure(_) => StoreError::InvalidRequest(message),
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some(code) if is_retriable_code(code) => StoreError::Transient(message),
+            Some(code) if is_not_found_code(code) => StoreError::NotFound(message),
+            Some(code) if is_invalid_code(code) => StoreError::InvalidRequest(message),
+            _ => StoreError::Other(message),
+        },
+        _ => StoreError::Other(message),
+    }
+}
+
+/// A request we could not even build (a missing required field: a bug, not bad input).
+pub fn build_error(operation: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::InvalidRequest(format!("{operation}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_conflicts_are_retriable_validation_is_not() {
+        for code in [
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+            "TransactionConflict",
+            "SlowDown",
+            "InternalServerError",
+        ] {
+            assert!(is_retriable_code(code), "{code}");
+        }
+        for code in [
+            "ValidationException",
+            "ConditionalCheckFailed",
+            "AccessDeniedException",
+            "NoSuchKey",
+        ] {
+            assert!(!is_retriable_code(code), "{code}");
+        }
+        assert!(is_not_found_code("NoSuchKey"));
+        assert!(is_invalid_code("ValidationException"));
+    }
+}

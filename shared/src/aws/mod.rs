@@ -1,0 +1,21 @@
+//! The AWS adapters of the ports: DynamoDB ([`DynamoDbTables`]), DynamoDB Streams
+//! ([`DynamoDbStreams`]), S3 ([`S3Objects`]) and Step Functions ([`StepFunctionsStarter`]).
+//!
+//! They are configured only through the standard AWS environment ([`clients`]): the same code
+//! talks to AWS in a Lambda and to moto in the tests, with no test-only branch.
+
+pub mod clients;
+pub mod config;
+pub mod dynamodb_streams;
+pub mod dynamodb_table;
+pub mod errors;
+pub mod s3_objects;
+pub mod sfn_starter;
+
+pub use clients::AwsClients;
+pub use config::{FunctionConfig, deps_from_env};
+pub use dynamodb_streams::DynamoDbStreams;
+pub use dynamodb_table::DynamoDbTables;
+pub use errors::is_retriable_code;
+pub use s3_objects::S3Objects;
+pub use sfn_starter::StepFunctionsStarter;

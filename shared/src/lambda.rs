@@ -1,0 +1,65 @@
+//! What the Lambda functions' `main`s share: logging, and the mapping of the pipeline's errors
+//! to the stable Lambda error types the state machine's Retry/Catch match on.
+
+use std::future::Future;
+
+use lambda_runtime::Diagnostic;
+
+use crate::error::Error;
+
+/// `errorType` is one of `Retryable`, `InvalidInput`, `VersionConflict`, `MigrationFailed`: the
+/// names `ErrorEquals` uses in `infra/statemachine.asl.json`.
+impl From<Error> for Diagnostic {
+    fn from(e: Error) -> Diagnostic {
+        Diagnostic {
+            error_type: e.error_type().as_str().to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Structured logs: JSON when the function's log format is JSON (the template sets it), level
+/// from `AWS_LAMBDA_LOG_LEVEL` / `RUST_LOG`. Handlers log keys, counts and error types, never
+/// attribute values.
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// Runs one Task state's handler, logging a failure with its stable error type.
+pub async fn task(
+    state: &'static str,
+    handler: impl Future<Output = Result<serde_json::Value, Error>>,
+) -> Result<serde_json::Value, Diagnostic> {
+    match handler.await {
+        Ok(output) => Ok(output),
+        Err(e) => {
+            tracing::error!(state, error_type = e.error_type().as_str(), error = %e, "task failed");
+            Err(e.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::StoreError;
+
+    #[test]
+    fn errors_become_the_stable_lambda_error_types() {
+        let cases = [
+            (Error::invalid("bad row"), "InvalidInput"),
+            (Error::VersionConflict("v".into()), "VersionConflict"),
+            (Error::MigrationFailed("m".into()), "MigrationFailed"),
+            (
+                Error::Store(StoreError::Transient("throttled".into())),
+                "Retryable",
+            ),
+        ];
+        for (error, expected) in cases {
+            let message = error.to_string();
+            let d: Diagnostic = error.into();
+            assert_eq!(d.error_type, expected);
+            assert_eq!(d.error_message, message);
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The pipeline through the AWS adapters against moto: the same state machine definition and
+//! handlers as on AWS (Step Functions and Lambda played by the local interpreter and an in-test
+//! event source mapping), compared with the embedded store; the history handler's partial batch
+//! response; `start` creating a real execution in moto's Step Functions.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use integration_tests::{moto, products_csv};
+use serde_json::{Value, json};
+use shared::asl::{self, ExecutionOptions, ExecutionStatus, Resources, StateMachine, TaskFailure};
+use shared::aws::{AwsClients, DynamoDbStreams, FunctionConfig, S3Objects, StepFunctionsStarter};
+use shared::handlers::{self, Deps};
+use shared::local::{FUNCTIONS, LOCAL_BUCKET, LocalPipeline};
+use shared::ports::objects::{PutObject, get_bytes};
+use shared::ports::stream::StreamPosition;
+use shared::ports::table::Table;
+use shared::publish::TableNames;
+use shared::value::{AttributeValue, Item, get_s};
+
+const DEFINITION: &str = include_str!("../infra/statemachine.asl.json");
+const ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:migration-";
+
+/// Plays Step Functions' Lambda integration and the stream's event source mapping on moto.
+struct AwsRunner {
+    deps: Deps,
+    streams: DynamoDbStreams,
+    position: tokio::sync::Mutex<StreamPosition>,
+}
+
+impl AwsRunner {
+    async fn pump_history(&self) {
+        let mut position = self.position.lock().await;
+        while let Some(batch) = handlers::history::deliver_batch(
+            &self.streams,
+            &self.deps.table_names.data,
+            &position,
+            &self.deps,
+        )
+        .await
+        .expect("read the stream from moto")
+        {
+            assert_eq!(batch.failed_at, None, "history failed on moto");
+            *position = batch.position;
+        }
+    }
+
+    async fn run(&self, name: &str, input: Value) -> asl::ExecutionResult {
+        let substitutions = FUNCTIONS
+            .iter()
+            .map(|(sub, f)| (sub.to_string(), format!("{ARN_PREFIX}{f}")))
+            .collect();
+        let sm = StateMachine::parse(DEFINITION, &substitutions).expect("definition parses");
+        let options = ExecutionOptions {
+            name: name.into(),
+            state_machine_id: "arn:aws:states:us-east-1:123456789012:stateMachine:migration".into(),
+            retry_interval_scale: 0.0,
+            observer: None,
+        };
+        let result = asl::run_execution(&sm, self, input, options).await;
+        self.pump_history().await;
+        result
+    }
+}
+
+#[async_trait]
+impl Resources for AwsRunner {
+    async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
+        let function = resource.strip_prefix(ARN_PREFIX).unwrap_or(resource);
+        let output = handlers::invoke(function, input, &self.deps).await;
+        self.pump_history().await;
+        output.map_err(|e| TaskFailure::new(e.error_type().as_str(), e.to_string()))
+    }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, TaskFailure> {
+        get_bytes(self.deps.objects.as_ref(), bucket, key)
+            .await
+            .map_err(|e| TaskFailure::new("States.ItemReaderFailed", e.to_string()))
+    }
+
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), TaskFailure> {
+        self.deps
+            .objects
+            .put_object(bucket, key, body)
+            .await
+            .map(|_| ())
+            .map_err(|e| TaskFailure::new("States.ResultWriterFailed", e.to_string()))
+    }
+}
+
+/// Fresh tables and bucket in moto, wired exactly as a Lambda wires them (`FunctionConfig`).
+async fn aws_runner(c: &AwsClients) -> AwsRunner {
+    let names = TableNames {
+        command: moto::unique("command"),
+        data: moto::unique("data"),
+        history: moto::unique("history"),
+        jobs: moto::unique("jobs"),
+    };
+    moto::create_table(c, &names.command, false).await;
+    moto::create_table(c, &names.data, true).await;
+    moto::create_table(c, &names.history, false).await;
+    moto::create_table(c, &names.jobs, false).await;
+    let bucket = moto::unique("migration");
+    moto::create_bucket(c, &bucket).await;
+    let config = FunctionConfig {
+        table_names: names,
+        bucket,
+        chunk_rows: 100,
+        actor: "migrate".into(),
+    };
+    let runner = AwsRunner {
+        deps: config.deps(c),
+        streams: DynamoDbStreams::new(c.dynamodb.clone(), c.streams.clone()),
+        position: tokio::sync::Mutex::new(StreamPosition::default()),
+    };
+    // Start after whatever the stream holds (nothing: the table is new).
+    runner.pump_history().await;
+    runner
+}
+
+/// Every item of a table, keyed by (pk, sk), without the attributes that are timestamps.
+async fn table_contents(t: &dyn Table, name: &str) -> BTreeMap<(String, String), Item> {
+    let mut out = BTreeMap::new();
+    for segment in 0..2 {
+        let mut start = None;
+        loop {
+            let page = t.scan(name, segment, 2, start.as_ref(), 500).await.unwrap();
+            for mut item in page.items {
+                for volatile in ["createdAt", "updatedAt"] {
+                    item.remove(volatile);
+                }
+                if let Some(AttributeValue::M(attributes)) = item.get_mut("attributes") {
+                    attributes.remove("_migratedAt");
+                }
+                let key = (
+                    get_s(&item, "pk").unwrap_or_default().to_string(),
+                    get_s(&item, "sk").unwrap_or_default().to_string(),
+                );
+                out.insert(key, item);
+            }
+            match page.next {
+                Some(n) => start = Some(n),
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1000_row_import_on_moto_matches_the_embedded_store() {
+    let Some(c) = moto::clients().await else {
+        return;
+    };
+    let aws = aws_runner(&c).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut local = LocalPipeline::open(dir.path(), DEFINITION).unwrap();
+    local.retry_interval_scale = 0.0;
+    local.deps.chunk_rows = 100;
+
+    // An import, then a re-import where 100 rows changed (so history has rows too).
+    let first = products_csv(1000, "dst", |i| format!("n{i}"));
+    let second = products_csv(1000, "dst", |i| {
+        if i % 10 == 0 {
+            format!("changed{i}")
+        } else {
+            format!("n{i}")
+        }
+    });
+    for (job_id, csv) in [("parity-1", &first), ("parity-2", &second)] {
+        let key = format!("incoming/{job_id}.csv");
+        aws.deps
+            .objects
+            .put_object(&aws.deps.bucket, &key, csv.clone().into_bytes())
+            .await
+            .unwrap();
+        local
+            .objects
+            .put_object(LOCAL_BUCKET, &key, csv.clone().into_bytes())
+            .await
+            .unwrap();
+        let job = |bucket: &str| json!({"jobId": job_id, "mode": "import", "source": {"bucket": bucket, "key": key}});
+        let on_aws = aws.run(job_id, job(&aws.deps.bucket)).await;
+        assert_eq!(
+            on_aws.status,
+            ExecutionStatus::Succeeded,
+            "{:?}",
+            on_aws.cause
+        );
+        let on_local = local.run(job_id, job(LOCAL_BUCKET)).await.unwrap();
+        assert_eq!(
+            on_local.status,
+            ExecutionStatus::Succeeded,
+            "{:?}",
+            on_local.cause
+        );
+        let (a, l) = (on_aws.output.unwrap(), on_local.output.unwrap());
+        assert_eq!(a["counts"], l["counts"], "same counts on moto and SQLite");
+        assert_eq!(a["verification"], l["verification"]);
+    }
+
+    let names = &aws.deps.table_names;
+    let local_names = &local.deps.table_names;
+    for (aws_table, local_table, expected) in [
+        (&names.command, &local_names.command, 1100),
+        (&names.data, &local_names.data, 1000),
+        (&names.history, &local_names.history, 100),
+    ] {
+        let on_aws = table_contents(aws.deps.tables.as_ref(), aws_table).await;
+        let on_local = table_contents(local.deps.tables.as_ref(), local_table).await;
+        assert_eq!(on_aws.len(), expected, "{local_table} rows on moto");
+        assert_eq!(on_local.len(), expected, "{local_table} rows on SQLite");
+        for ((key, a), (local_key, l)) in on_aws.iter().zip(on_local.iter()) {
+            assert_eq!(key, local_key, "{local_table}: the same keys");
+            assert_eq!(a, l, "{local_table} item {key:?} differs");
+        }
+    }
+}
+
+/// The official DynamoDB Streams fixture, with MBC data-row images: one MODIFY per entity.
+fn stream_event(records: &[(&str, Value)]) -> aws_lambda_events::event::dynamodb::Event {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../infra/events/example-dynamodb-event.json")).unwrap();
+    let template = fixture["Records"][0].clone();
+    let mut out = Vec::new();
+    for (i, (seq, old_image)) in records.iter().enumerate() {
+        let mut r = template.clone();
+        r["eventID"] = json!(format!("event-{i}"));
+        r["eventName"] = json!("MODIFY");
+        r["dynamodb"]["SequenceNumber"] = json!(seq);
+        r["dynamodb"]["Keys"] = json!({"pk": old_image["pk"], "sk": old_image["sk"]});
+        r["dynamodb"]["OldImage"] = old_image.clone();
+        let mut new_image = old_image.clone();
+        new_image["name"] = json!({"S": "changed"});
+        r["dynamodb"]["NewImage"] = new_image;
+        r["dynamodb"]["StreamViewType"] = json!("NEW_AND_OLD_IMAGES");
+        out.push(r);
+    }
+    serde_json::from_value(json!({ "Records": out })).unwrap()
+}
+
+fn data_row(sk: &str, version: Value) -> Value {
+    json!({"pk": {"S": "PRODUCT#t1"}, "sk": {"S": sk}, "id": {"S": format!("PRODUCT#t1#{sk}")},
+           "code": {"S": sk}, "name": {"S": "n"}, "version": version, "tenantCode": {"S": "t1"},
+           "type": {"S": "PRODUCT"}, "isDeleted": {"BOOL": false}, "attributes": {"M": {}}})
+}
+
+#[tokio::test]
+async fn history_reports_exactly_the_failed_record_and_redelivery_writes_no_duplicate() {
+    let Some(c) = moto::clients().await else {
+        return;
+    };
+    let aws = aws_runner(&c).await;
+    // The official fixture as it is (two INSERTs): nothing to record, nothing fails.
+    let official: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(include_str!("../infra/events/example-dynamodb-event.json")).unwrap();
+    let response = handlers::history::handle(official, &aws.deps).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let event = stream_event(&[
+        ("100", data_row("A", json!({"N": "1"}))),
+        ("101", data_row("B", json!({"S": "not-a-version"}))), // cannot be written
+        ("102", data_row("C", json!({"N": "3"}))),
+    ]);
+    for delivery in 1..=2 {
+        let response = handlers::history::handle(event.clone(), &aws.deps).await;
+        let failed: Vec<Option<String>> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(
+            failed,
+            vec![Some("101".to_string())],
+            "delivery {delivery}: exactly the bad record, by sequence number"
+        );
+        let history = table_contents(aws.deps.tables.as_ref(), &aws.deps.table_names.history).await;
+        assert_eq!(
+            history
+                .keys()
+                .map(|(_, sk)| sk.as_str())
+                .collect::<Vec<_>>(),
+            vec!["A@1", "C@3"],
+            "delivery {delivery}: the good records once each, no duplicates"
+        );
+    }
+    // The response is what Lambda expects: {"batchItemFailures":[{"itemIdentifier":"101"}]}.
+    let response = handlers::history::handle(event, &aws.deps).await;
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": "101"}]})
+    );
+}
+
+#[tokio::test]
+async fn start_creates_one_execution_in_step_functions_per_upload() {
+    use aws_sdk_sfn::types::StateMachineType;
+    use shared::handlers::start::{StartDeps, handle_event};
+    let Some(c) = moto::clients().await else {
+        return;
+    };
+    let bucket = moto::unique("uploads");
+    moto::create_bucket(&c, &bucket).await;
+    // Our ASL, with the Lambda ARNs substituted as SAM's DefinitionSubstitutions would.
+    let mut definition = DEFINITION.to_string();
+    for (sub, f) in FUNCTIONS {
+        definition = definition.replace(&format!("${{{sub}}}"), &format!("{ARN_PREFIX}{f}"));
+    }
+    assert!(!definition.contains("${"), "every substitution is resolved");
+    let created = c
+        .sfn
+        .create_state_machine()
+        .name(moto::unique("migration"))
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/migration-state-machine")
+        .r#type(StateMachineType::Standard)
+        .send()
+        .await
+        .expect("moto accepts our state machine");
+    let sm_arn = created.state_machine_arn;
+    let starter = StepFunctionsStarter::new(c.sfn.clone(), &sm_arn);
+    let objects = S3Objects::new(c.s3.clone());
+    let info = objects
+        .put_object(
+            &bucket,
+            "incoming/my products.csv",
+            products_csv(3, "dst", |i| format!("n{i}")).into_bytes(),
+        )
+        .await
+        .unwrap();
+    let deps = StartDeps {
+        starter: &starter,
+        objects: &objects,
+        reconcile_job: None,
+    };
+    // The official S3 fixture, pointed at our upload (key URL-encoded as S3 sends it).
+    let mut event: Value =
+        serde_json::from_str(include_str!("../infra/events/example-s3-event.json")).unwrap();
+    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    event["Records"][0]["s3"]["object"]["key"] = json!("incoming/my+products.csv");
+    event["Records"][0]["s3"]["object"]["eTag"] = json!(info.etag.trim_matches('"'));
+    let first = handle_event(event.clone(), &deps).await.unwrap();
+    let again = handle_event(event, &deps).await.unwrap();
+    assert_eq!(
+        first["started"].as_array().map(Vec::len),
+        Some(1),
+        "{first}"
+    );
+    assert_eq!(
+        first["started"][0]["executionName"], again["started"][0]["executionName"],
+        "a duplicated event names the same execution"
+    );
+    assert_eq!(
+        first["started"][0]["input"]["source"]["key"], "incoming/my products.csv",
+        "the key is URL-decoded"
+    );
+    let executions = c
+        .sfn
+        .list_executions()
+        .state_machine_arn(&sm_arn)
+        .send()
+        .await
+        .unwrap()
+        .executions;
+    assert_eq!(executions.len(), 1, "one execution for a duplicated event");
+    let described = c
+        .sfn
+        .describe_execution()
+        .execution_arn(&executions[0].execution_arn)
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(described.input.as_deref().unwrap_or("null")).unwrap();
+    assert_eq!(input["mode"], "import");
+    assert_eq!(input["source"]["bucket"], json!(bucket));
+    // S3's test event when the notification is configured: ignored.
+    let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": bucket});
+    assert_eq!(
+        handle_event(test_event, &deps).await.unwrap()["started"],
+        json!([])
+    );
+}
