@@ -49,3 +49,6 @@ if [ -n "${MOTO_ENDPOINT:-}" ]; then
 fi
 
 cargo test --workspace --all-targets "$@"
+
+# Offline infrastructure checks (validators on real and broken copies; cargo lambda build).
+bash scripts/check-infra.sh

@@ -256,3 +256,47 @@ fn killed_mid_process_then_rerun_gives_the_same_tables() {
         "no duplicate versions"
     );
 }
+
+#[test]
+fn bench_runs_the_three_phases_and_reports_their_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("bench");
+    let out = migrate(
+        &dir.path().join("unused"),
+        &[
+            "--json",
+            "bench",
+            "--rows",
+            "1200",
+            "--dir",
+            work.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let phases = json(&out);
+    let counts: Vec<(u64, u64, u64)> = phases
+        .as_array()
+        .expect("one object per phase")
+        .iter()
+        .map(|p| {
+            let c = &p["counts"];
+            (
+                c["created"].as_u64().unwrap_or(99),
+                c["unchanged"].as_u64().unwrap_or(99),
+                c["updated"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![(1200, 0, 0), (0, 1200, 0), (0, 1080, 120)],
+        "import, unchanged re-run, every tenth row changed"
+    );
+    assert!(phases[0]["rowsPerSecond"].as_f64().unwrap_or(0.0) > 0.0);
+    let bad = migrate(dir.path(), &["bench", "--rows", "0"]);
+    assert_eq!(bad.status.code(), Some(2), "zero rows is a usage error");
+}

@@ -777,9 +777,12 @@ async fn the_scheduled_event_starts_the_configured_reconcile_once_a_day() {
     );
 }
 
+/// One report: state, rows, (bytes read, bytes total).
+type ProgressEvent = (String, u64, Option<(u64, u64)>);
+
 /// Records what the streaming states report, for the progress bars of `migrate`.
 #[derive(Default)]
-struct ProgressRecorder(std::sync::Mutex<Vec<(String, u64, Option<(u64, u64)>)>>);
+struct ProgressRecorder(std::sync::Mutex<Vec<ProgressEvent>>);
 
 impl shared::handlers::RowProgress for ProgressRecorder {
     fn rows(&self, state: &str, rows: u64, bytes: Option<(u64, u64)>) {
@@ -834,4 +837,65 @@ async fn export_and_transform_report_progress_as_they_stream() {
         .collect();
     assert_eq!(export_rows.last(), Some(&2500), "{export_rows:?}");
     assert!(export_rows.len() >= 5, "one report per page of 500");
+}
+
+#[tokio::test]
+async fn a_corrected_job_document_uploaded_again_resumes_the_same_job() {
+    use shared::handlers::start::{S3Event, StartDeps, handle_s3};
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path());
+    let deps = StartDeps {
+        starter: &p,
+        objects: p.objects.as_ref(),
+        reconcile_job: None,
+    };
+    let event = |etag: &str| -> S3Event {
+        let fixture: Value =
+            serde_json::from_str(include_str!("../infra/events/example-s3-event.json")).unwrap();
+        let mut record = fixture["Records"][0].clone();
+        record["s3"]["bucket"]["name"] = json!(LOCAL_BUCKET);
+        record["s3"]["object"]["key"] = json!("incoming/copy.job.json");
+        record["s3"]["object"]["eTag"] = json!(etag);
+        serde_json::from_value(json!({ "Records": [record] })).unwrap()
+    };
+    // First upload: a copy from an empty tenant (nothing to copy, but a real run).
+    let doc = json!({"jobId": "copy-job", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "a", "targetTenant": "b"});
+    let info = p
+        .objects
+        .put_object(
+            LOCAL_BUCKET,
+            "incoming/copy.job.json",
+            doc.to_string().into_bytes(),
+        )
+        .await
+        .unwrap();
+    let first = handle_s3(event(&info.etag), &deps).await.unwrap();
+    let again = handle_s3(event(&info.etag), &deps).await.unwrap();
+    assert!(again[0].already_existed, "the same upload starts nothing");
+    assert_eq!(first[0].execution_name, again[0].execution_name);
+    // A corrected document under the same key and job id: a new execution of the same job.
+    let corrected = json!({"jobId": "copy-job", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "a", "targetTenant": "b", "verify": {"compareFields": ["name"]}});
+    let info2 = p
+        .objects
+        .put_object(
+            LOCAL_BUCKET,
+            "incoming/copy.job.json",
+            corrected.to_string().into_bytes(),
+        )
+        .await
+        .unwrap();
+    let second = handle_s3(event(&info2.etag), &deps).await.unwrap();
+    assert!(
+        !second[0].already_existed,
+        "a new upload is a new execution"
+    );
+    assert_ne!(second[0].execution_name, first[0].execution_name);
+    assert!(
+        first[0].execution_name.starts_with("copy-job-")
+            && second[0].execution_name.starts_with("copy-job-"),
+        "named by the job id"
+    );
+    let jobs = shared::handlers::job_record::list(&p.deps).await.unwrap();
+    assert_eq!(jobs.len(), 1, "one job, run twice: {jobs:?}");
+    assert_eq!(jobs[0]["jobId"], "copy-job");
 }

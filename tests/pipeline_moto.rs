@@ -106,6 +106,7 @@ async fn aws_runner(c: &AwsClients) -> AwsRunner {
         table_names: names,
         bucket,
         chunk_rows: 100,
+        max_concurrency: 4,
         actor: "migrate".into(),
     };
     let runner = AwsRunner {

@@ -45,6 +45,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
             .map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?,
         None => DEFINITION.to_string(),
     };
+    if let Command::Bench { rows, dir } = &cli.command {
+        return bench(&definition, *rows, dir.as_deref(), cli.json).await;
+    }
     let mut pipeline = LocalPipeline::open(&cli.state_dir, &definition).map_err(usage)?;
     let progress = Arc::new(Progress::new(cli.json));
     pipeline.observer = Some(progress.clone());
@@ -150,6 +153,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
                 }
             };
         }
+        // Handled before the state directory is opened (it uses its own).
+        Command::Bench { .. } => return Err(usage("bench runs on its own state directory")),
         Command::Jobs => {
             let jobs = job_record::list(&pipeline.deps).await.map_err(usage)?;
             println!(
@@ -176,6 +181,49 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
     };
     progress.finish();
     report(&pipeline, started, json_out).await
+}
+
+async fn bench(
+    definition: &str,
+    rows: u64,
+    dir: Option<&std::path::Path>,
+    json_out: bool,
+) -> Result<ExitCode, Usage> {
+    if rows == 0 {
+        return Err(usage("--rows must be at least 1"));
+    }
+    let temp;
+    let dir = match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| usage(format!("cannot create {}: {e}", d.display())))?;
+            d.to_path_buf()
+        }
+        None => {
+            temp = tempfile::tempdir().map_err(|e| usage(format!("temporary directory: {e}")))?;
+            temp.path().to_path_buf()
+        }
+    };
+    if !json_out {
+        eprintln!("benchmark: {rows} rows in {}", dir.display());
+    }
+    match crate::bench::bench(definition, rows, &dir).await {
+        Ok(phases) => {
+            if json_out {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&phases).unwrap_or_default()
+                );
+            } else {
+                crate::bench::print_table(&phases);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: benchmark failed: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 /// A job id derived from the document's content: the same document is the same job.

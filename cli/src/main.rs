@@ -4,6 +4,7 @@
 //! Exit codes: 0 the execution succeeded, 1 it failed (error and cause on stderr),
 //! 2 usage or configuration error.
 
+mod bench;
 mod commands;
 mod progress;
 
@@ -73,6 +74,15 @@ enum Command {
     Jobs,
     /// One job record as JSON; exit 1 if absent.
     Job { job_id: String },
+    /// Benchmark the local pipeline: import N generated rows, import them again (unchanged),
+    /// then change every tenth; prints time, rows/s and peak memory per phase. Uses a fresh
+    /// state directory under DIR (default: a temporary directory), not --state-dir.
+    Bench {
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {

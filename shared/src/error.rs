@@ -54,6 +54,9 @@ pub enum StoreError {
     /// The object or table does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The caller is not allowed to make the call (IAM): a deployment problem, not a transient one.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
     /// Stored data could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -106,11 +109,16 @@ impl Error {
             Error::VersionConflict(_) => ErrorType::VersionConflict,
             Error::MigrationFailed(_) => ErrorType::MigrationFailed,
             Error::Retryable(_) => ErrorType::Retryable,
-            Error::Store(e) if e.is_retriable() => ErrorType::Retryable,
-            Error::Store(StoreError::InvalidRequest(_)) => ErrorType::InvalidInput,
+            Error::Store(StoreError::Transient(_)) => ErrorType::Retryable,
+            // Retrying cannot help: a wrong request, a missing table or object, a permission the
+            // function lacks (the message names the call), data that does not decode.
+            Error::Store(StoreError::InvalidRequest(_))
+            | Error::Store(StoreError::NotFound(_))
+            | Error::Store(StoreError::AccessDenied(_)) => ErrorType::InvalidInput,
+            Error::Store(StoreError::Corrupt(_)) => ErrorType::MigrationFailed,
             // An unexpected store failure may well be transient (a Lambda that lost its
             // connection); the state machine bounds retries, so err on the side of retrying.
-            Error::Store(_) => ErrorType::Retryable,
+            Error::Store(StoreError::Other(_)) => ErrorType::Retryable,
         }
     }
 }
@@ -132,6 +140,15 @@ mod tests {
             ErrorType::InvalidInput
         );
         assert!(!StoreError::Corrupt("x".into()).is_retriable());
+        assert_eq!(
+            Error::from(StoreError::AccessDenied("s3:GetObject".into())).error_type(),
+            ErrorType::InvalidInput,
+            "a missing permission is not retried"
+        );
+        assert_eq!(
+            Error::from(StoreError::Other("connection reset".into())).error_type(),
+            ErrorType::Retryable
+        );
         assert_eq!(Error::invalid("bad").to_string(), "bad");
         assert_eq!(ErrorType::VersionConflict.as_str(), "VersionConflict");
     }

@@ -33,7 +33,9 @@ pub async fn task(
     match handler.await {
         Ok(output) => Ok(output),
         Err(e) => {
-            tracing::error!(state, error_type = e.error_type().as_str(), error = %e, "task failed");
+            // The message goes to Step Functions (the execution's cause), not to the log: a
+            // parse error may quote a value from the data.
+            tracing::error!(state, error_type = e.error_type().as_str(), "task failed");
             Err(e.into())
         }
     }

@@ -13,6 +13,7 @@
 pub mod asl;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
 pub mod handlers;
@@ -21,6 +22,7 @@ pub mod job;
 pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "embedded")]
 pub mod local;
 pub mod migration_csv;
 pub mod model;

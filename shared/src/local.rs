@@ -92,6 +92,7 @@ impl LocalPipeline {
             table_names: names,
             bucket: LOCAL_BUCKET.into(),
             chunk_rows,
+            max_concurrency: handlers::prepare::MAX_CONCURRENCY,
             actor: "migrate".into(),
             progress: Arc::new(handlers::NoProgress),
         };

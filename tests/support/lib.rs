@@ -2,6 +2,7 @@
 //! adapter) and helpers to build CSVs and pipelines.
 
 pub mod contract;
+pub mod infra;
 pub mod moto;
 
 use std::fmt::Write;

@@ -16,6 +16,10 @@ pub const JOBS_TABLE: &str = "JOBS_TABLE";
 pub const BUCKET: &str = "BUCKET";
 /// Optional: rows per chunk (default [`DEFAULT_CHUNK_ROWS`]).
 pub const CHUNK_ROWS: &str = "CHUNK_ROWS";
+/// Optional: chunks processed at once by the Distributed Map (default [`DEFAULT_MAX_CONCURRENCY`]).
+pub const MAX_CONCURRENCY: &str = "MAX_CONCURRENCY";
+/// On-demand tables absorb this many concurrent chunk writers (each ≤ 100-item transactions).
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 20;
 /// The `start` function's: the state machine it starts, and the nightly reconcile job.
 pub const STATE_MACHINE_ARN: &str = "STATE_MACHINE_ARN";
 pub const RECONCILE_JOB: &str = "RECONCILE_JOB";
@@ -26,6 +30,7 @@ pub struct FunctionConfig {
     pub table_names: TableNames,
     pub bucket: String,
     pub chunk_rows: usize,
+    pub max_concurrency: u32,
     pub actor: String,
 }
 
@@ -52,6 +57,19 @@ impl FunctionConfig {
                     ))
                 })?,
         };
+        let max_concurrency = match lookup(MAX_CONCURRENCY) {
+            None => DEFAULT_MAX_CONCURRENCY,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "{MAX_CONCURRENCY}={v:?}: expected a number from 1 to 10000"
+                    ))
+                })?,
+        };
         Ok(FunctionConfig {
             table_names: TableNames {
                 command: required(lookup, COMMAND_TABLE)?,
@@ -61,6 +79,7 @@ impl FunctionConfig {
             },
             bucket: required(lookup, BUCKET)?,
             chunk_rows,
+            max_concurrency,
             // The function's name: who wrote a row, as MBC's createdBy/updatedBy.
             actor: lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "migration".into()),
         })
@@ -78,6 +97,7 @@ impl FunctionConfig {
             table_names: self.table_names.clone(),
             bucket: self.bucket.clone(),
             chunk_rows: self.chunk_rows,
+            max_concurrency: self.max_concurrency,
             actor: self.actor.clone(),
             progress: Arc::new(NoProgress),
         }

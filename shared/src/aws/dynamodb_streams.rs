@@ -19,6 +19,9 @@ use crate::error::StoreError;
 use crate::ports::stream::{StreamEventName, StreamPosition, StreamReader, StreamRecord};
 use crate::value::{AttributeValue, Item};
 
+/// Consecutive empty GetRecords pages after which a shard counts as read to its end for now.
+const MAX_EMPTY_PAGES: u32 = 3;
+
 #[derive(Debug)]
 pub struct DynamoDbStreams {
     dynamodb: aws_sdk_dynamodb::Client,
@@ -67,6 +70,7 @@ impl DynamoDbStreams {
         limit: usize,
     ) -> Result<(Vec<Record>, bool), StoreError> {
         let mut out = Vec::new();
+        let mut empty_pages = 0;
         while let Some(it) = iterator.take() {
             let want = (limit - out.len()).clamp(1, 1000) as i32;
             let page = self
@@ -78,13 +82,19 @@ impl DynamoDbStreams {
                 .await
                 .map_err(|e| store_error("GetRecords", e))?;
             let records = page.records.unwrap_or_default();
-            let empty = records.is_empty();
+            if records.is_empty() {
+                empty_pages += 1;
+                // GetRecords may return empty pages before later records of a shard; an open
+                // shard always has a next iterator, so a few empty pages in a row mean "caught up".
+                if empty_pages >= MAX_EMPTY_PAGES {
+                    break;
+                }
+            } else {
+                empty_pages = 0;
+            }
             out.extend(records);
             if out.len() >= limit {
                 return Ok((out, true));
-            }
-            if empty {
-                break; // caught up with this shard (an open shard always has a next iterator)
             }
             iterator = page.next_shard_iterator;
         }
@@ -224,11 +234,23 @@ impl StreamReader for DynamoDbStreams {
                 }
                 _ => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
             };
-            let iterator = request
-                .send()
-                .await
-                .map_err(|e| store_error("GetShardIterator", e))?
-                .shard_iterator;
+            let iterator = match request.send().await {
+                Ok(out) => out.shard_iterator,
+                // The position belongs to a sibling shard: read this one from its start.
+                Err(e) if after.is_some() && e.as_service_error().is_some() => {
+                    tracing::debug!(shard = %shard_id, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "position not in this shard");
+                    self.streams
+                        .get_shard_iterator()
+                        .stream_arn(&arn)
+                        .shard_id(&shard_id)
+                        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                        .send()
+                        .await
+                        .map_err(|e| store_error("GetShardIterator", e))?
+                        .shard_iterator
+                }
+                Err(e) => return Err(store_error("GetShardIterator", e)),
+            };
             let (mut shard_records, more) = self.read_shard(iterator, limit).await?;
             shard_records.retain(|r| {
                 after.is_none_or(|p| {

@@ -106,6 +106,21 @@ fn condition(c: Condition) -> ConditionExpression {
     }
 }
 
+/// The same transaction gets the same token: when the SDK retries a commit whose response was
+/// lost, DynamoDB answers with the first outcome instead of refusing the repeat (10-minute window).
+fn client_request_token(puts: &[Put]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for put in puts {
+        hash.update(format!(
+            "{}\u{0}{:?}\u{0}{:?}\u{0}",
+            put.table, put.condition, put.item
+        ));
+    }
+    let digest = hash.finalize();
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 fn cancellation_reason(code: Option<&str>) -> CancellationReason {
     match code {
         None | Some("None") => CancellationReason::None,
@@ -296,6 +311,7 @@ impl TransactWrite for DynamoDbTables {
                 puts.len()
             ))));
         }
+        let token = client_request_token(&puts);
         let mut seen = std::collections::HashSet::new();
         let mut items = Vec::with_capacity(puts.len());
         for put in puts {
@@ -322,6 +338,7 @@ impl TransactWrite for DynamoDbTables {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(token)
             .send()
             .await;
         match result {
@@ -423,6 +440,20 @@ mod tests {
             cancellation_reason(Some("TransactionConflict")),
             CancellationReason::Other("TransactionConflict".into())
         );
+    }
+
+    #[test]
+    fn transaction_tokens_are_stable_and_fit_the_limit() {
+        let put = |v: &str| {
+            let mut item = Item::new();
+            item.insert("pk".into(), crate::value::s("P#t"));
+            item.insert("sk".into(), crate::value::s(v));
+            Put::new("t", item, Condition::NotExists)
+        };
+        let a = client_request_token(&[put("a"), put("b")]);
+        assert_eq!(a, client_request_token(&[put("a"), put("b")]));
+        assert_ne!(a, client_request_token(&[put("a"), put("c")]));
+        assert!(a.len() <= 36, "ClientRequestToken is at most 36 characters");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The explicit "is this AWS error worth retrying" decision, and the mapping of SDK errors to
 //! [`StoreError`]. Error messages carry the service's code and message, never item contents.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::error::StoreError;
@@ -43,6 +44,18 @@ fn is_not_found_code(code: &str) -> bool {
     )
 }
 
+/// Codes that mean "this role may not make the call".
+fn is_access_denied_code(code: &str) -> bool {
+    matches!(
+        code,
+        "AccessDenied"
+            | "AccessDeniedException"
+            | "Forbidden"
+            | "UnauthorizedOperation"
+            | "KMS.AccessDeniedException"
+    )
+}
+
 /// Codes that mean "the request is wrong": retrying cannot help.
 fn is_invalid_code(code: &str) -> bool {
     matches!(
@@ -59,10 +72,9 @@ fn is_invalid_code(code: &str) -> bool {
 }
 
 /// Maps any SDK error to a [`StoreError`], naming the operation.
-pub fn store_error<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
+pub fn store_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let message = format!("{operation}: {}", DisplayErrorContext(&err));
     match &err {
@@ -71,6 +83,10 @@ where
         }
         SdkError::ConstructionFailure(_) => StoreError::InvalidRequest(message),
         SdkError::ServiceError(service) => match service.err().code() {
+            Some(code) if is_access_denied_code(code) => StoreError::AccessDenied(message),
+            // HEAD responses have no body, so no code: the status says it.
+            None if service.raw().status().as_u16() == 403 => StoreError::AccessDenied(message),
+            None if service.raw().status().as_u16() == 404 => StoreError::NotFound(message),
             Some(code) if is_retriable_code(code) => StoreError::Transient(message),
             Some(code) if is_not_found_code(code) => StoreError::NotFound(message),
             Some(code) if is_invalid_code(code) => StoreError::InvalidRequest(message),
@@ -110,5 +126,7 @@ mod tests {
         }
         assert!(is_not_found_code("NoSuchKey"));
         assert!(is_invalid_code("ValidationException"));
+        assert!(is_access_denied_code("AccessDeniedException"));
+        assert!(!is_retriable_code("AccessDenied"));
     }
 }

@@ -20,6 +20,7 @@ use crate::keys::{self, Key};
 use crate::migration_csv::{MigrationCsvWriter, MigrationRow};
 use crate::model::EntityRow;
 use crate::ports::objects::get_bytes_if_exists;
+use crate::ports::table::MAX_BATCH_GET;
 use crate::publish::{Outcome, RowOutcome};
 
 #[derive(serde::Deserialize)]
@@ -165,47 +166,83 @@ async fn export_rollback(
         for o in &result.rows {
             collect(o, &mut changes);
         }
-        for (key, j_version, before) in changes {
-            let row = match before {
-                // J created it: delete it (its current content, marked deleted).
-                None => {
-                    let item = deps.tables.get_item(&deps.table_names.data, &key).await?;
-                    let Some(item) = item else { continue };
-                    let entity = EntityRow::from_data_item(&item)
-                        .map_err(|e| Error::invalid(e.to_string()))?;
-                    let mut row = row_from(&entity, "");
-                    row.is_deleted = Some(true);
-                    row
-                }
-                // J updated it: restore the version before J from history.
-                Some(before) => {
-                    let hkey = Key::new(&key.pk, keys::versioned_sk(&key.sk, before));
-                    let Some(item) = deps
-                        .tables
-                        .get_item(&deps.table_names.history, &hkey)
-                        .await?
-                    else {
-                        return Err(Error::Retryable(format!(
-                            "rollback of {of}: history has no version {before} of {key} yet (the history function may be behind)"
-                        )));
-                    };
-                    let entity = EntityRow::from_versioned_item(&item)
-                        .map_err(|e| Error::invalid(e.to_string()))?;
-                    row_from(&entity, "")
-                }
-            };
-            write(
-                writer,
-                &MigrationRow {
-                    version: Some(j_version),
-                    ..row
-                },
-            )?;
-            rows += 1;
+        // Resolved 100 keys at a time: one BatchGetItem on data (rows J created) and one on
+        // history (the versions before J) per group, instead of a GetItem per row.
+        for group in changes.chunks(MAX_BATCH_GET) {
+            let created: Vec<Key> = group
+                .iter()
+                .filter(|(_, _, before)| before.is_none())
+                .map(|(key, _, _)| key.clone())
+                .collect();
+            let earlier: Vec<Key> = group
+                .iter()
+                .filter_map(|(key, _, before)| {
+                    before.map(|b| Key::new(&key.pk, keys::versioned_sk(&key.sk, b)))
+                })
+                .collect();
+            let current = batch_by_key(deps, &deps.table_names.data, &created).await?;
+            let history = batch_by_key(deps, &deps.table_names.history, &earlier).await?;
+            for (key, j_version, before) in group {
+                let row = match before {
+                    // J created it: delete it (its current content, marked deleted).
+                    None => {
+                        let Some(item) = current.get(key) else {
+                            continue;
+                        };
+                        let entity = EntityRow::from_data_item(item)
+                            .map_err(|e| Error::invalid(e.to_string()))?;
+                        let mut row = row_from(&entity, "");
+                        row.is_deleted = Some(true);
+                        row
+                    }
+                    // J updated it: restore the version before J from history.
+                    Some(before) => {
+                        let hkey = Key::new(&key.pk, keys::versioned_sk(&key.sk, *before));
+                        let Some(item) = history.get(&hkey) else {
+                            return Err(Error::Retryable(format!(
+                                "rollback of {of}: history has no version {before} of {key} yet (the history function may be behind)"
+                            )));
+                        };
+                        let entity = EntityRow::from_versioned_item(item)
+                            .map_err(|e| Error::invalid(e.to_string()))?;
+                        row_from(&entity, "")
+                    }
+                };
+                write(
+                    writer,
+                    &MigrationRow {
+                        version: Some(*j_version),
+                        ..row
+                    },
+                )?;
+                rows += 1;
+            }
         }
         deps.progress.rows("Export", rows, None);
     }
     Ok(rows)
+}
+
+/// Batch-gets up to 100 keys of `table` (none: no call), by key.
+async fn batch_by_key(
+    deps: &Deps,
+    table: &str,
+    keys: &[Key],
+) -> Result<std::collections::HashMap<Key, crate::value::Item>, Error> {
+    if keys.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let items = deps.tables.batch_get(table, keys).await?;
+    Ok(items
+        .into_iter()
+        .filter_map(|item| {
+            let key = Key::new(
+                crate::value::get_s(&item, "pk")?,
+                crate::value::get_s(&item, "sk")?,
+            );
+            Some((key, item))
+        })
+        .collect())
 }
 
 fn collect(o: &RowOutcome, out: &mut Vec<(Key, u64, Option<u64>)>) {

@@ -35,6 +35,8 @@ pub struct Deps {
     pub bucket: String,
     /// Rows per transformed chunk (one Distributed Map item).
     pub chunk_rows: usize,
+    /// How many chunks the Distributed Map processes at once.
+    pub max_concurrency: u32,
     /// Recorded as `createdBy` / `updatedBy` / `_migratedBy`.
     pub actor: String,
     /// Where Export and Transform report rows as they stream (a progress bar under `migrate`;

@@ -14,7 +14,8 @@ struct PrepareInput {
     execution_name: String,
 }
 
-/// Default Distributed Map concurrency (the job cannot set it; the template can).
+/// Default Distributed Map concurrency locally (one SQLite writer); in AWS the template's
+/// `MaxConcurrency` parameter sets it (`MAX_CONCURRENCY`). The job document cannot.
 pub const MAX_CONCURRENCY: u32 = 4;
 
 pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
@@ -53,7 +54,7 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         mode: document.mode,
         bucket: deps.bucket.clone(),
         has_source_table: document.mode.has_source_table(),
-        max_concurrency: MAX_CONCURRENCY,
+        max_concurrency: deps.max_concurrency,
         tolerated_failure_percentage: document.tolerated_failure_percentage(),
         results_prefix: format!("{}results/map", super::job_prefix(&job_id)),
         job_id: job_id.clone(),

@@ -95,7 +95,11 @@ pub async fn start(
         StartOutcome::Started { execution_id } => (execution_id, false),
         StartOutcome::AlreadyExists { execution_id } => (execution_id, true),
     };
-    tracing::info!(execution_name = %name, already_existed, "execution requested");
+    if already_existed {
+        tracing::warn!(execution_name = %name, "an execution of that name exists: nothing new started (a duplicated event, or the same upload again)");
+    } else {
+        tracing::info!(execution_name = %name, "execution started");
+    }
     Ok(Started {
         execution_name: name,
         execution_id,
@@ -132,7 +136,18 @@ pub async fn handle_s3(event: S3Event, deps: &StartDeps<'_>) -> Result<Vec<Start
                 .map_err(|e| Error::invalid(format!("s3://{bucket}/{key}: not JSON: {e}")))?;
             let parsed = JobDocument::parse(doc.clone())?;
             parsed.validate()?;
-            let name = parsed.job_id.clone().unwrap_or(name);
+            // The job id plus the upload's identity: a duplicated event starts nothing new, and a
+            // corrected document uploaded again resumes the same job (Prepare takes the job id
+            // from the document) instead of colliding with the first execution's name.
+            let name = match &parsed.job_id {
+                Some(id) => {
+                    let upload = content_hash(
+                        format!("{bucket}\n{key}\n{}", etag.trim_matches('"')).as_bytes(),
+                    );
+                    format!("{}-{}", sanitize(id, 80 - 1 - upload.len()), upload)
+                }
+                None => name,
+            };
             out.push(start(deps, name, doc).await?);
         } else if key.ends_with(".csv") {
             let doc =
@@ -153,7 +168,11 @@ pub async fn handle_schedule(
     let mut doc = deps
         .reconcile_job
         .clone()
-        .ok_or_else(|| Error::invalid("no reconcile job is configured (RECONCILE_JOB)"))?;
+        .ok_or_else(|| {
+            Error::invalid(
+                "no reconcile job is configured (RECONCILE_JOB is empty or not valid JSON; see the function's init log)",
+            )
+        })?;
     let parsed = JobDocument::parse(doc.clone())?;
     parsed.validate()?;
     if parsed.mode != crate::job::Mode::Reconcile {
@@ -168,7 +187,8 @@ pub async fn handle_schedule(
         .format("%Y%m%d")
         .to_string();
     let name = match &parsed.job_id {
-        Some(id) => sanitize(&format!("{id}-{day}"), 80),
+        // The day must survive truncation, or the nightly job would run only once.
+        Some(id) => format!("{}-{day}", sanitize(id, 80 - 1 - day.len())),
         None => format!("reconcile-{day}"),
     };
     if let Some(obj) = doc.as_object_mut() {

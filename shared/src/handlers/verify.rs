@@ -133,9 +133,7 @@ pub(super) async fn finish(
     }
     let bytes =
         serde_json::to_vec_pretty(&report).map_err(|e| Error::MigrationFailed(e.to_string()))?;
-    deps.objects
-        .put_object(&deps.bucket, &result.report_key, bytes)
-        .await?;
+    // The job record first: if the report cannot be written, the record still tells the status.
     let mut record = to_output(result)?;
     if let (Some(obj), Some(existing)) =
         (record.as_object_mut(), job_record::get(deps, job_id).await?)
@@ -147,7 +145,11 @@ pub(super) async fn finish(
         }
         obj.insert("finishedAt".into(), super::now().into());
     }
-    job_record::put(deps, job_id, &result.status, &record).await
+    job_record::put(deps, job_id, &result.status, &record).await?;
+    deps.objects
+        .put_object(&deps.bucket, &result.report_key, bytes)
+        .await?;
+    Ok(())
 }
 
 /// Adds up counts of all chunk results; rows of chunks that have no result count as failed.
