@@ -12,7 +12,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     shared::lambda::init_tracing();
     let env = |name: &str| std::env::var(name).ok();
     let state_machine_arn = required(&env, STATE_MACHINE_ARN)?;
-    let reconcile_job = start::reconcile_job_from(env(RECONCILE_JOB).as_deref())?;
+    // A broken RECONCILE_JOB must not stop uploads from starting jobs: the scheduled event alone
+    // fails (naming the variable), and this says why at init.
+    let reconcile_job = match start::reconcile_job_from(env(RECONCILE_JOB).as_deref()) {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::error!(error = %e, "RECONCILE_JOB is not valid JSON; the schedule will fail");
+            None
+        }
+    };
     let clients = AwsClients::from_env().await;
     let starter = StepFunctionsStarter::new(clients.sfn.clone(), state_machine_arn);
     let objects = S3Objects::new(clients.s3.clone());
