@@ -65,6 +65,18 @@ async fn stream_len(p: &LocalPipeline) -> usize {
     }
 }
 
+/// The live data row of (pk, sk), decoded; panics (the test fails) when it is absent.
+async fn data_entity(p: &LocalPipeline, pk: &str, sk: &str) -> EntityRow {
+    let item = p
+        .deps
+        .tables
+        .get_item("data", &Key::new(pk, sk))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no data row {pk} / {sk}"));
+    EntityRow::from_data_item(&item).unwrap()
+}
+
 async fn data_rows(p: &LocalPipeline, table: &str, pk: &str) -> Vec<Item> {
     query_all(p.deps.tables.as_ref(), table, pk, None)
         .await
@@ -138,15 +150,7 @@ async fn ten_thousand_rows_import_reimport_and_update_with_history() {
         (Some(100), Some(9_900)),
         "{out}"
     );
-    let new_7 = EntityRow::from_data_item(
-        &p.deps
-            .tables
-            .get_item("data", &Key::new("PRODUCT#dst", "P000007"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let new_7 = data_entity(&p, "PRODUCT#dst", "P000007").await;
     assert_eq!((new_7.version, new_7.name.as_str()), (2, "Renamed 7"));
     let history = data_rows(&p, "history", "PRODUCT#dst").await;
     assert_eq!(history.len(), 100, "one history row per updated entity");
@@ -194,15 +198,7 @@ async fn ten_thousand_rows_import_reimport_and_update_with_history() {
     );
     let out = r.output.unwrap();
     assert_eq!(out["counts"]["updated"], 100, "{out}");
-    let back = EntityRow::from_data_item(
-        &p.deps
-            .tables
-            .get_item("data", &Key::new("PRODUCT#dst", "P000007"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let back = data_entity(&p, "PRODUCT#dst", "P000007").await;
     assert_eq!((back.version, back.name.as_str()), (3, "Product 7"));
     assert!(
         matches!(back.attributes.get("_rolledBackFrom"), Some(shared::value::AttributeValue::S(j)) if j == "second")
@@ -471,14 +467,7 @@ async fn a_concurrent_update_is_a_conflict_and_survives() {
         shared::publish::Outcome::Updated,
         "the neighbour is not failed by the conflict"
     );
-    let now = EntityRow::from_data_item(
-        &p.tables
-            .get_item("data", &Key::new("PRODUCT#dst", "C1"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let now = data_entity(&p, "PRODUCT#dst", "C1").await;
     assert_eq!(
         (now.version, now.name.as_str()),
         (2, "concurrent"),
@@ -507,14 +496,7 @@ async fn copy_and_normalize_tenant() {
     let r = p.run("copy", json!({"jobId": "copy", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME", "targetTenant": "beta"})).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     assert_eq!(r.output.as_ref().unwrap()["counts"]["created"], 30);
-    let copied = EntityRow::from_data_item(
-        &p.tables
-            .get_item("data", &Key::new("PRODUCT#beta", "P000001"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let copied = data_entity(&p, "PRODUCT#beta", "P000001").await;
     assert_eq!(copied.tenant_code, "beta");
     assert!(
         matches!(copied.attributes.get("_sourceKey"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#ACME#P000001")
@@ -522,14 +504,7 @@ async fn copy_and_normalize_tenant() {
 
     let r = p.run("norm", json!({"jobId": "norm", "mode": "normalize-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME"})).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
-    let new = EntityRow::from_data_item(
-        &p.tables
-            .get_item("data", &Key::new("PRODUCT#acme", "P000002"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let new = data_entity(&p, "PRODUCT#acme", "P000002").await;
     assert_eq!(
         (
             new.tenant_code.as_str(),
@@ -538,14 +513,7 @@ async fn copy_and_normalize_tenant() {
         ),
         ("acme", "PRODUCT#acme#P000002", Some("PRODUCT#acme"))
     );
-    let old = EntityRow::from_data_item(
-        &p.tables
-            .get_item("data", &Key::new("PRODUCT#ACME", "P000002"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let old = data_entity(&p, "PRODUCT#ACME", "P000002").await;
     assert!(old.is_deleted, "the uppercase entity is soft-deleted");
     assert_eq!(old.version, 2);
     assert!(
@@ -568,14 +536,7 @@ PRODUCT#t1,X2,X2,two,\"{\"\"productName\"\":\"\"Ink\"\",\"\"legacy\"\":2}\",\n";
     let r = p.run("evolve", job.clone()).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     assert_eq!(r.output.unwrap()["counts"]["updated"], 2);
-    let x1 = EntityRow::from_data_item(
-        &p.tables
-            .get_item("data", &Key::new("PRODUCT#t1", "X1"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let x1 = data_entity(&p, "PRODUCT#t1", "X1").await;
     let content = x1.content_attributes();
     let keys: Vec<&str> = content.keys().map(String::as_str).collect();
     assert_eq!(
@@ -632,14 +593,7 @@ async fn reconcile_reports_drift_and_repairs_only_when_asked() {
         (Some(1), Some(1)),
         "{record}"
     );
-    let mirror3 = EntityRow::from_data_item(
-        &p.tables
-            .get_item("data", &Key::new("PRODUCT#mirror", "P000003"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let mirror3 = data_entity(&p, "PRODUCT#mirror", "P000003").await;
     assert_eq!(
         (mirror3.name.as_str(), mirror3.version),
         ("n3", 1),
@@ -649,14 +603,7 @@ async fn reconcile_reports_drift_and_repairs_only_when_asked() {
     let repair = json!({"jobId": "nightly-repair", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror", "repair": true});
     let r = p.run("nightly-repair", repair).await.unwrap();
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
-    let mirror3 = EntityRow::from_data_item(
-        &p.tables
-            .get_item("data", &Key::new("PRODUCT#mirror", "P000003"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let mirror3 = data_entity(&p, "PRODUCT#mirror", "P000003").await;
     assert_eq!((mirror3.name.as_str(), mirror3.version), ("drifted", 2));
 }
 

@@ -41,35 +41,26 @@ pub fn required(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<S
         .ok_or_else(|| Error::invalid(format!("environment variable {name} is not set")))
 }
 
+/// An optional whole number from 1 to 10,000, naming the variable when it is anything else.
+fn number(lookup: &dyn Fn(&str) -> Option<String>, name: &str, default: u32) -> Result<u32, Error> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                Error::invalid(format!("{name}={v:?}: expected a number from 1 to 10000"))
+            }),
+    }
+}
+
 impl FunctionConfig {
     /// From a variable lookup (`std::env::var` in `main`, a map in tests).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let chunk_rows = match lookup(CHUNK_ROWS) {
-            None => DEFAULT_CHUNK_ROWS,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=10_000).contains(n))
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "{CHUNK_ROWS}={v:?}: expected a number from 1 to 10000"
-                    ))
-                })?,
-        };
-        let max_concurrency = match lookup(MAX_CONCURRENCY) {
-            None => DEFAULT_MAX_CONCURRENCY,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=10_000).contains(n))
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "{MAX_CONCURRENCY}={v:?}: expected a number from 1 to 10000"
-                    ))
-                })?,
-        };
+        let chunk_rows = number(lookup, CHUNK_ROWS, DEFAULT_CHUNK_ROWS as u32)? as usize;
+        let max_concurrency = number(lookup, MAX_CONCURRENCY, DEFAULT_MAX_CONCURRENCY)?;
         Ok(FunctionConfig {
             table_names: TableNames {
                 command: required(lookup, COMMAND_TABLE)?,

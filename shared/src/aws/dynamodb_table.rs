@@ -68,15 +68,50 @@ fn backoff(round: u32) -> Duration {
     Duration::from_millis((50u64 << round.min(6)).min(2000))
 }
 
-fn check_keys(put: &Put) -> Result<(), StoreError> {
-    let key = put.key();
-    if key.pk.is_empty() || key.sk.is_empty() {
-        return Err(StoreError::InvalidRequest(format!(
-            "an item for table {} needs string pk and sk",
-            put.table
+/// Before re-sending a batch call's unprocessed remainder: back off, or give up after
+/// [`MAX_UNPROCESSED_ROUNDS`] (Retryable: the state machine retries the whole task).
+async fn wait_for_unprocessed(
+    operation: &str,
+    round: u32,
+    remaining: usize,
+) -> Result<(), StoreError> {
+    if round > MAX_UNPROCESSED_ROUNDS {
+        return Err(StoreError::Transient(format!(
+            "{operation}: {remaining} still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries"
         )));
     }
+    tokio::time::sleep(backoff(round)).await;
     Ok(())
+}
+
+/// One page of a Query or Scan response.
+fn page(items: Option<Vec<DynamoItem>>, last_evaluated_key: Option<DynamoItem>) -> Page {
+    Page {
+        items: items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_dynamo)
+            .collect(),
+        next: last_evaluated_key.as_ref().and_then(key_from),
+    }
+}
+
+fn page_limit(limit: usize) -> i32 {
+    limit.clamp(1, i32::MAX as usize) as i32
+}
+
+/// Every item needs string `pk` and `sk`; refused here with the table named.
+fn check_item_keys(table: &str, item: &Item) -> Result<(), StoreError> {
+    match (get_s(item, "pk"), get_s(item, "sk")) {
+        (Some(pk), Some(sk)) if !pk.is_empty() && !sk.is_empty() => Ok(()),
+        _ => Err(StoreError::InvalidRequest(format!(
+            "an item for table {table} needs string pk and sk"
+        ))),
+    }
+}
+
+fn check_keys(put: &Put) -> Result<(), StoreError> {
+    check_item_keys(&put.table, &put.item)
 }
 
 /// The condition expression of a put, with its names and values.
@@ -186,13 +221,7 @@ impl BatchGetItems for DynamoDbTables {
                 .unwrap_or_default();
             if !pending.is_empty() {
                 round += 1;
-                if round > MAX_UNPROCESSED_ROUNDS {
-                    return Err(StoreError::Transient(format!(
-                        "BatchGetItem: {} keys still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries",
-                        pending.len()
-                    )));
-                }
-                tokio::time::sleep(backoff(round)).await;
+                wait_for_unprocessed("BatchGetItem", round, pending.len()).await?;
             }
         }
         Ok(out)
@@ -224,20 +253,12 @@ impl QueryItems for DynamoDbTables {
             .key_condition_expression(expression)
             .set_expression_attribute_values(Some(values))
             .set_exclusive_start_key(start.map(key_of))
-            .limit(limit.clamp(1, i32::MAX as usize) as i32)
+            .limit(page_limit(limit))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| store_error("Query", e))?;
-        Ok(Page {
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(from_dynamo)
-                .collect(),
-            next: out.last_evaluated_key.as_ref().and_then(key_from),
-        })
+        Ok(page(out.items, out.last_evaluated_key))
     }
 }
 
@@ -258,20 +279,12 @@ impl ScanItems for DynamoDbTables {
             .segment(segment as i32)
             .total_segments(total_segments as i32)
             .set_exclusive_start_key(start.map(key_of))
-            .limit(limit.clamp(1, i32::MAX as usize) as i32)
+            .limit(page_limit(limit))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| store_error("Scan", e))?;
-        Ok(Page {
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(from_dynamo)
-                .collect(),
-            next: out.last_evaluated_key.as_ref().and_then(key_from),
-        })
+        Ok(page(out.items, out.last_evaluated_key))
     }
 }
 
@@ -370,11 +383,7 @@ impl BatchWrite for DynamoDbTables {
         }
         let mut pending = Vec::with_capacity(items.len());
         for item in items {
-            if get_s(&item, "pk").is_none() || get_s(&item, "sk").is_none() {
-                return Err(StoreError::InvalidRequest(format!(
-                    "an item for table {table} needs string pk and sk"
-                )));
-            }
+            check_item_keys(table, &item)?;
             let request = PutRequest::builder()
                 .set_item(Some(to_dynamo(item)))
                 .build()
@@ -396,13 +405,7 @@ impl BatchWrite for DynamoDbTables {
                 .unwrap_or_default();
             if !pending.is_empty() {
                 round += 1;
-                if round > MAX_UNPROCESSED_ROUNDS {
-                    return Err(StoreError::Transient(format!(
-                        "BatchWriteItem: {} items still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries",
-                        pending.len()
-                    )));
-                }
-                tokio::time::sleep(backoff(round)).await;
+                wait_for_unprocessed("BatchWriteItem", round, pending.len()).await?;
             }
         }
         Ok(())
