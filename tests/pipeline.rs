@@ -444,12 +444,15 @@ async fn a_concurrent_update_is_a_conflict_and_survives() {
         job_id: "racer".into(),
         mode: shared::job::Mode::Import,
         attributes_mode: Default::default(),
-        now: "2026-11-24T00:00:00.000Z".into(),
+        publish_mode: Default::default(),
+        now: "2026-11-24T00:00:00+00:00".into(),
         actor: "test".into(),
         tables: shared::local::local_table_names(),
         rollback_of: None,
+        large_attributes: p.deps.app.large_attributes.clone(),
+        master_data_table: None,
     };
-    let outcomes = shared::process::process_rows(&table, rows, &ctx, false)
+    let outcomes = shared::process::process_rows(&table, p.objects.as_ref(), rows, &ctx, false)
         .await
         .unwrap();
     let c1 = outcomes.iter().find(|o| o.sk == "C1").unwrap();

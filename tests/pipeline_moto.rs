@@ -104,6 +104,7 @@ async fn aws_runner(c: &AwsClients) -> AwsRunner {
     moto::create_bucket(c, &bucket).await;
     let config = FunctionConfig {
         table_names: names,
+        app: shared::app_settings::AppSettings::new(&bucket),
         bucket,
         chunk_rows: 100,
         max_concurrency: 4,

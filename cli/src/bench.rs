@@ -30,7 +30,7 @@ fn write_csv(
         };
         writeln!(
             out,
-            "PRODUCT#BENCH,P{i:08},P{i:08},\"{name}\",\"{{\"\"price\"\":{}.25,\"\"stock\"\":{},\"\"category\"\":\"\"C{}\"\",\"\"serial\"\":12345678901234567890123456789012345678}}\",bench",
+            "PRODUCT#BENCH,P{i:08},P{i:08},\"{name}\",\"{{\"\"price\"\":{}.25,\"\"stock\"\":{},\"\"category\"\":\"\"C{}\"\",\"\"serial\"\":9007199254740991}}\",bench",
             i % 1000,
             i % 97,
             i % 20

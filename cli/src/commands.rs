@@ -11,7 +11,7 @@ use shared::keys::Key;
 use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::ports::objects::PutObject;
 use shared::ports::table::query_all;
-use shared::value::PlainItem;
+use shared::value::{PlainItem, TypedItem};
 
 use crate::progress::Progress;
 use crate::{Cli, Command, DEFINITION};
@@ -134,12 +134,21 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
             };
             start::handle_schedule(event, &deps).await.map_err(usage)?
         }
-        Command::Get { table, pk, sk } => return inspect_get(&pipeline, &table, &pk, &sk).await,
+        Command::Get {
+            table,
+            pk,
+            sk,
+            dynamodb_json,
+        } => return inspect_get(&pipeline, &table, &pk, &sk, dynamodb_json).await,
         Command::Query {
             table,
             pk,
             sk_prefix,
-        } => return inspect_query(&pipeline, &table, &pk, sk_prefix.as_deref()).await,
+            dynamodb_json,
+        } => {
+            return inspect_query(&pipeline, &table, &pk, sk_prefix.as_deref(), dynamodb_json)
+                .await;
+        }
         Command::Cat { key } => {
             return match pipeline.read_object(&key).await {
                 Ok(bytes) => {
@@ -457,6 +466,7 @@ async fn inspect_get(
     table: &str,
     pk: &str,
     sk: &str,
+    typed: bool,
 ) -> Result<ExitCode, Usage> {
     let name = table_name(pipeline, table)?;
     match pipeline
@@ -467,10 +477,12 @@ async fn inspect_get(
         .map_err(usage)?
     {
         Some(item) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&PlainItem(&item)).unwrap_or_default()
-            );
+            let text = if typed {
+                serde_json::to_string_pretty(&TypedItem(&item))
+            } else {
+                serde_json::to_string_pretty(&PlainItem(&item))
+            };
+            println!("{}", text.unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -485,15 +497,17 @@ async fn inspect_query(
     table: &str,
     pk: &str,
     prefix: Option<&str>,
+    typed: bool,
 ) -> Result<ExitCode, Usage> {
     let name = table_name(pipeline, table)?;
     let items = query_all(pipeline.deps.tables.as_ref(), &name, pk, prefix)
         .await
         .map_err(usage)?;
-    let plain: Vec<PlainItem<'_>> = items.iter().map(PlainItem).collect();
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&plain).unwrap_or_default()
-    );
+    let text = if typed {
+        serde_json::to_string_pretty(&items.iter().map(TypedItem).collect::<Vec<_>>())
+    } else {
+        serde_json::to_string_pretty(&items.iter().map(PlainItem).collect::<Vec<_>>())
+    };
+    println!("{}", text.unwrap_or_default());
     Ok(ExitCode::SUCCESS)
 }

@@ -60,6 +60,9 @@ enum Command {
         table: String,
         pk: String,
         sk: String,
+        /// Print DynamoDB JSON (`{"pk":{"S":…}}`), as PutItem takes it, instead of plain JSON.
+        #[arg(long)]
+        dynamodb_json: bool,
     },
     /// Items of one partition in sk order, as a JSON array.
     Query {
@@ -67,6 +70,9 @@ enum Command {
         pk: String,
         #[arg(long)]
         sk_prefix: Option<String>,
+        /// Print DynamoDB JSON (`{"pk":{"S":…}}`), as PutItem takes it, instead of plain JSON.
+        #[arg(long)]
+        dynamodb_json: bool,
     },
     /// Print a local object (reports, rejected rows).
     Cat { key: String },

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+pub use crate::js_numbers::UnsafeNumbers;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -44,6 +45,60 @@ pub enum AttributesMode {
     Merge,
     /// The row's attributes replace the existing ones.
     Replace,
+}
+
+/// How a changed row reaches the app's tables (DESIGN §3 "Publish modes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublishMode {
+    /// One transaction: command row (`syncMode: "SYNC"`) and data row; history from the data
+    /// table's stream. The app's data-sync handlers do not run.
+    #[default]
+    Direct,
+    /// Only the command row, as the framework's `publishAsync` writes it; the app's own command
+    /// saga writes data and history and runs its data-sync handlers. Verify waits for it.
+    App,
+}
+
+impl PublishMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublishMode::Direct => "direct",
+            PublishMode::App => "app",
+        }
+    }
+}
+
+/// The first framework version whose command stream ignores `syncMode: "SYNC"` rows
+/// (`DefaultEventFactory.transformDynamodbStream`, and the CDK filter `syncMode notExists`).
+pub const SYNC_MODE_FRAMEWORK_VERSION: semver::Version = semver::Version::new(1, 1, 4);
+
+/// Parses a framework version as npm writes it (`1.2.5`, `0.1.48-beta.0`, a leading `v`).
+pub fn parse_framework_version(text: &str) -> Result<semver::Version, Error> {
+    semver::Version::parse(text.trim().trim_start_matches('v')).map_err(|e| {
+        Error::invalid(format!(
+            "job document: appFrameworkVersion {text:?} is not a version like 1.2.5: {e}"
+        ))
+    })
+}
+
+/// Prepare's rule: `direct` needs an app whose command stream ignores our `SYNC` command rows.
+pub fn check_publish_mode(mode: PublishMode, framework: Option<&str>) -> Result<(), Error> {
+    let (PublishMode::Direct, Some(text)) = (mode, framework) else {
+        return Ok(());
+    };
+    let version = parse_framework_version(text)?;
+    // A pre-release of 1.1.4 (1.1.4-beta.0) predates the check too.
+    if version < SYNC_MODE_FRAMEWORK_VERSION {
+        return Err(Error::invalid(format!(
+            "job document: publishMode \"direct\" needs @mbc-cqrs-serverless/core 1.1.4 or later, but appFrameworkVersion is {text}: \
+             older apps start one command saga per migrated row, which fails check_version and raises an alarm. \
+             Either use \"publishMode\": \"app\" (the app's own saga writes data and history and runs its data-sync handlers), \
+             or add the filter `syncMode notExists` (CDK: FilterCriteria on the command table's event source mapping) to the app's \
+             command stream and declare the version that has it"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +197,15 @@ pub struct JobDocument {
     pub tolerated_failure_percentage: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<String>,
+    /// What a number JavaScript cannot read exactly does (DESIGN §3); default `reject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsafe_numbers: Option<UnsafeNumbers>,
+    /// `direct` (default) or `app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_mode: Option<PublishMode>,
+    /// The app's `@mbc-cqrs-serverless/core` version; default: the stack's `AppFrameworkVersion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_framework_version: Option<String>,
 }
 
 /// Checks a job id: `[A-Za-z0-9_-]`, 1 to 80 characters (it becomes part of S3 keys and
@@ -168,6 +232,14 @@ impl JobDocument {
 
     pub fn attributes_mode(&self) -> AttributesMode {
         self.attributes_mode.unwrap_or_default()
+    }
+
+    pub fn unsafe_numbers(&self) -> UnsafeNumbers {
+        self.unsafe_numbers.unwrap_or_default()
+    }
+
+    pub fn publish_mode(&self) -> PublishMode {
+        self.publish_mode.unwrap_or_default()
     }
 
     pub fn dry_run(&self) -> bool {
@@ -259,6 +331,9 @@ impl JobDocument {
         {
             return Err(Error::invalid("job document: source.key is empty"));
         }
+        if let Some(version) = &self.app_framework_version {
+            parse_framework_version(version)?;
+        }
         if let Some(schema) = self
             .validation
             .as_ref()
@@ -314,6 +389,43 @@ mod tests {
         .unwrap();
         doc.validate().unwrap();
         assert!(doc.writes());
+    }
+
+    #[test]
+    fn direct_publish_is_refused_below_1_1_4_naming_both_ways_out() {
+        for old in ["1.1.3", "0.1.48-beta.0", "1.1.4-beta.0", "v1.0.9"] {
+            let err = check_publish_mode(PublishMode::Direct, Some(old))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("\"app\"") && err.contains("syncMode notExists"),
+                "{err}"
+            );
+            check_publish_mode(PublishMode::App, Some(old)).unwrap();
+        }
+        for new in ["1.1.4", "1.2.5", "2.0.0"] {
+            check_publish_mode(PublishMode::Direct, Some(new)).unwrap();
+        }
+        check_publish_mode(PublishMode::Direct, None).unwrap();
+        let doc = JobDocument::parse(
+            json!({"mode": "import", "source": {"key": "k"}, "appFrameworkVersion": "one"}),
+        )
+        .unwrap();
+        assert!(
+            doc.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("appFrameworkVersion")
+        );
+        let doc = JobDocument::parse(json!({"mode": "import", "source": {"key": "k"}, "unsafeNumbers": "string", "publishMode": "app"})).unwrap();
+        assert_eq!(doc.unsafe_numbers(), UnsafeNumbers::String);
+        assert_eq!(doc.publish_mode(), PublishMode::App);
+        assert!(
+            JobDocument::parse(
+                json!({"mode": "import", "source": {"key": "k"}, "unsafeNumbers": "round"})
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! * `aws` (feature `aws`): the AWS adapters; `lambda` (feature `lambda`): Lambda wiring.
 //! * [`asl`]: a local interpreter of the Amazon States Language; [`local`] wires it to the handlers.
 
+pub mod app_settings;
 pub mod asl;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -19,17 +20,21 @@ pub mod error;
 pub mod handlers;
 pub mod history;
 pub mod job;
+pub mod js_numbers;
 pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod large_attributes;
 #[cfg(feature = "embedded")]
 pub mod local;
+pub mod merge;
 pub mod migration_csv;
 pub mod model;
 pub mod operations;
 pub mod ports;
 pub mod process;
 pub mod publish;
+pub mod ttl_rules;
 pub mod value;
 
 pub use error::{Error, ErrorType, Result, StoreError};

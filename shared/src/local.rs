@@ -94,6 +94,11 @@ impl LocalPipeline {
             chunk_rows,
             max_concurrency: handlers::prepare::MAX_CONCURRENCY,
             actor: "migrate".into(),
+            // The same variables as the functions' (`APP_BUCKET`, `ATTRIBUTE_LIMIT_SIZE`, …).
+            app: crate::app_settings::AppSettings::from_lookup(
+                &|name| std::env::var(name).ok(),
+                LOCAL_BUCKET,
+            )?,
             progress: Arc::new(handlers::NoProgress),
         };
         Ok(LocalPipeline {

@@ -1,10 +1,22 @@
 //! Command, data and history rows of MBC CQRS Serverless (DESIGN §3), and their items.
 //!
 //! One struct, [`EntityRow`], holds every MBC field. The three tables differ only in the sort
-//! key (`{sk}` in data, `{sk}@{version}` in command and history) and in a few fields:
-//! data rows carry `cpk`/`csk` (the command that produced them), command rows carry
-//! `syncMode: "SYNC"` so an existing MBC data-sync pipeline ignores them. Top-level fields we
-//! do not know are kept in `extra` so rewriting a row never drops them.
+//! key (`{sk}` in data, `{sk}@{version}` in command and history) and in a few fields, exactly
+//! as `@mbc-cqrs-serverless/core` writes them (CommandService, DataService `transformCommandToData`,
+//! HistoryService):
+//! * data rows carry `cpk`/`csk` (the command that produced them) and never `source`, `status`
+//!   or `syncMode`;
+//! * command rows carry `source` and, when published directly (`publishSync`'s shape),
+//!   `syncMode: "SYNC"` and `status`; in the app's own saga mode (`publishAsync`'s shape) neither;
+//! * `createdIp`/`updatedIp`/`seq`/`source` are left out when unknown (the framework marshalls
+//!   with `removeUndefinedValues`), while `ttl` is always written, as `NULL` when no TTL applies
+//!   (the framework's `calculateTtl` answers `null`, which marshalls to `NULL`);
+//! * dates are whole seconds with an explicit offset (`toISOStringWithTimezone`), see [`timestamp`];
+//! * `attributes` is a map, or an `s3://bucket/key` pointer to a JSON object when it was larger
+//!   than the app's `ATTRIBUTE_LIMIT_SIZE` (see [`crate::large_attributes`]).
+//!
+//! Top-level fields we do not know are kept in `extra` so rewriting a row never drops them
+//! (the framework spreads the existing data row the same way).
 
 use std::collections::BTreeSet;
 
@@ -29,10 +41,15 @@ pub fn is_metadata(name: &str) -> bool {
     METADATA_ATTRIBUTES.contains(&name)
 }
 
-/// `syncMode` value of the command rows we publish.
+/// `syncMode` value of the command rows we publish directly (ignored by the app's command
+/// stream from core 1.1.4 on).
 pub const SYNC_MODE: &str = "SYNC";
 
-const KNOWN_FIELDS: [&str; 23] = [
+/// `status` of a command row published directly: where the framework's `publishSync` leaves it
+/// (`getCommandStatus('finish', STATUS_FINISHED)`).
+pub const DIRECT_COMMAND_STATUS: &str = "finish:FINISHED";
+
+const KNOWN_FIELDS: [&str; 24] = [
     "pk",
     "sk",
     "id",
@@ -56,6 +73,7 @@ const KNOWN_FIELDS: [&str; 23] = [
     "cpk",
     "csk",
     "syncMode",
+    "status",
 ];
 
 /// An entity version: a data row, a command row or a history row.
@@ -73,20 +91,27 @@ pub struct EntityRow {
     pub is_deleted: bool,
     /// Normalized decimal text (DynamoDB number).
     pub seq: Option<String>,
-    /// Epoch seconds (DynamoDB number, normalized decimal text).
+    /// Epoch seconds (DynamoDB number, normalized decimal text); `None` is written as `NULL`.
     pub ttl: Option<String>,
     pub attributes: Attributes,
-    pub source: String,
+    /// Set when the stored `attributes` is an `s3://` pointer: until it is resolved
+    /// (`large_attributes::resolve`), `attributes` is empty.
+    pub attributes_pointer: Option<String>,
+    /// Command rows only.
+    pub source: Option<String>,
     pub request_id: String,
     pub created_at: String,
     pub created_by: String,
-    pub created_ip: String,
+    pub created_ip: Option<String>,
     pub updated_at: String,
     pub updated_by: String,
-    pub updated_ip: String,
+    pub updated_ip: Option<String>,
     /// Data rows: key of the command row that produced this version.
     pub cpk: Option<String>,
     pub csk: Option<String>,
+    /// Command rows only: `syncMode` and `status` (see the module documentation).
+    pub sync_mode: Option<String>,
+    pub status: Option<String>,
     /// Top-level fields this pipeline does not interpret, preserved as they are.
     pub extra: Item,
 }
@@ -114,6 +139,7 @@ impl EntityRow {
         content_attributes(&self.attributes)
     }
 
+    /// The fields every table shares, in the framework's shape.
     fn common_item(&self, sk: String) -> Item {
         let mut item = self.extra.clone();
         item.insert("pk".into(), s(&self.pk));
@@ -128,29 +154,46 @@ impl EntityRow {
         if let Some(seq) = &self.seq {
             item.insert("seq".into(), AttributeValue::N(seq.clone()));
         }
-        if let Some(ttl) = &self.ttl {
-            item.insert("ttl".into(), AttributeValue::N(ttl.clone()));
-        }
+        item.insert(
+            "ttl".into(),
+            match &self.ttl {
+                Some(ttl) => AttributeValue::N(ttl.clone()),
+                None => AttributeValue::Null(true),
+            },
+        );
         item.insert(
             "attributes".into(),
-            AttributeValue::M(self.attributes.clone().into_iter().collect()),
+            match &self.attributes_pointer {
+                Some(pointer) if self.attributes.is_empty() => s(pointer),
+                _ => AttributeValue::M(self.attributes.clone().into_iter().collect()),
+            },
         );
+        item.insert("requestId".into(), s(&self.request_id));
+        item.insert("createdAt".into(), s(&self.created_at));
+        item.insert("createdBy".into(), s(&self.created_by));
+        item.insert("updatedAt".into(), s(&self.updated_at));
+        item.insert("updatedBy".into(), s(&self.updated_by));
         for (field, value) in [
-            ("source", &self.source),
-            ("requestId", &self.request_id),
-            ("createdAt", &self.created_at),
-            ("createdBy", &self.created_by),
             ("createdIp", &self.created_ip),
-            ("updatedAt", &self.updated_at),
-            ("updatedBy", &self.updated_by),
             ("updatedIp", &self.updated_ip),
         ] {
-            item.insert(field.into(), s(value));
+            match value.as_deref() {
+                Some(ip) if !ip.is_empty() => {
+                    item.insert(field.into(), s(ip));
+                }
+                _ => {
+                    item.remove(field);
+                }
+            }
+        }
+        for field in ["source", "syncMode", "status", "cpk", "csk"] {
+            item.remove(field);
         }
         item
     }
 
-    /// The data-table item: sk without version, `cpk`/`csk` pointing at the command row.
+    /// The data-table item: sk without version, `cpk`/`csk` pointing at the command row; no
+    /// `source`, `syncMode` or `status` (DataService's `transformCommandToData`).
     pub fn to_data_item(&self) -> Item {
         let mut item = self.common_item(self.sk.clone());
         let cpk = self.cpk.clone().unwrap_or_else(|| self.pk.clone());
@@ -160,23 +203,41 @@ impl EntityRow {
             .unwrap_or_else(|| keys::versioned_sk(&self.sk, self.version));
         item.insert("cpk".into(), s(cpk));
         item.insert("csk".into(), s(csk));
-        item.remove("syncMode");
         item
     }
 
-    /// The command-table item: `{sk}@{version}`, `syncMode: "SYNC"`.
+    /// The command-table item: `{sk}@{version}`, `source`, and `syncMode`/`status` when set.
+    /// A command's `created*` are its own (`new Date()`, the caller, the caller's IP: the same as
+    /// its `updated*`), not the entity's first creation, which only the data row keeps.
     pub fn to_command_item(&self) -> Item {
         let mut item = self.common_item(keys::versioned_sk(&self.sk, self.version));
-        item.remove("cpk");
-        item.remove("csk");
-        item.insert("syncMode".into(), s(SYNC_MODE));
+        item.insert("createdAt".into(), s(&self.updated_at));
+        item.insert("createdBy".into(), s(&self.updated_by));
+        match item.get("updatedIp").cloned() {
+            Some(ip) => item.insert("createdIp".into(), ip),
+            None => item.remove("createdIp"),
+        };
+        for (field, value) in [
+            ("source", &self.source),
+            ("syncMode", &self.sync_mode),
+            ("status", &self.status),
+        ] {
+            if let Some(v) = value {
+                item.insert(field.into(), s(v));
+            }
+        }
         item
     }
 
-    /// The history-table item for this (earlier) version: the data row at `{sk}@{version}`.
-    pub fn to_history_item(&self) -> Item {
+    /// The history-table item for this (earlier) version: the data row at `{sk}@{version}`
+    /// with the history table's own `ttl` (HistoryService sets it from the app's TTL rules).
+    pub fn to_history_item(&self, ttl: Option<String>) -> Item {
         let mut item = self.to_data_item();
         item.insert("sk".into(), s(keys::versioned_sk(&self.sk, self.version)));
+        item.insert(
+            "ttl".into(),
+            ttl.map_or(AttributeValue::Null(true), AttributeValue::N),
+        );
         item
     }
 
@@ -214,12 +275,24 @@ impl EntityRow {
         } else {
             raw_sk.clone()
         };
-        let attributes = match item.get("attributes") {
-            Some(AttributeValue::M(m)) => m.clone().into_iter().collect(),
-            None | Some(AttributeValue::Null(_)) => Attributes::new(),
-            Some(_) => return Err(bad("attributes is not a map".into())),
+        let (attributes, attributes_pointer) = match item.get("attributes") {
+            Some(AttributeValue::M(m)) => (m.clone().into_iter().collect(), None),
+            None | Some(AttributeValue::Null(_)) => (Attributes::new(), None),
+            Some(AttributeValue::S(p)) if crate::large_attributes::is_pointer(p) => {
+                (Attributes::new(), Some(p.clone()))
+            }
+            Some(_) => {
+                return Err(bad(
+                    "attributes is neither a map nor an s3:// pointer".into()
+                ));
+            }
         };
         let text = |name: &str| get_s(item, name).unwrap_or_default().to_string();
+        let optional = |name: &str| {
+            get_s(item, name)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
         let extra: Item = item
             .iter()
             .filter(|(k, _)| !KNOWN_FIELDS.contains(&k.as_str()))
@@ -246,20 +319,40 @@ impl EntityRow {
             seq: get_n(item, "seq").map(str::to_string),
             ttl: get_n(item, "ttl").map(str::to_string),
             attributes,
-            source: text("source"),
+            attributes_pointer,
+            source: optional("source"),
             request_id: text("requestId"),
             created_at: text("createdAt"),
             created_by: text("createdBy"),
-            created_ip: text("createdIp"),
+            created_ip: optional("createdIp"),
             updated_at: text("updatedAt"),
             updated_by: text("updatedBy"),
-            updated_ip: text("updatedIp"),
+            updated_ip: optional("updatedIp"),
             cpk: get_s(item, "cpk").map(str::to_string),
             csk: get_s(item, "csk").map(str::to_string),
+            sync_mode: optional("syncMode"),
+            status: optional("status"),
             extra,
             pk,
             sk,
         })
+    }
+}
+
+/// A date as the framework writes it (`toISOStringWithTimezone` in a Lambda, whose zone is
+/// UTC): whole seconds with an explicit offset, `2026-11-25T02:11:40+00:00`. Text in this one
+/// form sorts in time order, which mixed forms (`…40.123Z` beside `…40+00:00`) do not.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+}
+
+/// A stored date in the framework's form: RFC 3339 text written by any writer (milliseconds,
+/// `Z`, another offset) is rewritten as [`timestamp`] writes it, as the framework does when it
+/// reads a row (`new Date(createdAt)`) and writes it again; other text is kept as it is.
+pub fn normalize_timestamp(text: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => timestamp(t.with_timezone(&chrono::Utc)),
+        Err(_) => text.to_string(),
     }
 }
 
@@ -341,17 +434,88 @@ mod tests {
         expected.csk = Some("P001@2".into());
         assert_eq!(EntityRow::from_data_item(&data).unwrap(), expected);
 
-        let command = r.to_command_item();
+        let mut direct = r.clone();
+        direct.sync_mode = Some(SYNC_MODE.into());
+        direct.status = Some(DIRECT_COMMAND_STATUS.into());
+        direct.source = Some("migration:j1".into());
+        let command = direct.to_command_item();
         assert_eq!(get_s(&command, "sk"), Some("P001@2"));
         assert_eq!(get_s(&command, "syncMode"), Some("SYNC"));
+        assert_eq!(get_s(&command, "status"), Some("finish:FINISHED"));
+        assert_eq!(get_s(&command, "source"), Some("migration:j1"));
         assert!(!command.contains_key("cpk"));
+        // The command's creation is its own; the data row keeps the entity's first.
+        direct.updated_at = "2026-11-25T02:11:40+00:00".into();
+        let command = direct.to_command_item();
+        assert_eq!(
+            get_s(&command, "createdAt"),
+            Some("2026-11-25T02:11:40+00:00")
+        );
+        assert_eq!(
+            get_s(&direct.to_data_item(), "createdAt"),
+            Some("2026-01-01T00:00:00Z")
+        );
+        // The same entity as a data row: none of the command-only fields.
+        let data_of_direct = direct.to_data_item();
+        for field in ["source", "syncMode", "status"] {
+            assert!(!data_of_direct.contains_key(field), "{field}");
+        }
         let back = EntityRow::from_versioned_item(&command).unwrap();
         assert_eq!(back.sk, "P001");
         assert_eq!(back.version, 2);
 
-        let history = r.to_history_item();
+        let history = r.to_history_item(Some("1800000000".into()));
         assert_eq!(get_s(&history, "sk"), Some("P001@2"));
+        assert_eq!(get_n(&history, "ttl"), Some("1800000000"));
         assert_eq!(EntityRow::from_versioned_item(&history).unwrap().sk, "P001");
+    }
+
+    #[test]
+    fn unknown_optional_fields_are_left_out_and_ttl_is_null() {
+        let mut r = row();
+        r.created_ip = Some(String::new());
+        r.updated_ip = None;
+        let item = r.to_data_item();
+        assert!(!item.contains_key("createdIp"));
+        assert!(!item.contains_key("updatedIp"));
+        assert!(!item.contains_key("source"));
+        assert_eq!(item.get("ttl"), Some(&AttributeValue::Null(true)));
+        r.created_ip = Some("10.0.0.1".into());
+        assert_eq!(get_s(&r.to_data_item(), "createdIp"), Some("10.0.0.1"));
+        // A data row written by an earlier version of the pipeline, with `source` and empty IPs:
+        // rewriting it drops them.
+        let mut old = r.to_data_item();
+        old.insert("source".into(), s("migration:old"));
+        old.insert("updatedIp".into(), s(""));
+        let again = EntityRow::from_data_item(&old).unwrap().to_data_item();
+        assert!(!again.contains_key("source"));
+        assert!(!again.contains_key("updatedIp"));
+    }
+
+    #[test]
+    fn dates_are_whole_seconds_with_an_offset() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T02:11:40.123Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(timestamp(at), "2026-11-25T02:11:40+00:00");
+        assert_eq!(
+            normalize_timestamp("2026-11-25T11:11:40+09:00"),
+            "2026-11-25T02:11:40+00:00"
+        );
+        assert_eq!(normalize_timestamp("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn attributes_pointer_round_trips() {
+        let mut item = row().to_data_item();
+        let pointer = "s3://app-bucket/ddb/data/PRODUCT#t1/P001/01J00000000000000000000000.json";
+        item.insert("attributes".into(), s(pointer));
+        let back = EntityRow::from_data_item(&item).unwrap();
+        assert_eq!(back.attributes_pointer.as_deref(), Some(pointer));
+        assert!(back.attributes.is_empty());
+        assert_eq!(get_s(&back.to_data_item(), "attributes"), Some(pointer));
+        item.insert("attributes".into(), s("plain text"));
+        assert!(EntityRow::from_data_item(&item).is_err());
     }
 
     #[test]

@@ -19,10 +19,11 @@ use crate::job::Mode;
 use crate::keys::Key;
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
+use crate::ports::ObjectStore;
 use crate::ports::table::{
     CancellationReason, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Put, Table, WriteError,
 };
-use crate::publish::{Outcome, Plan, PublishContext, RowOutcome, plan_row};
+use crate::publish::{Outcome, Plan, PublishContext, RowOutcome, TtlByTenant, plan_row};
 
 /// The counts of the execution output contract (DESIGN §7).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +88,84 @@ pub async fn read_data_rows(
     Ok(out)
 }
 
+/// The current data rows of a wave, resolved, with the TTL rules of their tenants.
+pub struct Current {
+    pub rows: HashMap<Key, EntityRow>,
+    /// Rows whose `s3://` attributes could not be read, and why.
+    pub unreadable: HashMap<Key, String>,
+    pub ttls: TtlByTenant,
+}
+
+/// Resolves the `s3://` attributes of `rows` in place; returns the rows that could not be.
+pub async fn resolve_rows(
+    rows: &mut HashMap<Key, EntityRow>,
+    objects: &dyn ObjectStore,
+) -> HashMap<Key, String> {
+    let mut unreadable = HashMap::new();
+    for (key, row) in rows.iter_mut() {
+        if let Err(why) = crate::large_attributes::resolve(row, objects).await {
+            unreadable.insert(key.clone(), why);
+        }
+    }
+    unreadable
+}
+
+/// Reads, resolves and looks up the TTL rules for the rows a wave writes.
+pub async fn read_current(
+    table: &dyn Table,
+    objects: &dyn ObjectStore,
+    ctx: &PublishContext,
+    keys: &[Key],
+) -> Result<Current, Error> {
+    let mut rows = read_data_rows(table, &ctx.tables.data, keys).await?;
+    let unreadable = resolve_rows(&mut rows, objects).await;
+    let ttls = match &ctx.master_data_table {
+        None => TtlByTenant::new(),
+        Some(master) => {
+            let tenants = keys
+                .iter()
+                .filter_map(|k| crate::keys::tenant_of_pk(&k.pk).map(str::to_string))
+                .collect();
+            let now = chrono::DateTime::parse_from_rfc3339(&ctx.now)
+                .map(|t| t.timestamp())
+                .unwrap_or_else(|_| chrono::Utc::now().timestamp());
+            crate::ttl_rules::ttls_for(table, master, &ctx.tables.data, &tenants, now).await?
+        }
+    };
+    Ok(Current {
+        rows,
+        unreadable,
+        ttls,
+    })
+}
+
+/// Plans one row against the current rows; a row whose existing attributes cannot be read fails.
+fn plan(row: &MigrationRow, current: &Current, ctx: &PublishContext) -> Plan {
+    for key in write_keys(row, ctx.mode) {
+        if let Some(why) = current.unreadable.get(&key) {
+            let target = row.target_key();
+            return Plan::Done(RowOutcome {
+                line: row.line,
+                pk: target.pk,
+                sk: target.sk,
+                outcome: Outcome::Failed,
+                previous_version: current.rows.get(&key).map(|r| r.version),
+                new_version: None,
+                reason: Some(why.clone()),
+                side_change: None,
+                recovered: false,
+            });
+        }
+    }
+    plan_row(
+        row,
+        current.rows.get(&row.target_key()),
+        current.rows.get(&row.source_key()),
+        ctx,
+        &current.ttls,
+    )
+}
+
 fn write_keys(row: &MigrationRow, mode: Mode) -> Vec<Key> {
     let target = row.target_key();
     let source = row.source_key();
@@ -124,6 +203,7 @@ fn waves(rows: Vec<MigrationRow>, mode: Mode) -> Vec<Vec<MigrationRow>> {
 /// errors so the whole chunk is retried; that is safe because planning is idempotent.
 pub async fn process_rows(
     table: &dyn Table,
+    objects: &dyn ObjectStore,
     rows: Vec<MigrationRow>,
     ctx: &PublishContext,
     dry_run: bool,
@@ -131,29 +211,33 @@ pub async fn process_rows(
     let mut outcomes = Vec::with_capacity(rows.len());
     for wave in waves(rows, ctx.mode) {
         let keys: Vec<Key> = wave.iter().flat_map(|r| write_keys(r, ctx.mode)).collect();
-        let current = read_data_rows(table, &ctx.tables.data, &keys).await?;
+        let current = read_current(table, objects, ctx, &keys).await?;
         let mut pending: Vec<(&MigrationRow, RowOutcome, Vec<Put>)> = Vec::new();
         for row in &wave {
-            let target = current.get(&row.target_key());
-            let source = current.get(&row.source_key());
-            match plan_row(row, target, source, ctx) {
+            match plan(row, &current, ctx) {
                 Plan::Done(outcome) => outcomes.push(outcome),
                 Plan::Write { outcome, .. } if dry_run => outcomes.push(outcome),
-                Plan::Write { outcome, puts } => pending.push((row, outcome, puts)),
+                Plan::Write { outcome, mut puts } => {
+                    for put in &mut puts {
+                        ctx.large_attributes.offload(put, objects).await?;
+                    }
+                    pending.push((row, outcome, puts))
+                }
             }
         }
         let mut group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)> = Vec::new();
         let mut group_items = 0;
         for entry in pending {
             if group_items + entry.2.len() > MAX_TRANSACT_ITEMS {
-                outcomes.extend(write_group(table, std::mem::take(&mut group), ctx).await?);
+                outcomes
+                    .extend(write_group(table, objects, std::mem::take(&mut group), ctx).await?);
                 group_items = 0;
             }
             group_items += entry.2.len();
             group.push(entry);
         }
         if !group.is_empty() {
-            outcomes.extend(write_group(table, group, ctx).await?);
+            outcomes.extend(write_group(table, objects, group, ctx).await?);
         }
     }
     Ok(outcomes)
@@ -161,6 +245,7 @@ pub async fn process_rows(
 
 async fn write_group(
     table: &dyn Table,
+    objects: &dyn ObjectStore,
     group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)>,
     ctx: &PublishContext,
 ) -> Result<Vec<RowOutcome>, Error> {
@@ -179,13 +264,14 @@ async fn write_group(
     }
     let mut out = Vec::with_capacity(group.len());
     for (row, outcome, puts) in group {
-        out.push(write_row(table, row, outcome, puts, ctx).await?);
+        out.push(write_row(table, objects, row, outcome, puts, ctx).await?);
     }
     Ok(out)
 }
 
 async fn write_row(
     table: &dyn Table,
+    objects: &dyn ObjectStore,
     row: &MigrationRow,
     planned: RowOutcome,
     puts: Vec<Put>,
@@ -199,9 +285,11 @@ async fn write_row(
             Err(WriteError::Cancelled(reasons))
                 if reasons.contains(&CancellationReason::ConditionalCheckFailed) =>
             {
-                return recheck(table, row, planned, ctx).await;
+                return recheck(table, objects, row, planned, ctx).await;
             }
-            Err(WriteError::ConditionFailed) => return recheck(table, row, planned, ctx).await,
+            Err(WriteError::ConditionFailed) => {
+                return recheck(table, objects, row, planned, ctx).await;
+            }
             Err(WriteError::Cancelled(reasons)) if attempt < 3 => {
                 // e.g. TransactionConflict with another writer's transaction: try again shortly.
                 tracing::debug!(line = row.line, ?reasons, "transaction cancelled; retrying");
@@ -233,15 +321,15 @@ fn failed(mut planned: RowOutcome, reason: String) -> RowOutcome {
 /// After a condition failed: re-read, re-compare once, report. Never writes.
 async fn recheck(
     table: &dyn Table,
+    objects: &dyn ObjectStore,
     row: &MigrationRow,
     planned: RowOutcome,
     ctx: &PublishContext,
 ) -> Result<RowOutcome, Error> {
     let keys = write_keys(row, ctx.mode);
-    let fresh = read_data_rows(table, &ctx.tables.data, &keys).await?;
-    let target = fresh.get(&row.target_key());
-    let source = fresh.get(&row.source_key());
-    match plan_row(row, target, source, ctx) {
+    let fresh = read_current(table, objects, ctx, &keys).await?;
+    let target = fresh.rows.get(&row.target_key());
+    match plan(row, &fresh, ctx) {
         // Already as wanted (unchanged / written by this job), or an expected-version conflict.
         Plan::Done(outcome) => Ok(outcome),
         Plan::Write { .. } => {

@@ -10,10 +10,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::{AttributesMode, Mode};
+use std::collections::HashMap;
+
+use crate::job::{AttributesMode, Mode, PublishMode};
 use crate::keys::{self, Key};
+use crate::merge::merge_deep;
 use crate::migration_csv::MigrationRow;
-use crate::model::{EntityRow, dirty_fields};
+use crate::model::{self, DIRECT_COMMAND_STATUS, EntityRow, SYNC_MODE, dirty_fields};
 use crate::ports::table::{Condition, Put};
 use crate::value::{AttributeValue, Attributes, s};
 
@@ -34,14 +37,33 @@ pub enum Comparison {
     Equal,
 }
 
-/// Compares the desired next state with the existing data row.
-pub fn compare(desired: &EntityRow, existing: Option<&EntityRow>) -> Comparison {
+/// Compares the desired next state with the existing data row. A `ttl` the row did not ask for
+/// (it comes from the app's TTL rules, counted from now) is not a change: otherwise every
+/// re-run would publish again.
+pub fn compare(
+    desired: &EntityRow,
+    existing: Option<&EntityRow>,
+    row_sets_ttl: bool,
+) -> Comparison {
     match existing {
         None => Comparison::NotExist,
-        Some(e) if dirty_fields(desired, e).is_empty() => Comparison::Equal,
-        Some(_) => Comparison::Changed,
+        Some(e) => {
+            let mut dirty = dirty_fields(desired, e);
+            if !row_sets_ttl {
+                dirty.remove("ttl");
+            }
+            if dirty.is_empty() {
+                Comparison::Equal
+            } else {
+                Comparison::Changed
+            }
+        }
     }
 }
+
+/// The `ttl` the app's TTL rules give a new data row, by tenant code (TtlService's
+/// `calculateTtl(DATA, tenant)`: epoch seconds); a tenant without a rule is absent (`NULL`).
+pub type TtlByTenant = HashMap<String, String>;
 
 /// Everything about the job that shapes the rows it writes.
 #[derive(Debug, Clone)]
@@ -49,13 +71,19 @@ pub struct PublishContext {
     pub job_id: String,
     pub mode: Mode,
     pub attributes_mode: AttributesMode,
-    /// ISO-8601 UTC, the same for every row of one chunk.
+    /// `direct` or `app` (which command-row shape, and whether the data row is ours to write).
+    pub publish_mode: PublishMode,
+    /// The framework's date form ([`model::timestamp`]), the same for every row of one chunk.
     pub now: String,
     /// `createdBy` / `updatedBy` / `_migratedBy`.
     pub actor: String,
     pub tables: TableNames,
     /// Mode rollback: the job being undone.
     pub rollback_of: Option<String>,
+    /// Where and from what size attributes go to S3 (the app's bucket and limit).
+    pub large_attributes: crate::large_attributes::LargeAttributes,
+    /// The app's master data table, for TTL rules (none: rows get no ttl unless they say so).
+    pub master_data_table: Option<String>,
 }
 
 impl PublishContext {
@@ -75,21 +103,20 @@ impl PublishContext {
     }
 }
 
-/// The next version of the entity at `row`'s target key, given the existing data row.
+/// The next version of the entity at `row`'s target key, given the existing data row (its
+/// `s3://` attributes resolved). The row is the *data* row's view: `created*` of the entity's
+/// first version; the command item takes its own `created*` ([`EntityRow::to_command_item`]).
 pub fn map_row(
     row: &MigrationRow,
     existing: Option<&EntityRow>,
     ctx: &PublishContext,
+    rule_ttl: Option<&String>,
 ) -> EntityRow {
     let pk = row.target_pk();
     let sk = row.source_sk.clone();
     let version = existing.map_or(1, |e| e.version + 1);
     let mut attributes: Attributes = match (ctx.attributes_mode, existing) {
-        (AttributesMode::Merge, Some(e)) => {
-            let mut merged = e.attributes.clone();
-            merged.extend(row.attributes.clone());
-            merged
-        }
+        (AttributesMode::Merge, Some(e)) => merge_deep(&e.attributes, &row.attributes),
         _ => row.attributes.clone(),
     };
     for (k, v) in ctx.metadata() {
@@ -97,13 +124,14 @@ pub fn map_row(
     }
     let source_id = keys::id(&row.source_pk, &row.source_sk);
     if row.source_key() != row.target_key() && ctx.mode != Mode::Rollback {
-        attributes.insert("_migratedFrom".into(), s(row.source_tenant()));
+        // The guide's `_migratedFrom`: the source entity's id.
+        attributes.insert("_migratedFrom".into(), s(&source_id));
         attributes.insert("_sourceKey".into(), s(&source_id));
         if let Some(v) = row.version {
             attributes.insert("_sourceVersion".into(), AttributeValue::N(v.to_string()));
         }
     }
-    EntityRow {
+    let mut next = EntityRow {
         id: keys::id(&pk, &sk),
         code: row.code.clone(),
         name: row.name.clone(),
@@ -115,29 +143,62 @@ pub fn map_row(
             .seq
             .clone()
             .or_else(|| existing.and_then(|e| e.seq.clone())),
-        ttl: row
-            .ttl
-            .clone()
-            .or_else(|| existing.and_then(|e| e.ttl.clone())),
+        // As publishPartialUpdate*: the row's own ttl, else the app's rule from now.
+        ttl: row.ttl.clone().or_else(|| rule_ttl.cloned()),
         attributes,
-        source: format!("migration:{}", ctx.job_id),
+        attributes_pointer: None,
+        source: None,
         request_id: format!("{}:{}", ctx.job_id, row.line),
-        created_at: existing.map_or_else(|| ctx.now.clone(), |e| e.created_at.clone()),
-        created_by: existing.map_or_else(|| ctx.actor.clone(), |e| e.created_by.clone()),
-        created_ip: existing.map_or_else(String::new, |e| e.created_ip.clone()),
+        created_at: ctx.now.clone(),
+        created_by: ctx.actor.clone(),
+        created_ip: None,
         updated_at: ctx.now.clone(),
         updated_by: ctx.actor.clone(),
-        updated_ip: String::new(),
+        updated_ip: None,
         cpk: Some(pk.clone()),
         csk: Some(keys::versioned_sk(&sk, version)),
+        sync_mode: None,
+        status: None,
         extra: existing.map(|e| e.extra.clone()).unwrap_or_default(),
         pk,
         sk,
+    };
+    if let Some(e) = existing {
+        keep_first_creation(&mut next, e);
     }
+    command_shape(&mut next, ctx);
+    next
+}
+
+/// The data row keeps the entity's first `createdAt/createdBy/createdIp` (in the framework's
+/// date form, as the framework rewrites a date it read).
+fn keep_first_creation(next: &mut EntityRow, existing: &EntityRow) {
+    if !existing.created_at.is_empty() {
+        next.created_at = model::normalize_timestamp(&existing.created_at);
+    }
+    if !existing.created_by.is_empty() {
+        next.created_by = existing.created_by.clone();
+    }
+    next.created_ip = existing.created_ip.clone();
+}
+
+/// `source`, `syncMode` and `status` of the command row, by publish mode: `direct` is
+/// `publishSync`'s row (SYNC, finished), `app` is `publishAsync`'s (neither: the saga sets status).
+fn command_shape(next: &mut EntityRow, ctx: &PublishContext) {
+    next.source = Some(format!("migration:{}", ctx.job_id));
+    (next.sync_mode, next.status) = match ctx.publish_mode {
+        PublishMode::Direct => (Some(SYNC_MODE.into()), Some(DIRECT_COMMAND_STATUS.into())),
+        PublishMode::App => (None, None),
+    };
 }
 
 /// The old entity of a normalize-tenant row, soft-deleted and pointing at its new key.
-pub fn soft_deleted(existing: &EntityRow, moved_to: &Key, ctx: &PublishContext) -> EntityRow {
+pub fn soft_deleted(
+    existing: &EntityRow,
+    moved_to: &Key,
+    ctx: &PublishContext,
+    rule_ttl: Option<&String>,
+) -> EntityRow {
     let mut row = existing.clone();
     row.version = existing.version + 1;
     row.is_deleted = true;
@@ -148,29 +209,43 @@ pub fn soft_deleted(existing: &EntityRow, moved_to: &Key, ctx: &PublishContext) 
         "_migratedTo".into(),
         s(keys::id(&moved_to.pk, &moved_to.sk)),
     );
-    row.source = format!("migration:{}", ctx.job_id);
+    row.ttl = rule_ttl.cloned();
+    row.request_id = format!("{}:soft-delete", ctx.job_id);
+    row.created_at = ctx.now.clone();
+    row.created_by = ctx.actor.clone();
+    keep_first_creation(&mut row, existing);
     row.updated_at = ctx.now.clone();
     row.updated_by = ctx.actor.clone();
+    row.updated_ip = None;
     row.cpk = Some(row.pk.clone());
     row.csk = Some(keys::versioned_sk(&row.sk, row.version));
+    command_shape(&mut row, ctx);
     row
 }
 
-/// The two puts of publishing `next` over a data row at version `next.version - 1` (or none).
-pub fn publish_puts(next: &EntityRow, tables: &TableNames) -> [Put; 2] {
-    let data_condition = if next.version == 1 {
-        Condition::NotExists
-    } else {
-        Condition::VersionEquals(next.version - 1)
-    };
-    [
-        Put::new(
-            &tables.command,
-            next.to_command_item(),
-            Condition::NotExists,
-        ),
-        Put::new(&tables.data, next.to_data_item(), data_condition),
-    ]
+/// The puts of publishing `next` over a data row at version `next.version - 1` (or none):
+/// `direct`: command `{sk}@{v+1}` if it does not exist, and the data row if its version is
+/// still v; `app`: the command row only (the app's saga checks the version and writes data).
+pub fn publish_puts(next: &EntityRow, tables: &TableNames, mode: PublishMode) -> Vec<Put> {
+    let command = Put::new(
+        &tables.command,
+        next.to_command_item(),
+        Condition::NotExists,
+    );
+    match mode {
+        PublishMode::App => vec![command],
+        PublishMode::Direct => {
+            let data_condition = if next.version == 1 {
+                Condition::NotExists
+            } else {
+                Condition::VersionEquals(next.version - 1)
+            };
+            vec![
+                command,
+                Put::new(&tables.data, next.to_data_item(), data_condition),
+            ]
+        }
+    }
 }
 
 /// What happened (or, in a dry run, would happen) to one row.
@@ -223,12 +298,13 @@ pub enum Plan {
 }
 
 /// Plans one row against the current data rows (`target` at the row's target key, `source`
-/// at its source key when the mode moves entities).
+/// at its source key when the mode moves entities), their `s3://` attributes resolved.
 pub fn plan_row(
     row: &MigrationRow,
     target: Option<&EntityRow>,
     source: Option<&EntityRow>,
     ctx: &PublishContext,
+    ttls: &TtlByTenant,
 ) -> Plan {
     let key = row.target_key();
     let outcome = |outcome: Outcome,
@@ -273,8 +349,8 @@ pub fn plan_row(
         }
     }
 
-    let next = map_row(row, target, ctx);
-    let comparison = compare(&next, target);
+    let next = map_row(row, target, ctx, ttls.get(row.target_tenant()));
+    let comparison = compare(&next, target, row.ttl.is_some());
     let mut puts = Vec::new();
     let mut result = match comparison {
         Comparison::Equal => {
@@ -293,7 +369,7 @@ pub fn plan_row(
             done
         }
         Comparison::NotExist | Comparison::Changed => {
-            puts.extend(publish_puts(&next, &ctx.tables));
+            puts.extend(publish_puts(&next, &ctx.tables, ctx.publish_mode));
             let kind = if comparison == Comparison::NotExist {
                 Outcome::Created
             } else {
@@ -306,14 +382,14 @@ pub fn plan_row(
     if moves {
         match source {
             Some(old) if !source_done(Some(old), &key) => {
-                let deleted = soft_deleted(old, &key, ctx);
+                let deleted = soft_deleted(old, &key, ctx, ttls.get(&old.tenant_code));
                 result.side_change = Some(SideChange {
                     pk: old.pk.clone(),
                     sk: old.sk.clone(),
                     previous_version: old.version,
                     new_version: deleted.version,
                 });
-                puts.extend(publish_puts(&deleted, &ctx.tables));
+                puts.extend(publish_puts(&deleted, &ctx.tables, ctx.publish_mode));
                 if result.outcome == Outcome::Unchanged {
                     result.outcome = Outcome::Updated;
                 }

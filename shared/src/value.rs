@@ -218,6 +218,52 @@ impl Serialize for PlainItem<'_> {
     }
 }
 
+/// An item in DynamoDB's own JSON form (`{"pk":{"S":"…"},"version":{"N":"1"}}`): what the AWS
+/// CLI prints and what `PutItem` takes, so an item can be copied byte for byte into another
+/// table (`migrate get/query --dynamodb-json`).
+pub struct TypedItem<'a>(pub &'a BTreeMap<String, AttributeValue>);
+
+struct Typed<'a>(&'a AttributeValue);
+
+impl Serialize for TypedItem<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, &Typed(v))?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Typed<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let mut m = serializer.serialize_map(Some(1))?;
+        match self.0 {
+            AttributeValue::S(s) => m.serialize_entry("S", s)?,
+            AttributeValue::N(n) => m.serialize_entry("N", n)?,
+            AttributeValue::Bool(b) => m.serialize_entry("BOOL", b)?,
+            AttributeValue::Null(_) => m.serialize_entry("NULL", &true)?,
+            AttributeValue::B(b) => m.serialize_entry("B", &b64(b))?,
+            AttributeValue::Ss(v) => m.serialize_entry("SS", v)?,
+            AttributeValue::Ns(v) => m.serialize_entry("NS", v)?,
+            AttributeValue::Bs(v) => {
+                m.serialize_entry("BS", &v.iter().map(|b| b64(b)).collect::<Vec<_>>())?
+            }
+            AttributeValue::L(v) => {
+                m.serialize_entry("L", &v.iter().map(Typed).collect::<Vec<_>>())?
+            }
+            AttributeValue::M(map) => {
+                let sorted: BTreeMap<&String, Typed<'_>> =
+                    map.iter().map(|(k, v)| (k, Typed(v))).collect();
+                m.serialize_entry("M", &sorted)?
+            }
+        }
+        m.end()
+    }
+}
+
 /// Plain JSON text of an attribute map (exact numbers, keys sorted).
 pub fn attributes_to_json_string(attributes: &Attributes) -> String {
     // Serializing a map of strings/numbers/bools into a String cannot fail.
@@ -257,6 +303,22 @@ pub fn n(value: impl std::fmt::Display) -> AttributeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_items_are_dynamodb_json() {
+        let mut item = Item::new();
+        item.insert("pk".into(), s("P#t"));
+        item.insert("ttl".into(), AttributeValue::Null(true));
+        item.insert(
+            "attributes".into(),
+            from_json_str(r#"{"n":12345678901234567890123456789012345678,"l":[true,"x"]}"#)
+                .unwrap(),
+        );
+        assert_eq!(
+            serde_json::to_string(&TypedItem(&item)).unwrap(),
+            r#"{"attributes":{"M":{"l":{"L":[{"BOOL":true},{"S":"x"}]},"n":{"N":"12345678901234567890123456789012345678"}}},"pk":{"S":"P#t"},"ttl":{"NULL":true}}"#
+        );
+    }
 
     #[test]
     fn numbers_are_normalized_like_dynamodb() {

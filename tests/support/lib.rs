@@ -13,7 +13,7 @@ pub fn products_csv(n: usize, dst: &str, name_of: impl Fn(usize) -> String) -> S
     for i in 1..=n {
         let _ = writeln!(
             out,
-            "PRODUCT#SRC,P{i:06},P{i:06},{},\"{{\"\"price\"\":{}.5,\"\"big\"\":12345678901234567890123456789012345678}}\",{dst}",
+            "PRODUCT#SRC,P{i:06},P{i:06},{},\"{{\"\"price\"\":{}.5,\"\"big\"\":9007199254740991}}\",{dst}",
             name_of(i),
             i
         );

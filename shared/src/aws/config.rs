@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{AwsClients, DynamoDbTables, S3Objects};
+use crate::app_settings::AppSettings;
 use crate::error::Error;
 use crate::handlers::{DEFAULT_CHUNK_ROWS, Deps, NoProgress};
 use crate::publish::TableNames;
@@ -32,6 +33,7 @@ pub struct FunctionConfig {
     pub chunk_rows: usize,
     pub max_concurrency: u32,
     pub actor: String,
+    pub app: AppSettings,
 }
 
 /// Reads a required variable, naming it when it is missing.
@@ -61,14 +63,17 @@ impl FunctionConfig {
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let chunk_rows = number(lookup, CHUNK_ROWS, DEFAULT_CHUNK_ROWS as u32)? as usize;
         let max_concurrency = number(lookup, MAX_CONCURRENCY, DEFAULT_MAX_CONCURRENCY)?;
+        let table_names = TableNames {
+            command: required(lookup, COMMAND_TABLE)?,
+            data: required(lookup, DATA_TABLE)?,
+            history: required(lookup, HISTORY_TABLE)?,
+            jobs: required(lookup, JOBS_TABLE)?,
+        };
+        let bucket = required(lookup, BUCKET)?;
         Ok(FunctionConfig {
-            table_names: TableNames {
-                command: required(lookup, COMMAND_TABLE)?,
-                data: required(lookup, DATA_TABLE)?,
-                history: required(lookup, HISTORY_TABLE)?,
-                jobs: required(lookup, JOBS_TABLE)?,
-            },
-            bucket: required(lookup, BUCKET)?,
+            app: AppSettings::from_lookup(lookup, &bucket)?,
+            table_names,
+            bucket,
             chunk_rows,
             max_concurrency,
             // The function's name: who wrote a row, as MBC's createdBy/updatedBy.
@@ -90,6 +95,7 @@ impl FunctionConfig {
             chunk_rows: self.chunk_rows,
             max_concurrency: self.max_concurrency,
             actor: self.actor.clone(),
+            app: self.app.clone(),
             progress: Arc::new(NoProgress),
         }
     }

@@ -88,6 +88,26 @@ fn write(writer: &mut Writer, row: &MigrationRow) -> Result<(), Error> {
         .map_err(|e| Error::Retryable(format!("writing export.csv: {e}")))
 }
 
+/// Writes the row of an entity whose `s3://` attributes are read first. One whose object cannot
+/// be read is written with the pointer as its attributes: Transform rejects that row alone.
+async fn write_resolved(
+    deps: &Deps,
+    writer: &mut Writer,
+    entity: &mut EntityRow,
+    to_row: impl FnOnce(&EntityRow) -> MigrationRow,
+) -> Result<(), Error> {
+    let pointer = entity.attributes_pointer.clone();
+    match crate::large_attributes::resolve(entity, deps.objects.as_ref()).await {
+        Ok(()) => write(writer, &to_row(entity)),
+        Err(_) => {
+            tracing::warn!("attributes kept in S3 could not be read; the row will be rejected");
+            writer
+                .write_with_attributes(&to_row(entity), pointer.as_deref().unwrap_or_default())
+                .map_err(|e| Error::Retryable(format!("writing export.csv: {e}")))
+        }
+    }
+}
+
 fn row_from(entity: &EntityRow, target_tenant: &str) -> MigrationRow {
     MigrationRow {
         line: 0,
@@ -133,12 +153,12 @@ async fn export_partition(
             .query(&deps.table_names.data, &pk, None, start.as_ref(), PAGE)
             .await?;
         for item in &page.items {
-            let entity =
+            let mut entity =
                 EntityRow::from_data_item(item).map_err(|e| Error::invalid(e.to_string()))?;
             if entity.is_deleted {
                 continue; // deleted entities are not copied, moved or upgraded
             }
-            write(writer, &row_from(&entity, &target_tenant))?;
+            write_resolved(deps, writer, &mut entity, |e| row_from(e, &target_tenant)).await?;
             rows += 1;
         }
         deps.progress.rows("Export", rows, None);
@@ -183,17 +203,21 @@ async fn export_rollback(
             let current = batch_by_key(deps, &deps.table_names.data, &created).await?;
             let history = batch_by_key(deps, &deps.table_names.history, &earlier).await?;
             for (key, j_version, before) in group {
-                let row = match before {
+                match before {
                     // J created it: delete it (its current content, marked deleted).
                     None => {
                         let Some(item) = current.get(key) else {
                             continue;
                         };
-                        let entity = EntityRow::from_data_item(item)
+                        let mut entity = EntityRow::from_data_item(item)
                             .map_err(|e| Error::invalid(e.to_string()))?;
-                        let mut row = row_from(&entity, "");
-                        row.is_deleted = Some(true);
-                        row
+                        entity.is_deleted = true;
+                        write_resolved(deps, writer, &mut entity, |e| MigrationRow {
+                            version: Some(*j_version),
+                            ..row_from(e, "")
+                        })
+                        .await?;
+                        rows += 1;
                     }
                     // J updated it: restore the version before J from history.
                     Some(before) => {
@@ -203,19 +227,16 @@ async fn export_rollback(
                                 "rollback of {of}: history has no version {before} of {key} yet (the history function may be behind)"
                             )));
                         };
-                        let entity = EntityRow::from_versioned_item(item)
+                        let mut entity = EntityRow::from_versioned_item(item)
                             .map_err(|e| Error::invalid(e.to_string()))?;
-                        row_from(&entity, "")
+                        write_resolved(deps, writer, &mut entity, |e| MigrationRow {
+                            version: Some(*j_version),
+                            ..row_from(e, "")
+                        })
+                        .await?;
+                        rows += 1;
                     }
                 };
-                write(
-                    writer,
-                    &MigrationRow {
-                        version: Some(*j_version),
-                        ..row
-                    },
-                )?;
-                rows += 1;
             }
         }
         deps.progress.rows("Export", rows, None);

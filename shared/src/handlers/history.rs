@@ -6,7 +6,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use tracing::Instrument;
 
 use super::Deps;
-use crate::history::{HistoryWrite, record};
+use crate::history::{Change, HistoryWrite, record};
 use crate::ports::stream::{StreamEventName, StreamPosition, StreamReader};
 use crate::value::Item;
 
@@ -14,12 +14,61 @@ fn to_item(image: &serde_dynamo::Item) -> Item {
     image.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+/// Whether a REMOVE was made by DynamoDB's TTL process, not by a writer.
+fn expired_by_ttl(record_: &aws_lambda_events::event::dynamodb::EventRecord) -> bool {
+    record_
+        .user_identity
+        .as_ref()
+        .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com")
+}
+
+/// The history ttl of the batch's tenants (one batched read of the app's TTL rules).
+async fn history_ttls(
+    event: &Event,
+    deps: &Deps,
+) -> Result<crate::publish::TtlByTenant, crate::Error> {
+    let Some(master) = &deps.app.master_data_table else {
+        return Ok(Default::default());
+    };
+    let tenants = event
+        .records
+        .iter()
+        .filter_map(|r| match r.change.keys.get("pk") {
+            Some(serde_dynamo::AttributeValue::S(pk)) => {
+                crate::keys::tenant_of_pk(pk).map(str::to_string)
+            }
+            _ => None,
+        })
+        .collect();
+    crate::ttl_rules::ttls_for(
+        deps.tables.as_ref(),
+        master,
+        &deps.table_names.history,
+        &tenants,
+        chrono::Utc::now().timestamp(),
+    )
+    .await
+}
+
 pub async fn handle(event: Event, deps: &Deps) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
+    // Without the TTL rules no record can be written right: every record is retried.
+    let ttls = match history_ttls(&event, deps).await {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(error_type = %e.error_type(), "reading the history TTL rules failed");
+            None
+        }
+    };
     for record_ in &event.records {
         let sequence = record_.change.sequence_number.clone();
         let span = tracing::info_span!("stream_record", event_id = %record_.event_id, event_name = %record_.event_name);
         let result = async {
+            let Some(ttls) = &ttls else {
+                return Err(crate::Error::Retryable(
+                    "history TTL rules unreadable".into(),
+                ));
+            };
             let event_name = match record_.event_name.as_str() {
                 "INSERT" => StreamEventName::Insert,
                 "MODIFY" => StreamEventName::Modify,
@@ -32,12 +81,18 @@ pub async fn handle(event: Event, deps: &Deps) -> DynamoDbEventResponse {
             };
             let old = to_item(&record_.change.old_image);
             let new = to_item(&record_.change.new_image);
+            let tenant = crate::value::get_s(&old, "pk").and_then(crate::keys::tenant_of_pk);
+            let change = Change {
+                event: event_name,
+                old_image: Some(&old),
+                new_image: Some(&new),
+                expired_by_ttl: expired_by_ttl(record_),
+            };
             record(
                 deps.tables.as_ref(),
                 &deps.table_names.history,
-                event_name,
-                Some(&old),
-                Some(&new),
+                change,
+                tenant.and_then(|t| ttls.get(t)),
             )
             .await
         }
@@ -51,7 +106,7 @@ pub async fn handle(event: Event, deps: &Deps) -> DynamoDbEventResponse {
             }
             Ok(HistoryWrite::NotApplicable) => {}
             Err(e) => {
-                tracing::warn!(error_type = %e.error_type(), error = %e, "history record failed");
+                tracing::warn!(error_type = %e.error_type(), "history record failed");
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = sequence.clone();
                 response.batch_item_failures.push(failure);

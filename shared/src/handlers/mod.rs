@@ -14,12 +14,14 @@ pub mod record_failure;
 pub mod start;
 pub mod transform;
 pub mod verify;
+pub mod written_log;
 
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::app_settings::AppSettings;
 use crate::error::Error;
 use crate::job::{AttributesMode, JobDocument, Mode};
 use crate::ports::{ObjectStore, Table};
@@ -39,6 +41,8 @@ pub struct Deps {
     pub max_concurrency: u32,
     /// Recorded as `createdBy` / `updatedBy` / `_migratedBy`.
     pub actor: String,
+    /// What the pipeline knows of the app whose tables it writes.
+    pub app: AppSettings,
     /// Where Export and Transform report rows as they stream (a progress bar under `migrate`;
     /// nothing in Lambda, where the logs and the execution history tell the story).
     pub progress: Arc<dyn RowProgress>,
@@ -91,10 +95,13 @@ impl PreparedJob {
             job_id: self.job_id.clone(),
             mode: self.mode,
             attributes_mode,
+            publish_mode: self.document.publish_mode(),
             now: now(),
             actor: deps.actor.clone(),
             tables: deps.table_names.clone(),
             rollback_of: self.document.rollback_of.clone(),
+            large_attributes: deps.app.large_attributes.clone(),
+            master_data_table: deps.app.master_data_table.clone(),
         }
     }
 }
@@ -132,8 +139,9 @@ pub fn job_prefix(job_id: &str) -> String {
     format!("jobs/{job_id}/")
 }
 
+/// Now, as the framework writes dates (whole seconds, explicit offset).
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::model::timestamp(chrono::Utc::now())
 }
 
 /// Parses a handler's input, naming what is wrong.

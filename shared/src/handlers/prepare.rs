@@ -37,6 +37,14 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         }
     };
     document.job_id = Some(job_id.clone());
+    // The app's framework version: the job's, else the stack's (`AppFrameworkVersion`).
+    if document.app_framework_version.is_none() {
+        document.app_framework_version = deps.app.framework_version.clone();
+    }
+    crate::job::check_publish_mode(
+        document.publish_mode(),
+        document.app_framework_version.as_deref(),
+    )?;
     if document.mode == Mode::Rollback && document.rollback_of.as_deref() == Some(job_id.as_str()) {
         return Err(Error::invalid(
             "job document: a rollback job cannot roll back itself",

@@ -94,7 +94,14 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
     let rows = super::transform::read_chunk(deps, &chunk.key).await?;
     let ctx = job.publish_context(deps);
     let dry_run = !job.document.writes();
-    let outcomes = process_rows(deps.tables.as_ref(), rows, &ctx, dry_run).await?;
+    let outcomes = process_rows(
+        deps.tables.as_ref(),
+        deps.objects.as_ref(),
+        rows,
+        &ctx,
+        dry_run,
+    )
+    .await?;
     let counts = Counts::of(&outcomes);
     let result = ChunkResult {
         job_id: job.job_id.clone(),

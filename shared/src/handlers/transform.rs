@@ -200,6 +200,14 @@ impl RowRules {
             operations::check_schema(schema, &row.attributes)
                 .map_err(|e| ("attributes".into(), e))?;
         }
+        // Last, on what will be written: numbers the app's JavaScript cannot read exactly.
+        crate::js_numbers::apply(&mut row.attributes, self.document.unsafe_numbers())
+            .map_err(|e| ("attributes".into(), e))?;
+        for (field, value) in [("seq", &row.seq), ("ttl", &row.ttl)] {
+            if let Some(v) = value {
+                crate::js_numbers::check_field(field, v).map_err(|e| (field.to_string(), e))?;
+            }
+        }
         Ok(())
     }
 }

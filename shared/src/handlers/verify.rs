@@ -10,21 +10,29 @@
 //! * copy-tenant / reconcile also count *extra* live entities in the target tenant that the
 //!   source tenant does not have (drift; it fails only a reconcile);
 //! * a dry run or a reconcile without `repair` writes nothing: its differences are the rows
-//!   that would change.
+//!   that would change;
+//! * with `attributesMode: merge` a row's nested object must be *contained* in the stored one
+//!   (the framework's deep merge keeps sibling keys); attributes kept in S3 are read back;
+//! * `publishMode: app`: the app's own command saga writes the data rows. Verify waits (at most
+//!   `APP_MODE_WAIT_SECONDS` for the whole job) until each data row reaches its command's
+//!   version; a row the saga did not finish counts as `failed`, never as written;
+//! * `publishMode: direct`: every written key goes to `jobs/<jobId>/written.jsonl` (the app's
+//!   data-sync handlers did not see them: that list is what a re-sync needs).
 
 use serde::{Deserialize, Serialize};
 
 use super::job_record::{self, JobResult, Verification};
 use super::process_chunk::{ChunkResult, load_result};
 use super::transform::{ChunkEntry, TransformSummary, chunk_key, load_summary, read_chunk};
+use super::written_log::WrittenLog;
 use super::{Deps, PreparedJob, parse_input, to_output};
 use crate::error::Error;
-use crate::job::Mode;
+use crate::job::{AttributesMode, Mode, PublishMode};
 use crate::keys::{self, Key};
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
 use crate::ports::objects::get_bytes;
-use crate::process::{Counts, read_data_rows};
+use crate::process::{Counts, read_data_rows, resolve_rows};
 use crate::publish::Outcome;
 use crate::value::AttributeValue;
 
@@ -53,13 +61,53 @@ fn push(list: &mut Vec<String>, item: String) {
     }
 }
 
+/// How long Verify still waits for the app's saga (`publishMode: app`), for the whole job.
+pub(super) struct SagaWait {
+    deadline: std::time::Instant,
+    poll: std::time::Duration,
+    waited_for: std::time::Duration,
+}
+
+impl SagaWait {
+    fn new(wait: std::time::Duration) -> Self {
+        SagaWait {
+            deadline: std::time::Instant::now() + wait,
+            poll: wait
+                .min(std::time::Duration::from_secs(2))
+                .max(std::time::Duration::from_millis(50)),
+            waited_for: wait,
+        }
+    }
+}
+
 pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
     let VerifyInput { job, transform } = parse_input("Verify", input)?;
     let mut samples = Samples::default();
     let mut verification = Verification::default();
+    let publish_mode = job.document.publish_mode();
+    let writes = job.document.writes();
+    let mut written = match (writes, publish_mode) {
+        (true, PublishMode::Direct) => Some(WrittenLog::new()?),
+        _ => None,
+    };
+    let saga =
+        (writes && publish_mode == PublishMode::App).then(|| SagaWait::new(deps.app.saga_wait));
     // One pass over the chunks: count their outcomes and check the rows they wrote.
-    let check_rows = job.document.writes().then_some(&mut verification);
-    let counts = aggregate(deps, &job, &transform, Some(&mut samples), check_rows).await?;
+    let check_rows = writes.then_some(&mut verification);
+    let counts = aggregate(
+        deps,
+        &job,
+        &transform,
+        Some(&mut samples),
+        check_rows,
+        written.as_mut(),
+        saga.as_ref(),
+    )
+    .await?;
+    let written_key = match written {
+        Some(log) => Some(log.upload(deps, &job.job_id).await?),
+        None => None,
+    };
     verification.source_count = transform.valid;
     let drift_only = !job.document.writes();
     if matches!(job.mode, Mode::CopyTenant | Mode::Reconcile) {
@@ -109,26 +157,26 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         error: (!causes.is_empty()).then(|| "MigrationFailed".to_string()),
         cause: (!causes.is_empty()).then(|| causes.join("; ")),
     };
-    finish(
-        deps,
-        &job.job_id,
-        &result,
-        Some(serde_json::to_value(&samples).unwrap_or_default()),
-    )
-    .await?;
+    let details = serde_json::json!({
+        "publishMode": publish_mode.as_str(),
+        "writtenKey": written_key,
+        "samples": to_output(&samples)?,
+    });
+    finish(deps, &job.job_id, &result, Some(details)).await?;
     to_output(&result)
 }
 
-/// Writes report.json and the job record; used by Verify and RecordFailure.
+/// Writes report.json and the job record; used by Verify and RecordFailure. `details` (an
+/// object: samples, written key …) goes into the report beside the result.
 pub(super) async fn finish(
     deps: &Deps,
     job_id: &str,
     result: &JobResult,
-    samples: Option<serde_json::Value>,
+    details: Option<serde_json::Value>,
 ) -> Result<(), Error> {
     let mut report = to_output(result)?;
-    if let (Some(obj), Some(s)) = (report.as_object_mut(), samples) {
-        obj.insert("samples".into(), s);
+    if let (Some(obj), Some(serde_json::Value::Object(d))) = (report.as_object_mut(), details) {
+        obj.extend(d);
         obj.insert("finishedAt".into(), super::now().into());
     }
     let bytes =
@@ -159,6 +207,8 @@ pub(super) async fn aggregate(
     transform: &TransformSummary,
     mut samples: Option<&mut Samples>,
     mut verification: Option<&mut Verification>,
+    mut written: Option<&mut WrittenLog>,
+    saga: Option<&SagaWait>,
 ) -> Result<Counts, Error> {
     let mut counts = Counts {
         rejected: transform.rejected,
@@ -181,6 +231,11 @@ pub(super) async fn aggregate(
             continue;
         };
         counts.add(&result.counts);
+        if let Some(w) = written.as_deref_mut() {
+            for o in &result.rows {
+                w.record(o)?;
+            }
+        }
         if let Some(s) = samples.as_deref_mut() {
             for o in &result.rows {
                 let what = format!(
@@ -197,7 +252,11 @@ pub(super) async fn aggregate(
                 }
             }
             if let Some(v) = verification.as_deref_mut() {
-                verify_chunk(deps, job, &result, v, s).await?;
+                let unfinished = verify_chunk(deps, job, &result, v, s, saga).await?;
+                // Rows the app's saga did not finish were not written: they failed.
+                counts.created -= unfinished.created;
+                counts.updated -= unfinished.updated;
+                counts.failed += unfinished.created + unfinished.updated;
             }
         }
     }
@@ -222,21 +281,31 @@ fn row_value(row: &MigrationRow, field: &str) -> Option<AttributeValue> {
     }
 }
 
-/// Checks the rows one chunk created, updated or left unchanged against the data table.
+/// Rows of a chunk whose command the app's saga did not bring into the data table in time.
+#[derive(Debug, Default)]
+pub(super) struct Unfinished {
+    created: u64,
+    updated: u64,
+}
+
+/// Checks the rows one chunk created, updated or left unchanged against the data table
+/// (waiting first for the app's saga in `app` mode).
 async fn verify_chunk(
     deps: &Deps,
     job: &PreparedJob,
     result: &ChunkResult,
     v: &mut Verification,
     samples: &mut Samples,
-) -> Result<(), Error> {
+    saga: Option<&SagaWait>,
+) -> Result<Unfinished, Error> {
     let compare_fields = job
         .document
         .verify
         .as_ref()
         .map(|v| v.compare_fields.clone())
         .unwrap_or_default();
-    let written: std::collections::HashSet<u64> = result
+    let merged = job.publish_context(deps).attributes_mode == AttributesMode::Merge;
+    let mut written: std::collections::HashMap<u64, &crate::publish::RowOutcome> = result
         .rows
         .iter()
         .filter(|o| {
@@ -245,16 +314,55 @@ async fn verify_chunk(
                 Outcome::Created | Outcome::Updated | Outcome::Unchanged
             )
         })
-        .map(|o| o.line)
+        .map(|o| (o.line, o))
         .collect();
     let rows = read_chunk(deps, &chunk_key(&job.job_id, result.chunk)).await?;
     let rows: Vec<MigrationRow> = rows
         .into_iter()
-        .filter(|r| written.contains(&r.line))
+        .filter(|r| written.contains_key(&r.line))
         .collect();
     let keys: Vec<Key> = rows.iter().map(MigrationRow::target_key).collect();
-    let found = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &keys).await?;
-    for row in &rows {
+    let mut found = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &keys).await?;
+    let mut unfinished = Unfinished::default();
+    if let Some(saga) = saga {
+        // The version each written row's command carries; the saga must bring the data row there.
+        let behind = |found: &std::collections::HashMap<Key, EntityRow>| -> Vec<(u64, Key, u64)> {
+            rows.iter()
+                .filter_map(|r| {
+                    let wanted = written.get(&r.line)?.new_version?;
+                    let key = r.target_key();
+                    let at = found.get(&key).map_or(0, |e| e.version);
+                    (at < wanted).then_some((r.line, key, wanted))
+                })
+                .collect()
+        };
+        let mut pending = behind(&found);
+        while !pending.is_empty() && std::time::Instant::now() < saga.deadline {
+            tokio::time::sleep(saga.poll).await;
+            let again: Vec<Key> = pending.iter().map(|(_, k, _)| k.clone()).collect();
+            found.extend(
+                read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &again).await?,
+            );
+            pending = behind(&found);
+        }
+        for (line, key, wanted) in pending {
+            if let Some(o) = written.remove(&line) {
+                match o.outcome {
+                    Outcome::Created => unfinished.created += 1,
+                    _ => unfinished.updated += 1,
+                }
+            }
+            push(
+                &mut samples.failed,
+                format!(
+                    "line {line}: {key}: the app's command saga did not bring the data row to version {wanted} within {} s (publishMode app; timeout)",
+                    saga.waited_for.as_secs()
+                ),
+            );
+        }
+    }
+    let unreadable = resolve_rows(&mut found, deps.objects.as_ref()).await;
+    for row in rows.iter().filter(|r| written.contains_key(&r.line)) {
         let key = row.target_key();
         let Some(entity) = found.get(&key) else {
             v.missing_count += 1;
@@ -262,6 +370,14 @@ async fn verify_chunk(
             continue;
         };
         v.target_count += 1;
+        if let Some(why) = unreadable.get(&key) {
+            v.difference_count += 1;
+            push(
+                &mut samples.differences,
+                format!("line {}: {key}: {why}", row.line),
+            );
+            continue;
+        }
         let fields: Vec<String> = if compare_fields.is_empty() {
             ["code", "name"]
                 .iter()
@@ -271,11 +387,14 @@ async fn verify_chunk(
         } else {
             compare_fields.clone()
         };
-        if let Some(field) = fields.iter().find(|f| {
-            !crate::model::is_metadata(f)
-                && row_value(row, f).is_some()
-                && row_value(row, f) != field_value(entity, f)
-        }) {
+        let same = |f: &str| match (row_value(row, f), field_value(entity, f)) {
+            (Some(r), Some(e)) if merged => crate::merge::is_merged_into(&r, &e),
+            (r, e) => r == e,
+        };
+        if let Some(field) = fields
+            .iter()
+            .find(|f| !crate::model::is_metadata(f) && row_value(row, f).is_some() && !same(f))
+        {
             v.difference_count += 1;
             push(
                 &mut samples.differences,
@@ -283,7 +402,7 @@ async fn verify_chunk(
             );
         }
     }
-    Ok(())
+    Ok(unfinished)
 }
 
 /// Live entities in the target tenant without a live counterpart in the source tenant.
@@ -341,7 +460,7 @@ pub(super) async fn counts_so_far(
 ) -> Result<(Counts, Option<TransformSummary>), Error> {
     match load_summary(deps, &job.job_id).await? {
         Some(summary) => Ok((
-            aggregate(deps, job, &summary, None, None).await?,
+            aggregate(deps, job, &summary, None, None, None, None).await?,
             Some(summary),
         )),
         None => Ok((Counts::default(), None)),

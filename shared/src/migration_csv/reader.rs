@@ -314,6 +314,12 @@ impl<R: Read> MigrationCsvReader<R> {
                     format!("is empty; write {{}} for no attributes ({e})"),
                 ));
             }
+            Err(_) if crate::large_attributes::is_pointer(f[c.attributes].trim()) => {
+                return Err((
+                    "attributes",
+                    "is an s3:// pointer to attributes kept in S3 that could not be read (see the export's log); the row is left out".into(),
+                ));
+            }
             Err(e) => return Err(("attributes", e.to_string())),
         };
         let target_tenant_code = key_field("targetTenantCode", f[c.target_tenant], false)?;

@@ -21,7 +21,16 @@ impl<W: Write> MigrationCsvWriter<W> {
     }
 
     pub fn write(&mut self, row: &MigrationRow) -> Result<(), csv::Error> {
-        let attributes = attributes_to_json_string(&row.attributes);
+        self.write_with_attributes(row, &attributes_to_json_string(&row.attributes))
+    }
+
+    /// Writes `row` with `attributes` as given: Export writes the `s3://` pointer of an entity
+    /// whose attributes object could not be read, so Transform rejects exactly that row.
+    pub fn write_with_attributes(
+        &mut self,
+        row: &MigrationRow,
+        attributes: &str,
+    ) -> Result<(), csv::Error> {
         let version = row.version.map(|v| v.to_string()).unwrap_or_default();
         let is_deleted = row.is_deleted.map(|d| d.to_string()).unwrap_or_default();
         self.inner.write_record([
@@ -29,7 +38,7 @@ impl<W: Write> MigrationCsvWriter<W> {
             &row.source_sk,
             &row.code,
             &row.name,
-            &attributes,
+            attributes,
             &row.target_tenant_code,
             row.entity_type.as_deref().unwrap_or(""),
             &version,

@@ -1,0 +1,76 @@
+//! `jobs/<jobId>/written.jsonl`: every key a `direct`-mode job wrote, one JSON object a line
+//! (`{"table":"data","pk":…,"sk":…,"version":…,"outcome":"created|updated"}`).
+//!
+//! In `direct` mode the app's data-sync handlers (RDS read models …) do not run, so this list is
+//! what a re-sync of the app's read models needs. It is streamed through a temporary file (a
+//! 1M-row job's list is tens of MB) and uploaded once, at the end.
+
+use std::io::Write;
+
+use super::Deps;
+use crate::error::Error;
+use crate::publish::{Outcome, RowOutcome};
+
+pub fn written_key(job_id: &str) -> String {
+    format!("{}written.jsonl", super::job_prefix(job_id))
+}
+
+pub struct WrittenLog {
+    file: std::io::BufWriter<tempfile::NamedTempFile>,
+    pub count: u64,
+}
+
+impl WrittenLog {
+    pub fn new() -> Result<Self, Error> {
+        let file = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::Retryable(format!("temporary file for written.jsonl: {e}")))?;
+        Ok(WrittenLog {
+            file: std::io::BufWriter::new(file),
+            count: 0,
+        })
+    }
+
+    /// Records the data rows one row's write produced (the row's own and a normalize-tenant
+    /// soft delete).
+    pub fn record(&mut self, o: &RowOutcome) -> Result<(), Error> {
+        let outcome = match o.outcome {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            _ => return Ok(()),
+        };
+        let mut lines = Vec::with_capacity(2);
+        if let Some(v) = o.new_version {
+            lines.push(serde_json::json!({"table": "data", "pk": o.pk, "sk": o.sk, "version": v, "outcome": outcome}));
+        }
+        if let Some(side) = &o.side_change {
+            lines.push(serde_json::json!({"table": "data", "pk": side.pk, "sk": side.sk, "version": side.new_version, "outcome": "updated"}));
+        }
+        for line in lines {
+            let mut bytes = serde_json::to_vec(&line)
+                .map_err(|e| Error::MigrationFailed(format!("written.jsonl: {e}")))?;
+            bytes.push(b'\n');
+            self.file
+                .write_all(&bytes)
+                .map_err(|e| Error::Retryable(format!("written.jsonl: {e}")))?;
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    /// Uploads the list to `jobs/<jobId>/written.jsonl`.
+    pub async fn upload(self, deps: &Deps, job_id: &str) -> Result<String, Error> {
+        let file = self
+            .file
+            .into_inner()
+            .map_err(|e| Error::Retryable(format!("written.jsonl: {e}")))?;
+        let reader = tokio::fs::File::open(file.path())
+            .await
+            .map_err(|e| Error::Retryable(format!("written.jsonl: {e}")))?;
+        let key = written_key(job_id);
+        deps.objects
+            .put_object_stream(&deps.bucket, &key, Box::pin(reader))
+            .await?;
+        drop(file);
+        Ok(key)
+    }
+}

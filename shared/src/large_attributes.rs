@@ -1,0 +1,115 @@
+//! Attributes larger than the app's `ATTRIBUTE_LIMIT_SIZE` live in S3 (DESIGN §3), exactly as
+//! the framework's `DynamoDbService.objToDdbItem` keeps them: when `JSON.stringify(attributes)`
+//! is longer than the limit (default 389,120 bytes), the attributes are put as a JSON object at
+//! `ddb/{table}/{pk}/{sk}/{ulid}.json` in the app's bucket and the item holds
+//! `"s3://{bucket}/ddb/{table}/{pk}/{sk}/{ulid}.json"` instead. Each table's item gets its own
+//! object (the command row's `sk` carries its `@version`), as each framework `putItem` does.
+//!
+//! Reading resolves a pointer back into the attributes; a pointer that cannot be read (missing
+//! object, not a JSON object) is that row's own failure, never the chunk's.
+
+use crate::error::Error;
+use crate::model::EntityRow;
+use crate::ports::ObjectStore;
+use crate::ports::objects::get_bytes;
+use crate::ports::table::Put;
+use crate::value::{
+    AttributeValue, Attributes, attributes_from_json_str, attributes_to_json_string, get_s, s,
+};
+
+/// The framework's default `ATTRIBUTE_LIMIT_SIZE` (bytes of the attributes' JSON).
+pub const DEFAULT_ATTRIBUTE_LIMIT_SIZE: usize = 389_120;
+
+const S3_PREFIX: &str = "s3://";
+
+/// Where and from what size attributes are offloaded (the app's `S3_BUCKET_NAME` and
+/// `ATTRIBUTE_LIMIT_SIZE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LargeAttributes {
+    pub bucket: String,
+    pub limit: usize,
+}
+
+/// `isS3AttributeKey`: a string value starting with `s3://`.
+pub fn is_pointer(value: &str) -> bool {
+    value.starts_with(S3_PREFIX)
+}
+
+/// `parseS3AttributeKey`: bucket and key of a pointer (the key is everything after the bucket).
+pub fn parse_pointer(pointer: &str) -> Option<(&str, &str)> {
+    let rest = pointer.strip_prefix(S3_PREFIX)?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
+}
+
+/// The object key the framework gives an item's attributes.
+pub fn object_key(table: &str, pk: &str, sk: &str, id: &str) -> String {
+    format!("ddb/{table}/{pk}/{sk}/{id}.json")
+}
+
+/// Reads the attributes a pointer names; the error says why, without attribute values.
+pub async fn read_pointer(objects: &dyn ObjectStore, pointer: &str) -> Result<Attributes, String> {
+    let (bucket, key) = parse_pointer(pointer)
+        .ok_or_else(|| format!("attributes pointer {pointer:?} is malformed"))?;
+    let bytes = get_bytes(objects, bucket, key)
+        .await
+        .map_err(|e| format!("attributes pointer {pointer:?} cannot be read: {e}"))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| format!("attributes object {pointer:?} is not UTF-8"))?;
+    attributes_from_json_str(text)
+        .map_err(|e| format!("attributes object {pointer:?} is not a JSON object: {e}"))
+}
+
+/// Resolves the row's `s3://` attributes in place. `Err` is the row's own failure (why).
+pub async fn resolve(row: &mut EntityRow, objects: &dyn ObjectStore) -> Result<(), String> {
+    if let Some(pointer) = row.attributes_pointer.take() {
+        row.attributes = read_pointer(objects, &pointer).await?;
+    }
+    Ok(())
+}
+
+impl LargeAttributes {
+    /// Moves the attributes of a put's item to S3 when their JSON exceeds the limit, as the
+    /// framework does before every put. Items already holding a pointer are left alone.
+    pub async fn offload(&self, put: &mut Put, objects: &dyn ObjectStore) -> Result<(), Error> {
+        let Some(AttributeValue::M(map)) = put.item.get("attributes") else {
+            return Ok(());
+        };
+        let attributes: Attributes = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let json = attributes_to_json_string(&attributes);
+        if json.len() <= self.limit {
+            return Ok(());
+        }
+        let pk = get_s(&put.item, "pk").unwrap_or_default();
+        let sk = get_s(&put.item, "sk").unwrap_or_default();
+        let key = object_key(&put.table, pk, sk, &ulid::Ulid::new().to_string());
+        objects
+            .put_object(&self.bucket, &key, json.into_bytes())
+            .await?;
+        put.item.insert(
+            "attributes".into(),
+            s(format!("{S3_PREFIX}{}/{key}", self.bucket)),
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_parse_like_the_framework() {
+        assert!(is_pointer("s3://b/k"));
+        assert!(!is_pointer("S3://b/k"));
+        assert_eq!(
+            parse_pointer("s3://app/ddb/t/PRODUCT#x/P1@2/01J.json"),
+            Some(("app", "ddb/t/PRODUCT#x/P1@2/01J.json"))
+        );
+        assert_eq!(parse_pointer("s3://nokey"), None);
+        assert_eq!(
+            object_key("data", "PRODUCT#t", "P1", "01ABC"),
+            "ddb/data/PRODUCT#t/P1/01ABC.json"
+        );
+    }
+}
