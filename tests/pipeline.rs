@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use integration_tests::local::{data_entity, data_rows, pipeline, upload_and_run};
 use integration_tests::products_csv;
 use serde_json::{Value, json};
 use shared::asl::ExecutionStatus;
@@ -16,41 +17,8 @@ use shared::ports::stream::{StreamPosition, StreamReader};
 use shared::ports::table::{
     BatchGetItems, BatchWrite, GetItem, PutItem, QueryItems, ScanItems, TransactWrite,
 };
-use shared::ports::table::{Condition, Page, Put, WriteError, query_all};
+use shared::ports::table::{Condition, Page, Put, WriteError};
 use shared::value::Item;
-
-const DEFINITION: &str = include_str!("../infra/statemachine.asl.json");
-
-fn pipeline(dir: &std::path::Path) -> LocalPipeline {
-    let mut p = LocalPipeline::open(dir, DEFINITION).unwrap();
-    p.retry_interval_scale = 0.0;
-    p
-}
-
-async fn upload_and_run(
-    p: &LocalPipeline,
-    key: &str,
-    csv: &str,
-    job: Value,
-) -> (ExecutionStatus, Value) {
-    p.objects
-        .put_object(LOCAL_BUCKET, key, csv.as_bytes().to_vec())
-        .await
-        .unwrap();
-    let mut doc = job;
-    doc["mode"] = json!("import");
-    doc["source"] = json!({ "key": key });
-    let name = doc["jobId"].as_str().unwrap().to_string();
-    let r = p.run(&name, doc).await.unwrap();
-    let out = match &r.output {
-        Some(o) => o.clone(),
-        None => shared::handlers::job_record::get(&p.deps, &name)
-            .await
-            .unwrap()
-            .unwrap_or(Value::Null),
-    };
-    (r.status, out)
-}
 
 async fn stream_len(p: &LocalPipeline) -> usize {
     let mut pos = StreamPosition::default();
@@ -63,24 +31,6 @@ async fn stream_len(p: &LocalPipeline) -> usize {
         n += r.len();
         pos = next;
     }
-}
-
-/// The live data row of (pk, sk), decoded; panics (the test fails) when it is absent.
-async fn data_entity(p: &LocalPipeline, pk: &str, sk: &str) -> EntityRow {
-    let item = p
-        .deps
-        .tables
-        .get_item("data", &Key::new(pk, sk))
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("no data row {pk} / {sk}"));
-    EntityRow::from_data_item(&item).unwrap()
-}
-
-async fn data_rows(p: &LocalPipeline, table: &str, pk: &str) -> Vec<Item> {
-    query_all(p.deps.tables.as_ref(), table, pk, None)
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,7 +67,7 @@ pub async fn record(
     change: Change<'_>,
     ttl: Option<&String>,
 ) -> Result<HistoryWrite, Error> {
-    if change.expired_by_ttl {
+    if change.expired_by_ttl && change.event == StreamEventName::Remove {
         return Ok(HistoryWrite::NotApplicable);
     }
     let old = match (change.event, change.old_image) {

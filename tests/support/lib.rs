@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod infra;
+pub mod local;
 pub mod moto;
 
 use std::fmt::Write;
