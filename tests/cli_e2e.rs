@@ -129,8 +129,22 @@ fn upload_prints_the_contract_output_and_exit_codes_follow_the_result() {
 #[test]
 fn verification_failure_names_migration_failed() {
     let dir = tempfile::tempdir().unwrap();
+    // An object merged over a string leaves the string (the framework's mergeDeep): the row is
+    // not what the table holds, so verification fails.
+    let first = dir.path().join("first.csv");
+    std::fs::write(&first, "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nT#s,a,a,one,\"{\"\"d\"\":\"\"text\"\"}\",d\n").unwrap();
+    let out = migrate(
+        &dir.path().join("s"),
+        &["upload", first.to_str().unwrap(), "incoming/first.csv"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = dir.path().join("dup.csv");
-    std::fs::write(&file, "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nT#s,a,a,one,{},d\nT#s,a,a,two,{},d\n").unwrap();
+    std::fs::write(&file, "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nT#s,a,a,one,\"{\"\"d\"\":{\"\"x\"\":1}}\",d\n").unwrap();
     let out = migrate(
         &dir.path().join("s"),
         &["upload", file.to_str().unwrap(), "incoming/dup.csv"],
@@ -299,4 +313,37 @@ fn bench_runs_the_three_phases_and_reports_their_counts() {
     assert!(phases[0]["rowsPerSecond"].as_f64().unwrap_or(0.0) > 0.0);
     let bad = migrate(dir.path(), &["bench", "--rows", "0"]);
     assert_eq!(bad.status.code(), Some(2), "zero rows is a usage error");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let file = dir.path().join("p.csv");
+    std::fs::write(&file, csv(2000)).unwrap();
+    assert_eq!(
+        migrate(
+            &state,
+            &["upload", file.to_str().unwrap(), "incoming/p.csv"]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    // `migrate query … | head -c 10`: far more output than a pipe buffers, reader gone early.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["query", "data", "PRODUCT#dst"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then dropped: closed
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }

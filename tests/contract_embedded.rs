@@ -8,6 +8,7 @@ async fn sqlite_table_contract() {
     let t = SqliteTables::in_memory().unwrap();
     t.enable_stream("streamed").unwrap();
     table::check_put_get(&t, "contract").await;
+    table::check_limits(&t, "contract").await;
     table::check_transactions(&t, "contract").await;
     table::check_query_scan(&t, "contract").await;
     table::check_stream(&t, &t, "streamed").await;

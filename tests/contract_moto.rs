@@ -16,6 +16,7 @@ async fn dynamodb_table_contract() {
     moto::create_table(&c, &streamed, true).await;
     let t = DynamoDbTables::new(c.dynamodb.clone());
     table::check_put_get(&t, &plain).await;
+    table::check_limits(&t, &plain).await;
     table::check_transactions(&t, &plain).await;
     table::check_query_scan(&t, &plain).await;
     let streams = DynamoDbStreams::new(c.dynamodb.clone(), c.streams.clone());

@@ -226,10 +226,15 @@ PRODUCT#SRC,A7,A7,good,{},dst\n";
 async fn verification_failure_fails_with_migration_failed() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path());
-    // The same entity twice with different names: the first row's content is not what remains.
+    // An object merged over a string leaves the string (the framework's mergeDeep), so what
+    // the row says is not what the table holds: verification fails.
+    let first = "sourcePk,sourceSk,code,name,attributes,targetTenantCode\n\
+PRODUCT#SRC,D1,D1,first,\"{\"\"d\"\":\"\"text\"\"}\",dst\n";
+    let (status, out) =
+        upload_and_run(&p, "incoming/first.csv", first, json!({"jobId": "first"})).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
     let csv = "sourcePk,sourceSk,code,name,attributes,targetTenantCode\n\
-PRODUCT#SRC,D1,D1,first,{},dst\n\
-PRODUCT#SRC,D1,D1,second,{},dst\n";
+PRODUCT#SRC,D1,D1,first,\"{\"\"d\"\":{\"\"x\"\":1}}\",dst\n";
     let (status, out) = upload_and_run(&p, "incoming/dup.csv", csv, json!({"jobId": "dup"})).await;
     assert_eq!(status, ExecutionStatus::Failed, "{out}");
     let r = p.last_result.lock().unwrap().clone().unwrap().1;

@@ -111,22 +111,22 @@ pub async fn bench(
 
 /// The phases as a table.
 pub fn print_table(phases: &[Value]) {
-    println!(
+    crate::output::line(&format!(
         "{:<34} {:>10} {:>9} {:>10} {:>10}",
         "phase", "rows", "seconds", "rows/s", "peak RSS"
-    );
+    ));
     for p in phases {
         let rss = p["peakRssBytes"]
             .as_u64()
             .map(|b| format!("{} MB", b / (1024 * 1024)))
             .unwrap_or_else(|| "n/a".into());
-        println!(
+        crate::output::line(&format!(
             "{:<34} {:>10} {:>9.2} {:>10.0} {:>10}",
             p["phase"].as_str().unwrap_or(""),
             p["rows"].as_u64().unwrap_or(0),
             p["seconds"].as_f64().unwrap_or(0.0),
             p["rowsPerSecond"].as_f64().unwrap_or(0.0),
             rss
-        );
+        ));
     }
 }

@@ -13,30 +13,52 @@ use shared::ports::objects::PutObject;
 use shared::ports::table::query_all;
 use shared::value::{PlainItem, TypedItem};
 
+use crate::output;
 use crate::progress::Progress;
 use crate::{Cli, Command, DEFINITION};
 
-/// A usage or configuration problem: exit code 2.
-struct Usage(String);
+/// Why a command stopped before it had a result to report (DESIGN §7 exit codes).
+enum Usage {
+    /// A usage or configuration problem (bad arguments, a bad job document): exit code 2.
+    Usage(String),
+    /// The store or the pipeline failed: exit code 1.
+    Failed(String),
+}
 
 pub async fn run(cli: Cli) -> ExitCode {
     match dispatch(cli).await {
         Ok(code) => code,
-        Err(Usage(msg)) => {
+        Err(Usage::Usage(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(2)
+        }
+        Err(Usage::Failed(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
         }
     }
 }
 
 fn usage(e: impl std::fmt::Display) -> Usage {
-    Usage(e.to_string())
+    Usage::Usage(e.to_string())
 }
 
-fn read_json(path: &std::path::Path) -> Result<Value, Usage> {
+/// A failure of the store or the pipeline: invalid input (something the user gave) is a usage
+/// error, anything else (an unreadable store, an I/O failure) is a failure.
+fn problem(e: shared::Error) -> Usage {
+    match e.error_type() {
+        shared::ErrorType::InvalidInput => Usage::Usage(e.to_string()),
+        _ => Usage::Failed(e.to_string()),
+    }
+}
+
+/// Reads a job document: its text is checked as text (a field given twice, an array, a wrong
+/// type are named), then kept as the JSON the execution starts with.
+fn read_job(path: &std::path::Path) -> Result<(Value, shared::job::JobDocument), Usage> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| usage(format!("{}: not JSON: {e}", path.display())))
+    shared::job::JobDocument::parse_text(&text)
+        .map_err(|e| usage(format!("{}: {e}", path.display())))
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
@@ -48,7 +70,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
     if let Command::Bench { rows, dir } = &cli.command {
         return bench(&definition, *rows, dir.as_deref(), cli.json).await;
     }
-    let mut pipeline = LocalPipeline::open(&cli.state_dir, &definition).map_err(usage)?;
+    let mut pipeline = LocalPipeline::open(&cli.state_dir, &definition).map_err(problem)?;
     let progress = Arc::new(Progress::new(cli.json));
     pipeline.observer = Some(progress.clone());
     pipeline.deps.progress = progress.clone();
@@ -68,7 +90,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
                 .objects
                 .put_object_stream(LOCAL_BUCKET, &key, Box::pin(body))
                 .await
-                .map_err(usage)?;
+                .map_err(|e| problem(e.into()))?;
             if !key.starts_with(start::INCOMING_PREFIX) {
                 eprintln!(
                     "uploaded s3://{LOCAL_BUCKET}/{key}; not under {} so no job was started",
@@ -82,7 +104,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
                 objects: pipeline.objects.as_ref(),
                 reconcile_job: None,
             };
-            let mut started = start::handle_s3(event, &deps).await.map_err(usage)?;
+            let mut started = start::handle_s3(event, &deps).await.map_err(problem)?;
             if started.is_empty() {
                 eprintln!(
                     "uploaded s3://{LOCAL_BUCKET}/{key}; it is neither .csv nor .job.json so no job was started"
@@ -92,8 +114,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
             started.remove(0)
         }
         Command::Start { job } => {
-            let mut doc = read_json(&job)?;
-            let parsed = shared::job::JobDocument::parse(doc.clone()).map_err(usage)?;
+            let (mut doc, parsed) = read_job(&job)?;
             parsed.validate().map_err(usage)?;
             let name = match parsed.job_id {
                 Some(id) => id,
@@ -120,7 +141,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
                     "no reconcile job: pass JOB.json or set MIGRATE_RECONCILE_JOB",
                 ));
             };
-            let doc = read_json(&path)?;
+            let (doc, _) = read_job(&path)?;
             let event: start::EventBridgeEvent = serde_json::from_value(json!({
                 "version": "0", "id": format!("local-{}", start::content_hash(shared::handlers::now().as_bytes())), "detail-type": "Scheduled Event", "source": "aws.events",
                 "account": "000000000000", "time": shared::handlers::now(), "region": "local",
@@ -132,7 +153,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
                 objects: pipeline.objects.as_ref(),
                 reconcile_job: Some(doc),
             };
-            start::handle_schedule(event, &deps).await.map_err(usage)?
+            start::handle_schedule(event, &deps)
+                .await
+                .map_err(problem)?
         }
         Command::Get {
             table,
@@ -152,8 +175,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
         Command::Cat { key } => {
             return match pipeline.read_object(&key).await {
                 Ok(bytes) => {
-                    use std::io::Write;
-                    let _ = std::io::stdout().write_all(&bytes);
+                    output::bytes(&bytes);
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -165,20 +187,17 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Usage> {
         // Handled before the state directory is opened (it uses its own).
         Command::Bench { .. } => return Err(usage("bench runs on its own state directory")),
         Command::Jobs => {
-            let jobs = job_record::list(&pipeline.deps).await.map_err(usage)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&jobs).unwrap_or_default()
-            );
+            let jobs = job_record::list(&pipeline.deps).await.map_err(problem)?;
+            output::json(&jobs, true);
             return Ok(ExitCode::SUCCESS);
         }
         Command::Job { job_id } => {
             return match job_record::get(&pipeline.deps, &job_id)
                 .await
-                .map_err(usage)?
+                .map_err(problem)?
             {
                 Some(job) => {
-                    println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
+                    output::json(&job, true);
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {
@@ -219,10 +238,7 @@ async fn bench(
     match crate::bench::bench(definition, rows, &dir).await {
         Ok(phases) => {
             if json_out {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&phases).unwrap_or_default()
-                );
+                output::json(&phases, true);
             } else {
                 crate::bench::print_table(&phases);
             }
@@ -252,7 +268,7 @@ async fn start_direct(
         objects: pipeline.objects.as_ref(),
         reconcile_job: None,
     };
-    start::start(&deps, name, doc).await.map_err(usage)
+    start::start(&deps, name, doc).await.map_err(problem)
 }
 
 /// Keys in S3 notifications are URL-encoded (`/` kept); `start` decodes them.
@@ -292,7 +308,7 @@ async fn report(
     let last = pipeline.last_result.lock().ok().and_then(|l| l.clone());
     let record = job_record::get(&pipeline.deps, &job_id)
         .await
-        .map_err(usage)?;
+        .map_err(problem)?;
     let (succeeded, output, error, cause) = match (&last, started.already_existed) {
         (Some((_, result)), false) => (
             result.status == ExecutionStatus::Succeeded,
@@ -330,7 +346,7 @@ async fn report(
     );
     let output = contract_output(output);
     if json_out {
-        println!("{}", serde_json::to_string(&output).unwrap_or_default());
+        output::json(&output, false);
     } else {
         print_summary(&output);
     }
@@ -474,15 +490,14 @@ async fn inspect_get(
         .tables
         .get_item(&name, &Key::new(pk, sk))
         .await
-        .map_err(usage)?
+        .map_err(|e| problem(e.into()))?
     {
         Some(item) => {
-            let text = if typed {
-                serde_json::to_string_pretty(&TypedItem(&item))
+            if typed {
+                output::json(&TypedItem(&item), true);
             } else {
-                serde_json::to_string_pretty(&PlainItem(&item))
-            };
-            println!("{}", text.unwrap_or_default());
+                output::json(&PlainItem(&item), true);
+            }
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -502,12 +517,11 @@ async fn inspect_query(
     let name = table_name(pipeline, table)?;
     let items = query_all(pipeline.deps.tables.as_ref(), &name, pk, prefix)
         .await
-        .map_err(usage)?;
-    let text = if typed {
-        serde_json::to_string_pretty(&items.iter().map(TypedItem).collect::<Vec<_>>())
+        .map_err(|e| problem(e.into()))?;
+    if typed {
+        output::json(&items.iter().map(TypedItem).collect::<Vec<_>>(), true);
     } else {
-        serde_json::to_string_pretty(&items.iter().map(PlainItem).collect::<Vec<_>>())
-    };
-    println!("{}", text.unwrap_or_default());
+        output::json(&items.iter().map(PlainItem).collect::<Vec<_>>(), true);
+    }
     Ok(ExitCode::SUCCESS)
 }

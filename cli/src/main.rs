@@ -6,6 +6,7 @@
 
 mod bench;
 mod commands;
+mod output;
 mod progress;
 
 use std::path::PathBuf;

@@ -224,10 +224,50 @@ pub fn check_job_id(id: &str) -> Result<(), Error> {
     Ok(())
 }
 
+fn not_an_object(value: &serde_json::Value) -> Error {
+    let what = match value {
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+        serde_json::Value::Object(_) => "an object",
+    };
+    Error::invalid(format!(
+        "job document: must be a JSON object (one job), not {what}"
+    ))
+}
+
+fn named<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
+    let path = e.path().to_string();
+    if path == "." || path.is_empty() {
+        Error::invalid(format!("job document: {}", e.inner()))
+    } else {
+        Error::invalid(format!("job document: {path}: {}", e.inner()))
+    }
+}
+
 impl JobDocument {
-    /// Parses a job document; an unknown field is named in the error.
+    /// Parses a job document; an unknown field, or a field of the wrong type, is named.
     pub fn parse(value: serde_json::Value) -> Result<JobDocument, Error> {
-        serde_json::from_value(value).map_err(|e| Error::invalid(format!("job document: {e}")))
+        if !value.is_object() {
+            return Err(not_an_object(&value));
+        }
+        serde_path_to_error::deserialize(value).map_err(named)
+    }
+
+    /// Parses a job document's JSON text, where a field given twice is still visible (a parsed
+    /// JSON value keeps only one of them, silently): the entry points that read text (`migrate
+    /// start`, an uploaded `.job.json`) use this.
+    pub fn parse_text(text: &str) -> Result<(serde_json::Value, JobDocument), Error> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::invalid(format!("job document: not JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(not_an_object(&value));
+        }
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let doc = serde_path_to_error::deserialize(de).map_err(named)?;
+        Ok((value, doc))
     }
 
     pub fn attributes_mode(&self) -> AttributesMode {
@@ -362,6 +402,44 @@ mod tests {
         assert!(err.to_string().contains("unknown field `region`"), "{err}");
         let err = JobDocument::parse(json!({"mode": "merge"})).unwrap_err();
         assert!(err.to_string().contains("unknown variant `merge`"), "{err}");
+    }
+
+    #[test]
+    fn arrays_duplicates_and_wrong_types_are_named() {
+        let err = JobDocument::parse(json!([{"mode": "import"}])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("must be a JSON object (one job), not an array"),
+            "{err}"
+        );
+        let err = JobDocument::parse(
+            json!({"mode": "import", "source": {"key": "k"}, "toleratedFailurePercentage": "abc"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("toleratedFailurePercentage: invalid type: string \"abc\""),
+            "{err}"
+        );
+        let err = JobDocument::parse_text(
+            r#"{"mode": "import", "source": {"key": "a"}, "source": {"key": "b"}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate field `source`"),
+            "{err}"
+        );
+        let err =
+            JobDocument::parse_text(r#"{"mode": "import", "source": {"key": "a", "key": "b"}}"#)
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("source: duplicate field `key`"),
+            "{err}"
+        );
+        let (value, doc) =
+            JobDocument::parse_text(r#"{"mode": "import", "source": {"key": "a"}}"#).unwrap();
+        assert_eq!(doc.mode, Mode::Import);
+        assert_eq!(value["source"]["key"], "a");
     }
 
     #[test]

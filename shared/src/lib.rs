@@ -25,6 +25,7 @@ pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod large_attributes;
+pub mod limits;
 #[cfg(feature = "embedded")]
 pub mod local;
 pub mod merge;

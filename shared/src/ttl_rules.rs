@@ -17,7 +17,7 @@ pub fn rule_key(tenant: &str, table: &str) -> Key {
 
 /// `calculateUnixTime(days, now)`: whole seconds of now plus the days.
 pub fn ttl_from(days: f64, now_epoch_seconds: i64) -> Option<String> {
-    if !(days > 0.0) || !days.is_finite() {
+    if days.is_nan() || days <= 0.0 || !days.is_finite() {
         return None;
     }
     let ttl = now_epoch_seconds as f64 + days * 86_400.0;

@@ -32,7 +32,14 @@ pub enum ValueError {
     NotAnObject,
     #[error("number {0:?}: {1}")]
     Number(String, &'static str),
+    #[error("key {0:?} appears twice in one object (only one value would be kept)")]
+    DuplicateKey(String),
+    #[error("is nested deeper than DynamoDB's {MAX_DEPTH} levels")]
+    TooDeep,
 }
+
+/// DynamoDB's limit on nested maps and lists (an item's top-level attribute is level 1).
+pub const MAX_DEPTH: usize = 32;
 
 /// Maximum significant digits of a DynamoDB number.
 pub const MAX_NUMBER_DIGITS: usize = 38;
@@ -131,22 +138,60 @@ fn json_err(e: serde_json::Error) -> ValueError {
     ValueError::Json(e.to_string())
 }
 
+/// The members of a JSON object in document order, duplicates included (a map would keep only
+/// one value of a duplicated key, silently).
+struct Members(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
+                    out.push(entry);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 fn from_raw(raw: &RawValue) -> Result<AttributeValue, ValueError> {
+    from_raw_at(raw, 1)
+}
+
+/// `depth`: the nesting level of this value (DynamoDB allows [`MAX_DEPTH`]).
+fn from_raw_at(raw: &RawValue, depth: usize) -> Result<AttributeValue, ValueError> {
     let text = raw.get().trim();
+    let container = matches!(text.as_bytes().first(), Some(b'{') | Some(b'['));
+    if container && depth > MAX_DEPTH {
+        return Err(ValueError::TooDeep);
+    }
     match text.as_bytes().first() {
         Some(b'{') => {
-            let map: BTreeMap<String, Box<RawValue>> =
-                serde_json::from_str(text).map_err(json_err)?;
-            let mut out = HashMap::with_capacity(map.len());
-            for (k, v) in map {
-                out.insert(k, from_raw(&v)?);
+            let Members(members) = serde_json::from_str(text).map_err(json_err)?;
+            let mut out = HashMap::with_capacity(members.len());
+            for (k, v) in members {
+                let value = from_raw_at(&v, depth + 1)?;
+                if out.insert(k.clone(), value).is_some() {
+                    return Err(ValueError::DuplicateKey(k));
+                }
             }
             Ok(AttributeValue::M(out))
         }
         Some(b'[') => {
             let list: Vec<Box<RawValue>> = serde_json::from_str(text).map_err(json_err)?;
             list.iter()
-                .map(|v| from_raw(v))
+                .map(|v| from_raw_at(v, depth + 1))
                 .collect::<Result<_, _>>()
                 .map(AttributeValue::L)
         }
@@ -303,6 +348,19 @@ pub fn n(value: impl std::fmt::Display) -> AttributeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicate_keys_and_deep_nesting_are_refused() {
+        assert_eq!(
+            from_json_str(r#"{"a":1,"b":{"c":1,"c":2}}"#),
+            Err(ValueError::DuplicateKey("c".into()))
+        );
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(from_json_str(&deep(32)).is_ok());
+        assert_eq!(from_json_str(&deep(33)), Err(ValueError::TooDeep));
+        // Far deeper than serde_json's own recursion limit: still an error, not a crash.
+        assert!(from_json_str(&deep(1000)).is_err());
+    }
 
     #[test]
     fn typed_items_are_dynamodb_json() {

@@ -23,7 +23,7 @@ use crate::ports::table::{
     MAX_BATCH_WRITE, MAX_TRANSACT_ITEMS, Page, Put, PutItem, QueryItems, ScanItems, TransactWrite,
     WriteError,
 };
-use crate::value::{Item, get_s};
+use crate::value::Item;
 
 /// How often a batch call's unprocessed remainder is re-sent before giving up (Retryable).
 const MAX_UNPROCESSED_ROUNDS: u32 = 8;
@@ -101,13 +101,11 @@ fn page_limit(limit: usize) -> i32 {
 }
 
 /// Every item needs string `pk` and `sk`; refused here with the table named.
+/// The limits DynamoDB enforces (keys, size, depth), checked locally with the same messages as
+/// the embedded store, before a request is sent.
 fn check_item_keys(table: &str, item: &Item) -> Result<(), StoreError> {
-    match (get_s(item, "pk"), get_s(item, "sk")) {
-        (Some(pk), Some(sk)) if !pk.is_empty() && !sk.is_empty() => Ok(()),
-        _ => Err(StoreError::InvalidRequest(format!(
-            "an item for table {table} needs string pk and sk"
-        ))),
-    }
+    crate::limits::check_item(item)
+        .map_err(|why| StoreError::InvalidRequest(format!("an item for table {table}: {why}")))
 }
 
 fn check_keys(put: &Put) -> Result<(), StoreError> {

@@ -15,6 +15,11 @@ use crate::ports::objects::{
     GetObject, HeadObject, ListObjects, ObjectInfo, ObjectReader, PutObject,
 };
 
+/// S3's maximum key length (UTF-8 bytes).
+pub const MAX_KEY_BYTES: usize = 1024;
+/// A file name's maximum length on the local file systems (NAME_MAX).
+const MAX_NAME_BYTES: usize = 255;
+
 pub struct DirObjectStore {
     root: PathBuf,
 }
@@ -44,6 +49,19 @@ impl DirObjectStore {
             || StoreError::InvalidRequest(format!("object key {key:?} cannot be stored locally"));
         if key.is_empty() || key.contains('\0') || key.contains('\\') || key.ends_with('/') {
             return Err(bad());
+        }
+        // S3's own limit, so the local bucket refuses what S3 would.
+        if key.len() > MAX_KEY_BYTES {
+            return Err(StoreError::InvalidRequest(format!(
+                "object key is {} bytes, more than S3's {MAX_KEY_BYTES}",
+                key.len()
+            )));
+        }
+        if let Some(part) = key.split('/').find(|p| p.len() > MAX_NAME_BYTES) {
+            return Err(StoreError::InvalidRequest(format!(
+                "object key segment of {} bytes cannot be a file name in the local directory (at most {MAX_NAME_BYTES})",
+                part.len()
+            )));
         }
         let rel = Path::new(key);
         for (i, part) in key.split('/').enumerate() {
@@ -261,5 +279,33 @@ mod tests {
         }
         assert!(store.path("b", "jobs/j1/report.json").is_ok());
         assert!(store.path("../b", "k").is_err());
+    }
+
+    #[test]
+    fn keys_longer_than_s3_allows_are_refused() {
+        let store = DirObjectStore::new("/tmp/x");
+        let ok = format!(
+            "{}/{}/{}/{}",
+            "a".repeat(255),
+            "b".repeat(255),
+            "c".repeat(255),
+            "d".repeat(256)
+        );
+        assert_eq!(ok.len(), 1024);
+        assert!(
+            store.path("b", &ok).is_err(),
+            "a 256-byte segment is no file name"
+        );
+        let ok = format!(
+            "{}/{}/{}/{}/{}",
+            "a".repeat(250),
+            "b".repeat(250),
+            "c".repeat(250),
+            "d".repeat(250),
+            "e".repeat(20)
+        );
+        assert!(store.path("b", &ok).is_ok());
+        let err = store.path("b", &format!("{ok}x")).unwrap_err().to_string();
+        assert!(err.contains("1025 bytes, more than S3's 1024"), "{err}");
     }
 }

@@ -26,9 +26,6 @@ use crate::ports::table::{
 };
 use crate::value::{Item, get_n, get_s};
 
-/// DynamoDB's maximum item size.
-const MAX_ITEM_BYTES: usize = 400 * 1024;
-
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
     tbl  TEXT NOT NULL,
@@ -225,14 +222,9 @@ impl SqliteTables {
         Ok(())
     }
 
+    /// The limits DynamoDB enforces (key lengths, size, nesting), as the DynamoDB adapter checks them.
     fn check_size(item: &Item) -> Result<(), StoreError> {
-        let size: usize = item.keys().map(String::len).sum::<usize>() + encode(item)?.len();
-        if size > MAX_ITEM_BYTES {
-            return Err(StoreError::InvalidRequest(format!(
-                "item is larger than 400 KB ({size} bytes encoded)"
-            )));
-        }
-        Ok(())
+        crate::limits::check_item(item).map_err(StoreError::InvalidRequest)
     }
 
     fn page(rows: Vec<(String, String, String)>, limit: usize) -> Result<Page, StoreError> {

@@ -132,9 +132,10 @@ pub async fn handle_s3(event: S3Event, deps: &StartDeps<'_>) -> Result<Vec<Start
         let name = execution_name_for_object(&bucket, &key, &etag);
         if key.ends_with(".job.json") {
             let bytes = get_bytes(deps.objects, &bucket, &key).await?;
-            let doc: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::invalid(format!("s3://{bucket}/{key}: not JSON: {e}")))?;
-            let parsed = JobDocument::parse(doc.clone())?;
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| Error::invalid(format!("s3://{bucket}/{key}: not UTF-8 text")))?;
+            let (doc, parsed) = JobDocument::parse_text(text)
+                .map_err(|e| Error::invalid(format!("s3://{bucket}/{key}: {e}")))?;
             parsed.validate()?;
             // The job id plus the upload's identity: a duplicated event starts nothing new, and a
             // corrected document uploaded again resumes the same job (Prepare takes the job id

@@ -10,6 +10,9 @@
 //! share of rejected rows exceeds `toleratedFailurePercentage` the state fails with
 //! `InvalidInput`, and `rejected.csv` still lists every bad row.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasher, RandomState};
 use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,7 +31,8 @@ use crate::migration_csv::{CsvItem, MigrationCsvReader, MigrationRow, Rejection,
 use crate::operations::{self, SCHEMA_VERSION_ATTRIBUTE};
 use crate::ports::objects::{ObjectInfo, ObjectReader, get_bytes, get_bytes_if_exists};
 use crate::process::read_data_rows;
-use crate::value::AttributeValue;
+use crate::publish::{PublishContext, map_row};
+use crate::value::{AttributeValue, attributes_to_json_string};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceRef {
@@ -156,10 +160,16 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
 struct RowRules {
     document: JobDocument,
     schema: Option<jsonschema::Validator>,
+    /// What the rows will be written as (to check them against DynamoDB's and S3's limits).
+    publish: PublishContext,
+    /// Target keys seen so far in this file (a 128-bit hash of the key: 1M keys ≈ 24 MB), and
+    /// the line that had each.
+    seen: HashMap<[u8; 16], u64>,
+    hashers: (RandomState, RandomState),
 }
 
 impl RowRules {
-    fn new(job: &PreparedJob) -> Result<Self, Error> {
+    fn new(job: &PreparedJob, deps: &Deps) -> Result<Self, Error> {
         let schema = match job
             .document
             .validation
@@ -172,11 +182,92 @@ impl RowRules {
         Ok(RowRules {
             document: job.document.clone(),
             schema,
+            publish: job.publish_context(deps),
+            seen: HashMap::new(),
+            hashers: (RandomState::new(), RandomState::new()),
         })
     }
 
-    /// Operations, schema version, JSON Schema. Rollback rows are restored exactly as they were.
-    fn apply(&self, row: &mut MigrationRow) -> Result<(), (String, String)> {
+    /// A second row for the same target key would publish two versions in one job (and two
+    /// source rows may map to one target key): the later one is rejected, naming the first.
+    fn check_unique(&mut self, row: &MigrationRow) -> Result<(), (String, String)> {
+        let key = row.target_key();
+        let (a, b) = (
+            self.hashers.0.hash_one((&key.pk, &key.sk)),
+            self.hashers.1.hash_one((&key.pk, &key.sk)),
+        );
+        let mut digest = [0u8; 16];
+        digest[..8].copy_from_slice(&a.to_le_bytes());
+        digest[8..].copy_from_slice(&b.to_le_bytes());
+        match self.seen.entry(digest) {
+            Entry::Occupied(first) => Err((
+                "sourceSk".into(),
+                format!(
+                    "targets {} / {}, like line {}: one job writes each entity once",
+                    key.pk,
+                    key.sk,
+                    first.get()
+                ),
+            )),
+            Entry::Vacant(v) => {
+                v.insert(row.line);
+                Ok(())
+            }
+        }
+    }
+
+    /// The command and data items the row becomes must fit DynamoDB's limits (key lengths,
+    /// 400 KB, 32 levels), taking the framework's S3 offload of large attributes into account,
+    /// and an offloaded object's key must fit S3's 1,024 bytes.
+    fn check_limits(&self, row: &MigrationRow) -> Result<(), (String, String)> {
+        let mut next = map_row(row, None, &self.publish, None);
+        // The longest versioned sk a command can get.
+        next.version = 9_999_999_999;
+        let large = &self.publish.large_attributes;
+        let offloaded = attributes_to_json_string(&next.attributes).len() > large.limit;
+        for (table, mut item) in [
+            (&self.publish.tables.command, next.to_command_item()),
+            (&self.publish.tables.data, next.to_data_item()),
+        ] {
+            if offloaded {
+                let key = crate::large_attributes::object_key(
+                    table,
+                    &next.pk,
+                    crate::value::get_s(&item, "sk").unwrap_or_default(),
+                    "01J0000000000000000000000Z",
+                );
+                if key.len() > 1024 {
+                    return Err((
+                        "sourceSk".into(),
+                        format!(
+                            "its attributes go to S3 (over {} bytes), and the object key would be {} bytes, more than S3's 1,024",
+                            large.limit,
+                            key.len()
+                        ),
+                    ));
+                }
+                item.insert(
+                    "attributes".into(),
+                    AttributeValue::S(format!("s3://{}/{key}", large.bucket)),
+                );
+            }
+            crate::limits::check_item(&item).map_err(|why| {
+                let column = if why.starts_with("pk") {
+                    "targetTenantCode"
+                } else if why.starts_with("sk") {
+                    "sourceSk"
+                } else {
+                    "attributes"
+                };
+                (column.to_string(), format!("as a {table} item: {why}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Operations, schema version, JSON Schema, numbers, limits, uniqueness. Rollback rows are
+    /// restored exactly as they were.
+    fn apply(&mut self, row: &mut MigrationRow) -> Result<(), (String, String)> {
         if self.document.mode == Mode::Rollback {
             return Ok(());
         }
@@ -200,7 +291,8 @@ impl RowRules {
             operations::check_schema(schema, &row.attributes)
                 .map_err(|e| ("attributes".into(), e))?;
         }
-        // Last, on what will be written: numbers the app's JavaScript cannot read exactly.
+        // Last, on what will be written: numbers the app's JavaScript cannot read exactly,
+        // DynamoDB's and S3's limits, one row per entity.
         crate::js_numbers::apply(&mut row.attributes, self.document.unsafe_numbers())
             .map_err(|e| ("attributes".into(), e))?;
         for (field, value) in [("seq", &row.seq), ("ttl", &row.ttl)] {
@@ -208,7 +300,8 @@ impl RowRules {
                 crate::js_numbers::check_field(field, v).map_err(|e| (field.to_string(), e))?;
             }
         }
-        Ok(())
+        self.check_limits(row)?;
+        self.check_unique(row)
     }
 }
 
@@ -336,7 +429,7 @@ async fn transform(
     deps: &Deps,
 ) -> Result<TransformSummary, Error> {
     let (etag, size) = (head.etag.clone(), head.size);
-    let rules = RowRules::new(job)?;
+    let mut rules = RowRules::new(job, deps)?;
     let body = deps.objects.get_object(&source.bucket, &source.key).await?;
     let bytes_read = Arc::new(AtomicU64::new(0));
     let body = CountingReader {

@@ -288,6 +288,17 @@ impl<R: Read> MigrationCsvReader<R> {
             if value.trim() != value {
                 return Err((name, "has leading or trailing whitespace".into()));
             }
+            if let Some(c) = value.chars().find(|c| is_invisible(*c)) {
+                let hint = if c == '\u{feff}' {
+                    " (a byte order mark inside the file: were two files concatenated?)"
+                } else {
+                    ""
+                };
+                return Err((
+                    name,
+                    format!("contains the invisible character U+{:04X}{hint}", c as u32),
+                ));
+            }
             Ok(value.to_string())
         };
         let source_pk = key_field("sourcePk", f[c.source_pk], true)?;
@@ -421,4 +432,9 @@ impl<R: Read> Iterator for MigrationCsvReader<R> {
             },
         }
     }
+}
+
+/// Characters that must not hide in a key: controls, the byte order mark, zero-width spaces.
+fn is_invisible(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{feff}' | '\u{200b}'..='\u{200d}' | '\u{2060}')
 }

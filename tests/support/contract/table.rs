@@ -18,6 +18,67 @@ pub fn item(pk: &str, sk: &str, version: u64, extra: &str) -> Item {
     i
 }
 
+/// DynamoDB's limits: key lengths, nesting depth, item size. Both adapters refuse what AWS
+/// refuses, with an invalid-request error that says which limit, and write nothing.
+pub async fn check_limits(t: &dyn Table, table: &str) {
+    use shared::error::StoreError;
+    use shared::value::AttributeValue;
+    let refused = |r: Result<(), WriteError>, what: &str, why: &str| match r {
+        Err(WriteError::Store(StoreError::InvalidRequest(m))) => {
+            assert!(m.contains(why), "{what}: {m}")
+        }
+        other => panic!("{what} must be refused as an invalid request: {other:?}"),
+    };
+    let at_limit = item("P#limits", &"s".repeat(1024), 1, "x");
+    t.put_item(Put::new(table, at_limit, Condition::None))
+        .await
+        .unwrap();
+    let long_sk = item("P#limits", &"s".repeat(1025), 1, "x");
+    refused(
+        t.put_item(Put::new(table, long_sk, Condition::None)).await,
+        "an sk of 1,025 bytes",
+        "sk is 1025 bytes",
+    );
+    let long_pk = item(&format!("P#{}", "p".repeat(2047)), "a", 1, "x");
+    refused(
+        t.put_item(Put::new(table, long_pk.clone(), Condition::None))
+            .await,
+        "a pk of 2,049 bytes",
+        "pk is 2049 bytes",
+    );
+    refused(
+        t.transact_write(vec![Put::new(table, long_pk, Condition::None)])
+            .await,
+        "a pk of 2,049 bytes in a transaction",
+        "pk is 2049 bytes",
+    );
+    let mut deep = item("P#limits", "deep", 1, "x");
+    let mut v = AttributeValue::N("1".into());
+    for _ in 0..33 {
+        v = AttributeValue::L(vec![v]);
+    }
+    deep.insert("nested".into(), v);
+    refused(
+        t.put_item(Put::new(table, deep, Condition::None)).await,
+        "33 levels of nesting",
+        "32 levels",
+    );
+    let mut big = item("P#limits", "big", 1, "x");
+    big.insert("blob".into(), s("x".repeat(400 * 1024)));
+    refused(
+        t.put_item(Put::new(table, big, Condition::None)).await,
+        "an item over 400 KB",
+        "400 KB",
+    );
+    for sk in ["deep", "big"] {
+        assert_eq!(
+            t.get_item(table, &Key::new("P#limits", sk)).await.unwrap(),
+            None,
+            "a refused item is not written"
+        );
+    }
+}
+
 /// Conditional puts, gets, batch gets.
 pub async fn check_put_get(t: &dyn Table, table: &str) {
     let k = Key::new("P#t", "a");

@@ -1,0 +1,131 @@
+//! The limits DynamoDB enforces on an item, checked the same way by both table adapters (so the
+//! embedded store refuses what AWS would) and by Transform (so a file with such a row fails
+//! before anything is written).
+
+use crate::value::{AttributeValue, Item, MAX_DEPTH, get_s};
+
+/// DynamoDB's maximum item size.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's maximum partition key (hash key) length, in UTF-8 bytes.
+pub const MAX_PK_BYTES: usize = 2048;
+/// DynamoDB's maximum sort key (range key) length, in UTF-8 bytes.
+pub const MAX_SK_BYTES: usize = 1024;
+
+/// An item's size as DynamoDB counts it: attribute names and values in UTF-8 bytes; a number
+/// about one byte per two significant digits plus one; a map or list 3 bytes plus one per
+/// element (and its members' names).
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => number_size(n),
+        AttributeValue::B(b) => b.len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::Bs(v) => v.iter().map(Vec::len).sum(),
+        AttributeValue::L(l) => 3 + l.iter().map(|e| 1 + value_size(e)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, e)| 1 + k.len() + value_size(e))
+                .sum::<usize>()
+        }
+    }
+}
+
+fn number_size(n: &str) -> usize {
+    let digits = n
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .skip_while(|d| *d == b'0')
+        .count();
+    digits.div_ceil(2) + 1
+}
+
+/// How deeply maps and lists nest inside a value (a scalar is 0, `{}` is 1).
+pub fn depth(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::L(l) => 1 + l.iter().map(depth).max().unwrap_or(0),
+        AttributeValue::M(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Checks the key lengths, the nesting depth and the size of an item about to be written.
+pub fn check_item(item: &Item) -> Result<(), String> {
+    for (name, max) in [("pk", MAX_PK_BYTES), ("sk", MAX_SK_BYTES)] {
+        match get_s(item, name) {
+            Some("") => return Err(format!("{name} is empty")),
+            Some(k) if k.len() > max => {
+                return Err(format!(
+                    "{name} is {} bytes, more than DynamoDB's {max}",
+                    k.len()
+                ));
+            }
+            Some(_) => {}
+            None => return Err(format!("{name} is missing or not a string")),
+        }
+    }
+    if let Some((name, _)) = item.iter().find(|(_, v)| depth(v) > MAX_DEPTH) {
+        return Err(format!(
+            "{name} is nested deeper than DynamoDB's {MAX_DEPTH} levels"
+        ));
+    }
+    let size = item_size(item);
+    if size > MAX_ITEM_BYTES {
+        return Err(format!(
+            "the item is {size} bytes, more than DynamoDB's 400 KB"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{from_json_str, s};
+
+    fn item(sk: &str) -> Item {
+        let mut i = Item::new();
+        i.insert("pk".into(), s("P#t"));
+        i.insert("sk".into(), s(sk));
+        i
+    }
+
+    #[test]
+    fn sizes_follow_dynamodb() {
+        let mut i = item("a");
+        // "pk"+"P#t" + "sk"+"a" = 2+3+2+1
+        assert_eq!(item_size(&i), 8);
+        i.insert("n".into(), AttributeValue::N("12345".into()));
+        assert_eq!(item_size(&i), 8 + 1 + 4);
+        i.insert("m".into(), from_json_str(r#"{"a":[true]}"#).unwrap());
+        // m: 1 + (3 + 1 + 1 + (3 + 1 + 1))
+        assert_eq!(item_size(&i), 13 + 1 + 10);
+    }
+
+    #[test]
+    fn limits_are_named() {
+        assert!(check_item(&item(&"k".repeat(1024))).is_ok());
+        assert!(
+            check_item(&item(&"k".repeat(1025)))
+                .unwrap_err()
+                .contains("sk is 1025 bytes")
+        );
+        assert!(check_item(&item("")).unwrap_err().contains("sk is empty"));
+        let mut big = item("a");
+        big.insert("blob".into(), s("x".repeat(MAX_ITEM_BYTES)));
+        assert!(check_item(&big).unwrap_err().contains("400 KB"));
+        let mut deep = item("a");
+        let mut v = AttributeValue::N("1".into());
+        for _ in 0..33 {
+            v = AttributeValue::L(vec![v]);
+        }
+        deep.insert("d".into(), v);
+        assert!(check_item(&deep).unwrap_err().contains("32 levels"));
+    }
+}
