@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use integration_tests::local::{data_entity, data_rows, pipeline, upload_and_run};
+use integration_tests::local::{data_entity, data_rows, pipeline, run_checked, upload_and_run};
 use integration_tests::products_csv;
 use serde_json::{Value, json};
 use shared::asl::ExecutionStatus;
@@ -132,13 +132,12 @@ async fn ten_thousand_rows_import_reimport_and_update_with_history() {
     );
 
     // Rolling back "second" restores the pre-second content as version 3, only for its 100 rows.
-    let r = p
-        .run(
-            "rollback-second",
-            json!({"mode": "rollback", "rollbackOf": "second", "jobId": "rollback-second"}),
-        )
-        .await
-        .unwrap();
+    let r = run_checked(
+        &p,
+        "rollback-second",
+        json!({"mode": "rollback", "rollbackOf": "second", "jobId": "rollback-second"}),
+    )
+    .await;
     assert_eq!(
         r.status,
         ExecutionStatus::Succeeded,
@@ -451,7 +450,7 @@ async fn copy_and_normalize_tenant() {
     assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
     assert_eq!(data_rows(&p, "data", "PRODUCT#ACME").await.len(), 30);
 
-    let r = p.run("copy", json!({"jobId": "copy", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME", "targetTenant": "beta"})).await.unwrap();
+    let r = run_checked(&p, "copy", json!({"jobId": "copy", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME", "targetTenant": "beta"})).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     assert_eq!(r.output.as_ref().unwrap()["counts"]["created"], 30);
     let copied = data_entity(&p, "PRODUCT#beta", "P000001").await;
@@ -460,7 +459,7 @@ async fn copy_and_normalize_tenant() {
         matches!(copied.attributes.get("_sourceKey"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#ACME#P000001")
     );
 
-    let r = p.run("norm", json!({"jobId": "norm", "mode": "normalize-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME"})).await.unwrap();
+    let r = run_checked(&p, "norm", json!({"jobId": "norm", "mode": "normalize-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME"})).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     let new = data_entity(&p, "PRODUCT#acme", "P000002").await;
     assert_eq!(
@@ -491,7 +490,7 @@ PRODUCT#t1,X2,X2,two,\"{\"\"productName\"\":\"\"Ink\"\",\"\"legacy\"\":2}\",\n";
     let job = json!({"jobId": "evolve", "mode": "transform", "entityType": "PRODUCT", "sourceTenant": "t1", "schemaVersion": 2,
         "operations": [{"op": "rename", "from": "productName", "to": "title"}, {"op": "remove", "field": "legacy"},
                        {"op": "default", "field": "currency", "value": "JPY"}]});
-    let r = p.run("evolve", job.clone()).await.unwrap();
+    let r = run_checked(&p, "evolve", job.clone()).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     assert_eq!(r.output.unwrap()["counts"]["updated"], 2);
     let x1 = data_entity(&p, "PRODUCT#t1", "X1").await;
@@ -506,7 +505,7 @@ PRODUCT#t1,X2,X2,two,\"{\"\"productName\"\":\"\"Ink\"\",\"\"legacy\"\":2}\",\n";
     // The `_schemaVersion` chain: a second run at the same version leaves rows alone.
     let again = json!({"jobId": "evolve-again", "mode": "transform", "entityType": "PRODUCT", "sourceTenant": "t1", "schemaVersion": 2,
         "operations": [{"op": "remove", "field": "title"}]});
-    let r = p.run("evolve-again", again).await.unwrap();
+    let r = run_checked(&p, "evolve-again", again).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     assert_eq!(r.output.unwrap()["counts"]["unchanged"], 2);
 }
@@ -520,7 +519,7 @@ async fn reconcile_reports_drift_and_repairs_only_when_asked() {
     assert_eq!(status, ExecutionStatus::Succeeded);
     let copy = json!({"jobId": "copy-r", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror"});
     assert_eq!(
-        p.run("copy-r", copy).await.unwrap().status,
+        run_checked(&p, "copy-r", copy).await.status,
         ExecutionStatus::Succeeded
     );
     // Drift: one source entity changes after the copy.
@@ -537,7 +536,7 @@ async fn reconcile_reports_drift_and_repairs_only_when_asked() {
     assert_eq!(status, ExecutionStatus::Succeeded);
 
     let check = json!({"jobId": "nightly", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror"});
-    let r = p.run("nightly", check).await.unwrap();
+    let r = run_checked(&p, "nightly", check).await;
     assert_eq!(r.status, ExecutionStatus::Failed, "drift fails a reconcile");
     let record = shared::handlers::job_record::get(&p.deps, "nightly")
         .await
@@ -559,7 +558,7 @@ async fn reconcile_reports_drift_and_repairs_only_when_asked() {
     );
 
     let repair = json!({"jobId": "nightly-repair", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror", "repair": true});
-    let r = p.run("nightly-repair", repair).await.unwrap();
+    let r = run_checked(&p, "nightly-repair", repair).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     let mirror3 = data_entity(&p, "PRODUCT#mirror", "P000003").await;
     assert_eq!((mirror3.name.as_str(), mirror3.version), ("drifted", 2));
@@ -708,7 +707,7 @@ async fn export_and_transform_report_progress_as_they_stream() {
     assert_eq!(status, ExecutionStatus::Succeeded);
     let copy = json!({"jobId": "pr-copy", "mode": "copy-tenant", "entityType": "PRODUCT", "sourceTenant": "a", "targetTenant": "b"});
     assert_eq!(
-        p.run("pr-copy", copy).await.unwrap().status,
+        run_checked(&p, "pr-copy", copy).await.status,
         ExecutionStatus::Succeeded
     );
     let events = recorder.0.lock().unwrap().clone();

@@ -32,7 +32,7 @@ pub async fn upload_and_run(
     doc["mode"] = json!("import");
     doc["source"] = json!({ "key": key });
     let name = doc["jobId"].as_str().unwrap().to_string();
-    let r = p.run(&name, doc).await.unwrap();
+    let r = run_checked(p, &name, doc).await;
     let out = match &r.output {
         Some(o) => o.clone(),
         None => shared::handlers::job_record::get(&p.deps, &name)
@@ -59,4 +59,84 @@ pub async fn data_rows(p: &LocalPipeline, table: &str, pk: &str) -> Vec<Item> {
     query_all(p.deps.tables.as_ref(), table, pk, None)
         .await
         .unwrap()
+}
+
+/// Runs a job and checks that its counts are facts.
+pub async fn run_checked(
+    p: &LocalPipeline,
+    name: &str,
+    doc: Value,
+) -> shared::asl::ExecutionResult {
+    let job_id = doc["jobId"].as_str().unwrap_or(name).to_string();
+    let r = p.run(name, doc).await.unwrap();
+    assert_counts_are_facts(p, &job_id).await;
+    r
+}
+
+/// Counts are facts (DESIGN §7): `created + updated` of a job equals the versions it actually
+/// published (its command rows, `source = migration:<jobId>`), not counting the soft deletes a
+/// normalize-tenant row publishes beside its entity. In `app` mode a command row counts only
+/// once the app's saga brought its data row there (Verify), so there the equation is checked
+/// against the data rows instead. Jobs that write nothing (dry runs, a reconcile without
+/// `repair`) report what they would write and are not checked.
+pub async fn assert_counts_are_facts(p: &LocalPipeline, job_id: &str) {
+    use shared::ports::table::ScanItems;
+    let Some(record) = shared::handlers::job_record::get(&p.deps, job_id)
+        .await
+        .unwrap()
+    else {
+        return; // refused before it started: nothing to count
+    };
+    // A job refused in Prepare has no document in its record: nothing was written.
+    let Ok(document) = shared::job::JobDocument::parse(record["document"].clone()) else {
+        return;
+    };
+    if !document.writes() {
+        return; // a dry run or a compare-only reconcile: its counts say what *would* be written
+    }
+    let claimed = record["counts"]["created"].as_u64().unwrap_or(0)
+        + record["counts"]["updated"].as_u64().unwrap_or(0);
+    let app_mode = record["document"]["publishMode"] == "app";
+    let source = format!("migration:{job_id}");
+    let mut published = 0u64;
+    let mut start = None;
+    loop {
+        let page = p
+            .tables
+            .scan("command", 0, 1, start.as_ref(), 1000)
+            .await
+            .unwrap();
+        for item in &page.items {
+            let row = EntityRow::from_versioned_item(item).unwrap();
+            let soft_delete = row.is_deleted && row.attributes.contains_key("_migratedTo");
+            if row.source.as_deref() != Some(source.as_str()) || soft_delete {
+                continue;
+            }
+            if app_mode {
+                let data = data_entity_if_exists(p, &row.pk, &row.sk).await;
+                if data.is_none_or(|d| d.version < row.version) {
+                    continue; // the saga did not finish it: not written
+                }
+            }
+            published += 1;
+        }
+        match page.next {
+            Some(n) => start = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        claimed, published,
+        "job {job_id}: counts say {claimed} created + updated, {published} versions were published: {record}"
+    );
+}
+
+async fn data_entity_if_exists(p: &LocalPipeline, pk: &str, sk: &str) -> Option<EntityRow> {
+    let item = p
+        .deps
+        .tables
+        .get_item("data", &Key::new(pk, sk))
+        .await
+        .unwrap()?;
+    Some(EntityRow::from_data_item(&item).unwrap())
 }
