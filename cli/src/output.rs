@@ -8,14 +8,10 @@ use serde::Serialize;
 
 /// Writes `text` and a newline to stdout.
 pub fn line(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: writing to stdout: {e}");
-        std::process::exit(1);
-    }
+    let mut body = String::with_capacity(text.len() + 1);
+    body.push_str(text);
+    body.push('\n');
+    bytes(body.as_bytes());
 }
 
 /// Writes raw bytes to stdout (`migrate cat`).
