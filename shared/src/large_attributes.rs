@@ -14,7 +14,7 @@ use crate::ports::ObjectStore;
 use crate::ports::objects::get_bytes;
 use crate::ports::table::Put;
 use crate::value::{
-    AttributeValue, Attributes, attributes_from_json_str, attributes_to_json_string, get_s, s,
+    AttributeValue, Attributes, PlainJson, attributes_from_json_str, get_s, s,
 };
 
 /// The framework's default `ATTRIBUTE_LIMIT_SIZE` (bytes of the attributes' JSON).
@@ -72,11 +72,12 @@ impl LargeAttributes {
     /// Moves the attributes of a put's item to S3 when their JSON exceeds the limit, as the
     /// framework does before every put. Items already holding a pointer are left alone.
     pub async fn offload(&self, put: &mut Put, objects: &dyn ObjectStore) -> Result<(), Error> {
-        let Some(AttributeValue::M(map)) = put.item.get("attributes") else {
+        let Some(value @ AttributeValue::M(_)) = put.item.get("attributes") else {
             return Ok(());
         };
-        let attributes: Attributes = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let json = attributes_to_json_string(&attributes);
+        // `JSON.stringify(attributes)`, measured without copying the map.
+        let json = serde_json::to_string(&PlainJson(value))
+            .map_err(|e| Error::MigrationFailed(format!("attributes as JSON: {e}")))?;
         if json.len() <= self.limit {
             return Ok(());
         }
