@@ -13,9 +13,7 @@ use crate::model::EntityRow;
 use crate::ports::ObjectStore;
 use crate::ports::objects::get_bytes;
 use crate::ports::table::Put;
-use crate::value::{
-    AttributeValue, Attributes, PlainJson, attributes_from_json_str, get_s, s,
-};
+use crate::value::{AttributeValue, Attributes, PlainJson, attributes_from_json_str, get_s, s};
 
 /// The framework's default `ATTRIBUTE_LIMIT_SIZE` (bytes of the attributes' JSON).
 pub const DEFAULT_ATTRIBUTE_LIMIT_SIZE: usize = 389_120;
