@@ -85,12 +85,17 @@ impl PreparedJob {
         job_prefix(&self.job_id)
     }
 
-    pub fn publish_context(&self, deps: &Deps) -> PublishContext {
-        let attributes_mode = match self.mode {
+    /// How a changed row's attributes meet the existing ones.
+    pub fn attributes_mode(&self) -> AttributesMode {
+        match self.mode {
             // In-place schema evolution and rollback restore exact attribute sets.
             Mode::Transform | Mode::Rollback => AttributesMode::Replace,
             _ => self.document.attributes_mode(),
-        };
+        }
+    }
+
+    pub fn publish_context(&self, deps: &Deps) -> PublishContext {
+        let attributes_mode = self.attributes_mode();
         PublishContext {
             job_id: self.job_id.clone(),
             mode: self.mode,

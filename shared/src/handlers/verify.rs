@@ -304,7 +304,7 @@ async fn verify_chunk(
         .as_ref()
         .map(|v| v.compare_fields.clone())
         .unwrap_or_default();
-    let merged = job.publish_context(deps).attributes_mode == AttributesMode::Merge;
+    let merged = job.attributes_mode() == AttributesMode::Merge;
     let mut written: std::collections::HashMap<u64, &crate::publish::RowOutcome> = result
         .rows
         .iter()
