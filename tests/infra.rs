@@ -29,7 +29,7 @@ fn workspace() -> &'static Path {
 fn every_substitution_is_defined_in_the_template() {
     assert_eq!(
         substitutions_in(DEFINITION).len(),
-        shared::local::FUNCTIONS.len(),
+        shared::handlers::TaskFunction::ALL.len(),
         "one FunctionArn per Task function"
     );
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use integration_tests::local::{data_entity, data_rows, pipeline, upload_and_run};
+use integration_tests::local::{data_entity, data_rows, job_record, pipeline, upload_and_run};
 use serde_json::{Value, json};
 use shared::asl::ExecutionStatus;
 use shared::keys::Key;
@@ -194,10 +194,7 @@ async fn direct_mode_is_refused_for_an_app_below_1_1_4() {
     )
     .await;
     assert_eq!(status, ExecutionStatus::Failed);
-    let record = shared::handlers::job_record::get(&p.deps, "old-app")
-        .await
-        .unwrap()
-        .unwrap_or(out);
+    let record = job_record(&p, "old-app").await.unwrap_or(out);
     let cause = record.to_string();
     assert!(
         cause.contains("1.1.4")
@@ -256,10 +253,7 @@ async fn app_mode_writes_publish_async_command_rows_and_counts_only_what_the_sag
     )
     .await;
     assert_eq!(status, ExecutionStatus::Failed, "{out}");
-    let record = shared::handlers::job_record::get(&p.deps, "app1")
-        .await
-        .unwrap()
-        .unwrap();
+    let record = job_record(&p, "app1").await.unwrap();
     assert_eq!(record["counts"]["failed"], 2, "{record}");
     assert_eq!(record["counts"]["created"], 0, "{record}");
     let report: Value = serde_json::from_slice(

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use integration_tests::local::{data_entity, data_rows, pipeline, run_checked, upload_and_run};
+use integration_tests::local::{
+    data_entity, data_rows, job_record, pipeline, run_checked, upload_and_run,
+};
 use integration_tests::products_csv;
 use serde_json::{Value, json};
 use shared::asl::ExecutionStatus;
@@ -195,10 +197,7 @@ PRODUCT#SRC,A7,A7,good,{},dst\n";
         .map(|l| l.split(',').next().unwrap_or(""))
         .collect();
     assert_eq!(lines, vec!["3", "4", "5", "6", "7"], "{rejected}");
-    let record = shared::handlers::job_record::get(&p.deps, "strict")
-        .await
-        .unwrap()
-        .unwrap();
+    let record = job_record(&p, "strict").await.unwrap();
     assert_eq!(record["status"], "FAILED");
     assert_eq!(record["error"], "InvalidInput");
 
@@ -239,10 +238,7 @@ PRODUCT#SRC,D1,D1,first,\"{\"\"d\"\":{\"\"x\"\":1}}\",dst\n";
     let r = p.last_result.lock().unwrap().clone().unwrap().1;
     assert_eq!(r.error.as_deref(), Some("MigrationFailed"));
     assert!(r.cause.unwrap_or_default().contains("verification failed"));
-    let record = shared::handlers::job_record::get(&p.deps, "dup")
-        .await
-        .unwrap()
-        .unwrap();
+    let record = job_record(&p, "dup").await.unwrap();
     assert_eq!(record["status"], "FAILED");
     assert_eq!(record["verification"]["differenceCount"], 1);
 }
@@ -282,13 +278,7 @@ async fn duplicated_s3_event_starts_one_execution() {
     assert!(started[1].already_existed, "the duplicate starts nothing");
     let name = execution_name_for_object(LOCAL_BUCKET, "incoming/once.csv", &info.etag);
     assert_eq!(started[0].execution_name, name);
-    assert_eq!(
-        shared::handlers::job_record::list(&p.deps)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(p.deps.job_records().list().await.unwrap().len(), 1);
 }
 
 /// A table wrapper that commits a concurrent update just before the pipeline's first write.
@@ -397,6 +387,7 @@ async fn a_concurrent_update_is_a_conflict_and_survives() {
     let ctx = shared::publish::PublishContext {
         job_id: "racer".into(),
         mode: shared::job::Mode::Import,
+        moves_entities: false,
         attributes_mode: Default::default(),
         publish_mode: Default::default(),
         now: "2026-11-24T00:00:00+00:00".into(),
@@ -538,10 +529,7 @@ async fn reconcile_reports_drift_and_repairs_only_when_asked() {
     let check = json!({"jobId": "nightly", "mode": "reconcile", "entityType": "PRODUCT", "sourceTenant": "main", "targetTenant": "mirror"});
     let r = run_checked(&p, "nightly", check).await;
     assert_eq!(r.status, ExecutionStatus::Failed, "drift fails a reconcile");
-    let record = shared::handlers::job_record::get(&p.deps, "nightly")
-        .await
-        .unwrap()
-        .unwrap();
+    let record = job_record(&p, "nightly").await.unwrap();
     assert_eq!(
         (
             record["counts"]["updated"].as_u64(),
@@ -670,9 +658,8 @@ async fn the_scheduled_event_starts_the_configured_reconcile_once_a_day() {
         again["started"][0]["alreadyExisted"], true,
         "a redelivered event starts nothing: {again}"
     );
-    let record = shared::handlers::job_record::get(&p.deps, "nightly-20151008")
+    let record = job_record(&p, "nightly-20151008")
         .await
-        .unwrap()
         .expect("the run left a job record");
     assert_eq!(record["mode"], "reconcile", "{record}");
     assert_eq!(
@@ -799,7 +786,7 @@ async fn a_corrected_job_document_uploaded_again_resumes_the_same_job() {
             && second[0].execution_name.starts_with("copy-job-"),
         "named by the job id"
     );
-    let jobs = shared::handlers::job_record::list(&p.deps).await.unwrap();
+    let jobs = p.deps.job_records().list().await.unwrap();
     assert_eq!(jobs.len(), 1, "one job, run twice: {jobs:?}");
-    assert_eq!(jobs[0]["jobId"], "copy-job");
+    assert_eq!(jobs[0].result.job_id, "copy-job");
 }

@@ -4,87 +4,49 @@
 //! response; `start` creating a real execution in moto's Step Functions.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use integration_tests::{moto, products_csv};
 use serde_json::{Value, json};
-use shared::asl::{self, ExecutionOptions, ExecutionStatus, Resources, StateMachine, TaskFailure};
+use shared::asl::{self, ExecutionOptions, ExecutionStatus, StateMachine};
 use shared::aws::{AwsClients, DynamoDbStreams, FunctionConfig, S3Objects, StepFunctionsStarter};
 use shared::handlers::{self, Deps};
-use shared::local::{FUNCTIONS, LOCAL_BUCKET, LocalPipeline};
-use shared::ports::objects::{PutObject, get_bytes};
-use shared::ports::stream::StreamPosition;
+use shared::local::{LOCAL_BUCKET, LocalPipeline};
+use shared::ports::objects::PutObject;
 use shared::ports::table::Table;
 use shared::publish::TableNames;
+use shared::runner::{HistoryPump, MemoryPositions, TaskRunner};
 use shared::value::{AttributeValue, Item, get_s};
 
 const DEFINITION: &str = include_str!("../infra/statemachine.asl.json");
 const ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:migration-";
 
-/// Plays Step Functions' Lambda integration and the stream's event source mapping on moto.
+/// Step Functions' Lambda integration and the stream's event source mapping on moto: the same
+/// in-process runner `migrate` uses, with the AWS adapters a Lambda's `main` wires.
 struct AwsRunner {
     deps: Deps,
-    streams: DynamoDbStreams,
-    position: tokio::sync::Mutex<StreamPosition>,
+    runner: TaskRunner,
+    state_machine: StateMachine,
 }
 
 impl AwsRunner {
     async fn pump_history(&self) {
-        let mut position = self.position.lock().await;
-        while let Some(batch) = handlers::history::deliver_batch(
-            &self.streams,
-            &self.deps.table_names.data,
-            &position,
-            &self.deps,
-        )
-        .await
-        .expect("read the stream from moto")
-        {
-            assert_eq!(batch.failed_at, None, "history failed on moto");
-            *position = batch.position;
-        }
+        self.runner
+            .pump_history()
+            .await
+            .expect("history delivered on moto without failures");
     }
 
     async fn run(&self, name: &str, input: Value) -> asl::ExecutionResult {
-        let substitutions = FUNCTIONS
-            .iter()
-            .map(|(sub, f)| (sub.to_string(), format!("{ARN_PREFIX}{f}")))
-            .collect();
-        let sm = StateMachine::parse(DEFINITION, &substitutions).expect("definition parses");
         let options = ExecutionOptions {
             name: name.into(),
             state_machine_id: "arn:aws:states:us-east-1:123456789012:stateMachine:migration".into(),
             retry_interval_scale: 0.0,
             observer: None,
         };
-        let result = asl::run_execution(&sm, self, input, options).await;
+        let result = self.runner.run(&self.state_machine, input, options).await;
         self.pump_history().await;
         result
-    }
-}
-
-#[async_trait]
-impl Resources for AwsRunner {
-    async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
-        let function = resource.strip_prefix(ARN_PREFIX).unwrap_or(resource);
-        let output = handlers::invoke(function, input, &self.deps).await;
-        self.pump_history().await;
-        output.map_err(|e| TaskFailure::new(e.error_type().as_str(), e.to_string()))
-    }
-
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, TaskFailure> {
-        get_bytes(self.deps.objects.as_ref(), bucket, key)
-            .await
-            .map_err(|e| TaskFailure::new("States.ItemReaderFailed", e.to_string()))
-    }
-
-    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), TaskFailure> {
-        self.deps
-            .objects
-            .put_object(bucket, key, body)
-            .await
-            .map(|_| ())
-            .map_err(|e| TaskFailure::new("States.ResultWriterFailed", e.to_string()))
     }
 }
 
@@ -110,10 +72,16 @@ async fn aws_runner(c: &AwsClients) -> AwsRunner {
         max_concurrency: 4,
         actor: "migrate".into(),
     };
+    let deps = shared::wiring::aws::deps(&config, c);
+    let history = HistoryPump::new(
+        Arc::new(DynamoDbStreams::new(c.dynamodb.clone(), c.streams.clone())),
+        Arc::new(MemoryPositions::default()),
+    );
     let runner = AwsRunner {
-        deps: config.deps(c),
-        streams: DynamoDbStreams::new(c.dynamodb.clone(), c.streams.clone()),
-        position: tokio::sync::Mutex::new(StreamPosition::default()),
+        runner: TaskRunner::new(deps.clone(), ARN_PREFIX, Some(Arc::new(history))),
+        state_machine: shared::runner::state_machine(DEFINITION, ARN_PREFIX)
+            .expect("definition parses"),
+        deps,
     };
     // Start after whatever the stream holds (nothing: the table is new).
     runner.pump_history().await;
@@ -337,8 +305,8 @@ async fn start_creates_one_execution_in_step_functions_per_upload() {
     moto::create_bucket(&c, &bucket).await;
     // Our ASL, with the Lambda ARNs substituted as SAM's DefinitionSubstitutions would.
     let mut definition = DEFINITION.to_string();
-    for (sub, f) in FUNCTIONS {
-        definition = definition.replace(&format!("${{{sub}}}"), &format!("{ARN_PREFIX}{f}"));
+    for (sub, arn) in shared::runner::substitutions(ARN_PREFIX) {
+        definition = definition.replace(&format!("${{{sub}}}"), &arn);
     }
     assert!(!definition.contains("${"), "every substitution is resolved");
     let created = c

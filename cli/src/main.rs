@@ -1,10 +1,9 @@
 //! `migrate`: run the migration state machine locally on the embedded store, inspect the
 //! tables and objects, roll back a job. See README.md and DESIGN §7.
 //!
-//! Exit codes: 0 the execution succeeded, 1 it failed (error and cause on stderr),
-//! 2 usage or configuration error.
+//! Exit codes: 0 the execution succeeded, 1 it, the store or the pipeline failed (error and
+//! cause on stderr), 2 usage or configuration error. One module per subcommand in `commands/`.
 
-mod bench;
 mod commands;
 mod output;
 mod progress;
@@ -81,6 +80,8 @@ enum Command {
     Jobs,
     /// One job record as JSON; exit 1 if absent.
     Job { job_id: String },
+    /// The job's readable report (counts, verification, samples of each problem, time taken).
+    Report { job_id: String },
     /// Benchmark the local pipeline: import N generated rows, import them again (unchanged),
     /// then change every tenth; prints time, rows/s and peak memory per phase. Uses a fresh
     /// state directory under DIR (default: a temporary directory), not --state-dir.

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::ports::table::WriteError;
+
 /// The stable error names used in the state machine's `Retry` and `Catch` blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
@@ -66,9 +68,28 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The one place that decides whether a store failure is worth retrying.
+    /// Whether the same call may succeed later: exactly when [`Error::error_type`] says
+    /// `Retryable` for it (one classification, never two that disagree).
     pub fn is_retriable(&self) -> bool {
-        matches!(self, StoreError::Transient(_))
+        store_error_type(self) == ErrorType::Retryable
+    }
+}
+
+/// The classification of a store failure (used by [`Error::error_type`]).
+fn store_error_type(e: &StoreError) -> ErrorType {
+    match e {
+        StoreError::Transient(_) => ErrorType::Retryable,
+        // Retrying cannot help: a wrong request, a missing table or object, a permission the
+        // function lacks (the message names the call).
+        StoreError::InvalidRequest(_) | StoreError::NotFound(_) | StoreError::AccessDenied(_) => {
+            ErrorType::InvalidInput
+        }
+        // Stored data that does not decode (a job's own artifact, a row): the migration cannot
+        // go on, and it is not the input's fault.
+        StoreError::Corrupt(_) => ErrorType::MigrationFailed,
+        // An unexpected store failure may well be transient (a Lambda that lost its
+        // connection); the state machine bounds retries, so err on the side of retrying.
+        StoreError::Other(_) => ErrorType::Retryable,
     }
 }
 
@@ -84,6 +105,7 @@ impl From<std::io::Error> for StoreError {
 }
 
 /// The pipeline's error: every handler returns it, and it knows its stable [`ErrorType`].
+/// The first four are the pipeline's own verdicts; the others carry their cause as `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -94,8 +116,19 @@ pub enum Error {
     MigrationFailed(String),
     #[error("{0}")]
     Retryable(String),
+    /// A table or object store call failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A conditional write failed where no recheck was planned: someone else changed the item.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A local file (temporary export, rejected rows) could not be written or read.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -103,22 +136,25 @@ impl Error {
         Error::InvalidInput(msg.into())
     }
 
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The one classification: which stable Lambda error type the ASL's Retry/Catch see.
     pub fn error_type(&self) -> ErrorType {
         match self {
             Error::InvalidInput(_) => ErrorType::InvalidInput,
             Error::VersionConflict(_) => ErrorType::VersionConflict,
             Error::MigrationFailed(_) => ErrorType::MigrationFailed,
             Error::Retryable(_) => ErrorType::Retryable,
-            Error::Store(StoreError::Transient(_)) => ErrorType::Retryable,
-            // Retrying cannot help: a wrong request, a missing table or object, a permission the
-            // function lacks (the message names the call), data that does not decode.
-            Error::Store(StoreError::InvalidRequest(_))
-            | Error::Store(StoreError::NotFound(_))
-            | Error::Store(StoreError::AccessDenied(_)) => ErrorType::InvalidInput,
-            Error::Store(StoreError::Corrupt(_)) => ErrorType::MigrationFailed,
-            // An unexpected store failure may well be transient (a Lambda that lost its
-            // connection); the state machine bounds retries, so err on the side of retrying.
-            Error::Store(StoreError::Other(_)) => ErrorType::Retryable,
+            Error::Store(e) | Error::Write(WriteError::Store(e)) => store_error_type(e),
+            Error::Write(WriteError::ConditionFailed | WriteError::Cancelled(_)) => {
+                ErrorType::VersionConflict
+            }
+            Error::Io { .. } => ErrorType::Retryable,
         }
     }
 }
@@ -150,6 +186,28 @@ mod tests {
             ErrorType::Retryable
         );
         assert_eq!(Error::invalid("bad").to_string(), "bad");
+        // One classification: is_retriable never disagrees with error_type.
+        for e in [
+            StoreError::Transient("t".into()),
+            StoreError::InvalidRequest("i".into()),
+            StoreError::NotFound("n".into()),
+            StoreError::AccessDenied("a".into()),
+            StoreError::Corrupt("c".into()),
+            StoreError::Other("o".into()),
+        ] {
+            let retriable = e.is_retriable();
+            assert_eq!(
+                Error::from(e).error_type() == ErrorType::Retryable,
+                retriable
+            );
+        }
+        assert_eq!(
+            Error::from(WriteError::ConditionFailed).error_type(),
+            ErrorType::VersionConflict
+        );
+        let io = Error::io("writing rejected.csv", std::io::Error::other("disk full"));
+        assert_eq!(io.error_type(), ErrorType::Retryable);
+        assert!(std::error::Error::source(&io).is_some());
         assert_eq!(ErrorType::VersionConflict.as_str(), "VersionConflict");
     }
 }

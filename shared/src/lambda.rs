@@ -6,6 +6,7 @@ use std::future::Future;
 use lambda_runtime::Diagnostic;
 
 use crate::error::Error;
+use crate::handlers::TaskFunction;
 
 /// `errorType` is one of `Retryable`, `InvalidInput`, `VersionConflict`, `MigrationFailed`: the
 /// names `ErrorEquals` uses in `infra/statemachine.asl.json`.
@@ -25,7 +26,21 @@ pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
 }
 
-/// Runs one Task state's handler, logging a failure with its stable error type.
+/// A Task function's whole `main`: the AWS dependencies from the environment, then every event
+/// through [`TaskFunction::invoke`] (the one serde edge of the handlers).
+pub async fn run_task(function: TaskFunction) -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let deps = crate::wiring::aws::deps_from_env().await?;
+    let deps = &deps;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            task(function.state(), function.invoke(event.payload, deps)).await
+        },
+    ))
+    .await
+}
+
+/// Runs one handler, logging a failure with its stable error type.
 pub async fn task(
     state: &'static str,
     handler: impl Future<Output = Result<serde_json::Value, Error>>,

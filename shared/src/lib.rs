@@ -5,12 +5,15 @@
 //! * [`migration_csv`]: the migration CSV contract (DESIGN §5), streamed.
 //! * [`job`], [`operations`]: the job document (DESIGN §4) and schema evolution.
 //! * [`publish`], [`process`], [`history`]: compare / map / publish, chunk processing, history.
+//! * [`artifacts`]: a job's files under `jobs/<jobId>/`; [`repositories`]: job records;
+//!   [`report`]: report.json, report.md and the job record at the end of a job.
 //! * [`ports`]: narrow traits for tables, streams, objects, workflows; [`embedded`] adapters.
 //! * [`handlers`]: one module per Task state of `infra/statemachine.asl.json`.
 //! * `aws` (feature `aws`): the AWS adapters; `lambda` (feature `lambda`): Lambda wiring.
 //! * [`asl`]: a local interpreter of the Amazon States Language; [`local`] wires it to the handlers.
 
 pub mod app_settings;
+pub mod artifacts;
 pub mod asl;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -35,7 +38,11 @@ pub mod operations;
 pub mod ports;
 pub mod process;
 pub mod publish;
+pub mod report;
+pub mod repositories;
+pub mod runner;
 pub mod ttl_rules;
 pub mod value;
+pub mod wiring;
 
 pub use error::{Error, ErrorType, Result, StoreError};

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, StoreError};
-use crate::job::Mode;
 use crate::keys::Key;
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
@@ -141,7 +140,7 @@ pub async fn read_current(
 
 /// Plans one row against the current rows; a row whose existing attributes cannot be read fails.
 fn plan(row: &MigrationRow, current: &Current, ctx: &PublishContext) -> Plan {
-    for key in write_keys(row, ctx.mode) {
+    for key in write_keys(row, ctx.moves_entities) {
         if let Some(why) = current.unreadable.get(&key) {
             let target = row.target_key();
             return Plan::Done(RowOutcome {
@@ -166,10 +165,11 @@ fn plan(row: &MigrationRow, current: &Current, ctx: &PublishContext) -> Plan {
     )
 }
 
-fn write_keys(row: &MigrationRow, mode: Mode) -> Vec<Key> {
+/// The items a row writes: its target, and its source when the job moves entities.
+fn write_keys(row: &MigrationRow, moves_entities: bool) -> Vec<Key> {
     let target = row.target_key();
     let source = row.source_key();
-    if mode == Mode::NormalizeTenant && source != target {
+    if moves_entities && source != target {
         vec![target, source]
     } else {
         vec![target]
@@ -177,11 +177,11 @@ fn write_keys(row: &MigrationRow, mode: Mode) -> Vec<Key> {
 }
 
 /// Splits rows into waves in which no two rows write the same item (order kept per item).
-fn waves(rows: Vec<MigrationRow>, mode: Mode) -> Vec<Vec<MigrationRow>> {
+fn waves(rows: Vec<MigrationRow>, moves_entities: bool) -> Vec<Vec<MigrationRow>> {
     let mut last_wave: HashMap<Key, usize> = HashMap::new();
     let mut out: Vec<Vec<MigrationRow>> = Vec::new();
     for row in rows {
-        let keys = write_keys(&row, mode);
+        let keys = write_keys(&row, moves_entities);
         let wave = keys
             .iter()
             .filter_map(|k| last_wave.get(k).map(|w| w + 1))
@@ -209,8 +209,11 @@ pub async fn process_rows(
     dry_run: bool,
 ) -> Result<Vec<RowOutcome>, Error> {
     let mut outcomes = Vec::with_capacity(rows.len());
-    for wave in waves(rows, ctx.mode) {
-        let keys: Vec<Key> = wave.iter().flat_map(|r| write_keys(r, ctx.mode)).collect();
+    for wave in waves(rows, ctx.moves_entities) {
+        let keys: Vec<Key> = wave
+            .iter()
+            .flat_map(|r| write_keys(r, ctx.moves_entities))
+            .collect();
         let current = read_current(table, objects, ctx, &keys).await?;
         let mut pending: Vec<(&MigrationRow, RowOutcome, Vec<Put>)> = Vec::new();
         for row in &wave {
@@ -326,7 +329,7 @@ async fn recheck(
     planned: RowOutcome,
     ctx: &PublishContext,
 ) -> Result<RowOutcome, Error> {
-    let keys = write_keys(row, ctx.mode);
+    let keys = write_keys(row, ctx.moves_entities);
     let fresh = read_current(table, objects, ctx, &keys).await?;
     let target = fresh.rows.get(&row.target_key());
     match plan(row, &fresh, ctx) {

@@ -70,6 +70,9 @@ pub type TtlByTenant = HashMap<String, String>;
 pub struct PublishContext {
     pub job_id: String,
     pub mode: Mode,
+    /// Each row moves its entity to a new key and soft-deletes the old one in the same
+    /// transaction (normalize-tenant; copy-tenant with `softDeleteSource`).
+    pub moves_entities: bool,
     pub attributes_mode: AttributesMode,
     /// `direct` or `app` (which command-row shape, and whether the data row is ours to write).
     pub publish_mode: PublishMode,
@@ -192,7 +195,8 @@ fn command_shape(next: &mut EntityRow, ctx: &PublishContext) {
     };
 }
 
-/// The old entity of a normalize-tenant row, soft-deleted and pointing at its new key.
+/// The old entity of a moved row (normalize-tenant, copy-tenant with `softDeleteSource`),
+/// soft-deleted and pointing at its new key.
 pub fn soft_deleted(
     existing: &EntityRow,
     moved_to: &Key,
@@ -321,12 +325,12 @@ pub fn plan_row(
         side_change: None,
         recovered: false,
     };
-    let moves = ctx.mode == Mode::NormalizeTenant && row.source_key() != key;
+    let moves = ctx.moves_entities && row.source_key() != key;
 
     // The optimistic lock a row may carry: the version it expects (see README "version column").
     // `None`: the mode takes no lock (copy-tenant and reconcile record the version instead).
     let locked: Option<Option<&EntityRow>> = match ctx.mode {
-        Mode::NormalizeTenant => Some(source),
+        _ if moves => Some(source),
         Mode::CopyTenant | Mode::Reconcile => None,
         _ => Some(target),
     };

@@ -35,12 +35,19 @@ pub async fn upload_and_run(
     let r = run_checked(p, &name, doc).await;
     let out = match &r.output {
         Some(o) => o.clone(),
-        None => shared::handlers::job_record::get(&p.deps, &name)
-            .await
-            .unwrap()
-            .unwrap_or(Value::Null),
+        None => job_record(p, &name).await.unwrap_or(Value::Null),
     };
     (r.status, out)
+}
+
+/// The job record of `job_id` as JSON (as `migrate job` prints it), if there is one.
+pub async fn job_record(p: &LocalPipeline, job_id: &str) -> Option<Value> {
+    p.deps
+        .job_records()
+        .get(job_id)
+        .await
+        .unwrap()
+        .map(|r| serde_json::to_value(r).unwrap())
 }
 
 /// The live data row of (pk, sk), decoded; panics (the test fails) when it is absent.
@@ -81,17 +88,14 @@ pub async fn run_checked(
 /// `repair`) report what they would write and are not checked.
 pub async fn assert_counts_are_facts(p: &LocalPipeline, job_id: &str) {
     use shared::ports::table::ScanItems;
-    let Some(record) = shared::handlers::job_record::get(&p.deps, job_id)
-        .await
-        .unwrap()
-    else {
+    let Some(record) = job_record(p, job_id).await else {
         return; // refused before it started: nothing to count
     };
     // A job refused in Prepare has no document in its record: nothing was written.
     let Ok(document) = shared::job::JobDocument::parse(record["document"].clone()) else {
         return;
     };
-    if !document.writes() {
+    if !document.options().is_ok_and(|o| o.writes) {
         return; // a dry run or a compare-only reconcile: its counts say what *would* be written
     }
     let claimed = record["counts"]["created"].as_u64().unwrap_or(0)

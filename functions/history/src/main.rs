@@ -10,7 +10,7 @@ use shared::handlers::history;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::lambda::init_tracing();
-    let deps = shared::aws::deps_from_env().await?;
+    let deps = shared::wiring::aws::deps_from_env().await?;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<DynamoDbEventResponse, shared::Error>(history::handle(event.payload, deps).await)

@@ -1,17 +1,7 @@
 //! The `Prepare` Task state of `infra/statemachine.asl.json` (`${PrepareFunctionArn}`):
 //! the logic is `shared::handlers::prepare`, shared with `migrate`.
 
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
-use shared::handlers::prepare;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::lambda::init_tracing();
-    let deps = shared::aws::deps_from_env().await?;
-    let deps = &deps;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        shared::lambda::task("Prepare", prepare::handle(event.payload, deps)).await
-    }))
-    .await
+    shared::lambda::run_task(shared::handlers::TaskFunction::Prepare).await
 }

@@ -1,12 +1,9 @@
 //! A Lambda's configuration: table and bucket names from environment variables set by
 //! `template.yaml`, read once in `main`.
 
-use std::sync::Arc;
-
-use super::{AwsClients, DynamoDbTables, S3Objects};
 use crate::app_settings::AppSettings;
+use crate::artifacts::DEFAULT_CHUNK_ROWS;
 use crate::error::Error;
-use crate::handlers::{DEFAULT_CHUNK_ROWS, Deps, NoProgress};
 use crate::publish::TableNames;
 
 /// The environment variables every function reads (set in `template.yaml`).
@@ -84,28 +81,6 @@ impl FunctionConfig {
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(&|name| std::env::var(name).ok())
     }
-
-    /// The handlers' dependencies on the AWS adapters.
-    pub fn deps(&self, clients: &AwsClients) -> Deps {
-        Deps {
-            tables: Arc::new(DynamoDbTables::new(clients.dynamodb.clone())),
-            objects: Arc::new(S3Objects::new(clients.s3.clone())),
-            table_names: self.table_names.clone(),
-            bucket: self.bucket.clone(),
-            chunk_rows: self.chunk_rows,
-            max_concurrency: self.max_concurrency,
-            actor: self.actor.clone(),
-            app: self.app.clone(),
-            progress: Arc::new(NoProgress),
-        }
-    }
-}
-
-/// Configuration and clients from the environment: what every Task function's `main` builds once.
-pub async fn deps_from_env() -> Result<Deps, Error> {
-    let config = FunctionConfig::from_env()?;
-    let clients = AwsClients::from_env().await;
-    Ok(config.deps(&clients))
 }
 
 #[cfg(test)]

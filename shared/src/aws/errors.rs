@@ -32,6 +32,13 @@ pub fn is_retriable_code(code: &str) -> bool {
     )
 }
 
+/// The one "worth retrying?" decision for a service's answer, like vector's
+/// `is_retriable_error`: a retriable code (throttling, capacity, transaction collisions), or
+/// any HTTP 5xx or 429 whatever its code says (a proxy or moto may answer with no code at all).
+pub fn is_retriable_error(code: Option<&str>, status: u16) -> bool {
+    code.is_some_and(is_retriable_code) || status == 429 || (500..600).contains(&status)
+}
+
 /// Codes that mean "the table, bucket or object is not there".
 fn is_not_found_code(code: &str) -> bool {
     matches!(
@@ -82,16 +89,19 @@ where
             StoreError::Transient(message)
         }
         SdkError::ConstructionFailure(_) => StoreError::InvalidRequest(message),
-        SdkError::ServiceError(service) => match service.err().code() {
-            Some(code) if is_access_denied_code(code) => StoreError::AccessDenied(message),
-            // HEAD responses have no body, so no code: the status says it.
-            None if service.raw().status().as_u16() == 403 => StoreError::AccessDenied(message),
-            None if service.raw().status().as_u16() == 404 => StoreError::NotFound(message),
-            Some(code) if is_retriable_code(code) => StoreError::Transient(message),
-            Some(code) if is_not_found_code(code) => StoreError::NotFound(message),
-            Some(code) if is_invalid_code(code) => StoreError::InvalidRequest(message),
-            _ => StoreError::Other(message),
-        },
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            match service.err().code() {
+                Some(code) if is_access_denied_code(code) => StoreError::AccessDenied(message),
+                code if is_retriable_error(code, status) => StoreError::Transient(message),
+                // HEAD responses have no body, so no code: the status says it.
+                None if status == 403 => StoreError::AccessDenied(message),
+                None if status == 404 => StoreError::NotFound(message),
+                Some(code) if is_not_found_code(code) => StoreError::NotFound(message),
+                Some(code) if is_invalid_code(code) => StoreError::InvalidRequest(message),
+                _ => StoreError::Other(message),
+            }
+        }
         _ => StoreError::Other(message),
     }
 }
@@ -128,5 +138,11 @@ mod tests {
         assert!(is_invalid_code("ValidationException"));
         assert!(is_access_denied_code("AccessDeniedException"));
         assert!(!is_retriable_code("AccessDenied"));
+        // HTTP says it too: any 5xx and 429, whatever the code.
+        assert!(is_retriable_error(None, 503));
+        assert!(is_retriable_error(Some("SomethingNew"), 500));
+        assert!(is_retriable_error(None, 429));
+        assert!(!is_retriable_error(Some("ValidationException"), 400));
+        assert!(!is_retriable_error(None, 404));
     }
 }

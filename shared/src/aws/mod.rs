@@ -13,9 +13,9 @@ pub mod s3_objects;
 pub mod sfn_starter;
 
 pub use clients::AwsClients;
-pub use config::{FunctionConfig, deps_from_env};
+pub use config::FunctionConfig;
 pub use dynamodb_streams::DynamoDbStreams;
 pub use dynamodb_table::DynamoDbTables;
-pub use errors::is_retriable_code;
+pub use errors::{is_retriable_code, is_retriable_error};
 pub use s3_objects::S3Objects;
 pub use sfn_starter::StepFunctionsStarter;

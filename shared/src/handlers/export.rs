@@ -11,43 +11,31 @@
 
 use std::io::Write;
 
-use serde::Serialize;
+use serde::Deserialize;
 
-use super::{Deps, PreparedJob, parse_input, process_chunk, to_output};
+use super::{Deps, PreparedJob};
+use crate::artifacts::{Artifact, ChunkResult, ExportSummary, JobArtifacts};
 use crate::error::{Error, StoreError};
-use crate::job::Mode;
+use crate::job::{JobSpec, TenantScope};
 use crate::keys::{self, Key};
 use crate::migration_csv::{MigrationCsvWriter, MigrationRow};
 use crate::model::EntityRow;
-use crate::ports::objects::get_bytes_if_exists;
 use crate::ports::table::MAX_BATCH_GET;
 use crate::publish::{Outcome, RowOutcome};
 
-#[derive(serde::Deserialize)]
-struct ExportInput {
-    job: PreparedJob,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ExportOutput {
-    bucket: String,
-    key: String,
-    rows: u64,
+#[derive(Debug, Deserialize)]
+pub struct ExportInput {
+    pub job: PreparedJob,
 }
 
 const PAGE: usize = 500;
 
-pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
-    let ExportInput { job } = parse_input("Export", input)?;
-    let key = format!("{}export.csv", job.prefix());
-    let summary_key = format!("{}export.json", job.prefix());
+pub async fn handle(input: ExportInput, deps: &Deps) -> Result<ExportSummary, Error> {
+    let ExportInput { job } = input;
+    let artifacts = job.artifacts(deps);
     // A job's export is its snapshot: a re-run (resume) works on the same rows.
-    if let Some(bytes) =
-        get_bytes_if_exists(deps.objects.as_ref(), &deps.bucket, &summary_key).await?
-    {
-        return serde_json::from_slice(&bytes)
-            .map_err(|e| Error::MigrationFailed(format!("{summary_key}: {e}")));
+    if let Some(summary) = artifacts.load_export().await? {
+        return Ok(summary);
     }
     let file =
         tempfile::NamedTempFile::new().map_err(|e| Error::Retryable(format!("temp file: {e}")))?;
@@ -55,29 +43,46 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
         file.reopen().map_err(StoreError::from)?,
     ))
     .map_err(|e| Error::Retryable(e.to_string()))?;
-    let rows = match job.mode {
-        Mode::Rollback => export_rollback(&job, deps, &mut writer).await?,
-        Mode::Import => return Err(Error::invalid("Export: mode import has no source table")),
-        _ => export_partition(&job, deps, &mut writer).await?,
+    let rows = match &job.spec {
+        JobSpec::Import { .. } => {
+            return Err(Error::invalid("Export: mode import has no source table"));
+        }
+        JobSpec::Rollback { of_job } => {
+            export_rollback(deps, &deps.artifacts(of_job), &mut writer).await?
+        }
+        JobSpec::CopyTenant {
+            from,
+            target_tenant,
+            ..
+        }
+        | JobSpec::Reconcile {
+            from,
+            target_tenant,
+            ..
+        } => export_partition(deps, from, target_tenant, &mut writer).await?,
+        JobSpec::NormalizeTenant {
+            from,
+            target_tenant,
+        } => {
+            if *target_tenant == from.tenant {
+                tracing::info!(job_id = %job.job_id, "tenant code is already lowercase; nothing to normalize");
+            }
+            export_partition(deps, from, target_tenant, &mut writer).await?
+        }
+        // In place: an empty targetTenantCode keeps each row's tenant.
+        JobSpec::Transform { scope } => export_partition(deps, scope, "", &mut writer).await?,
     };
     let mut out = writer.into_inner().map_err(StoreError::from)?;
     out.flush().map_err(StoreError::from)?;
     drop(out);
-    let reader = tokio::fs::File::open(file.path())
-        .await
-        .map_err(StoreError::from)?;
-    deps.objects
-        .put_object_stream(&deps.bucket, &key, Box::pin(reader))
-        .await?;
-    let output = to_output(&ExportOutput {
+    let key = artifacts.put_file(Artifact::ExportCsv, file.path()).await?;
+    let summary = ExportSummary {
         bucket: deps.bucket.clone(),
         key,
         rows,
-    })?;
-    deps.objects
-        .put_object(&deps.bucket, &summary_key, output.to_string().into_bytes())
-        .await?;
-    Ok(output)
+    };
+    artifacts.save_export(&summary).await?;
+    Ok(summary)
 }
 
 type Writer = MigrationCsvWriter<std::io::BufWriter<std::fs::File>>;
@@ -125,26 +130,14 @@ fn row_from(entity: &EntityRow, target_tenant: &str) -> MigrationRow {
     }
 }
 
+/// The live entities of one partition, targeted at `target_tenant` (empty: in place).
 async fn export_partition(
-    job: &PreparedJob,
     deps: &Deps,
+    from: &TenantScope,
+    target_tenant: &str,
     writer: &mut Writer,
 ) -> Result<u64, Error> {
-    let doc = &job.document;
-    let entity_type = doc.entity_type.clone().unwrap_or_default();
-    let source_tenant = doc.source_tenant.clone().unwrap_or_default();
-    let target_tenant = match job.mode {
-        Mode::NormalizeTenant => doc
-            .target_tenant
-            .clone()
-            .unwrap_or_else(|| source_tenant.to_lowercase()),
-        Mode::Transform => String::new(),
-        _ => doc.target_tenant.clone().unwrap_or_default(),
-    };
-    if job.mode == Mode::NormalizeTenant && target_tenant == source_tenant {
-        tracing::info!(job_id = %job.job_id, "tenant code is already lowercase; nothing to normalize");
-    }
-    let pk = keys::pk(&entity_type, &source_tenant);
+    let pk = from.pk();
     let mut start: Option<Key> = None;
     let mut rows = 0;
     loop {
@@ -158,7 +151,7 @@ async fn export_partition(
             if entity.is_deleted {
                 continue; // deleted entities are not copied, moved or upgraded
             }
-            write_resolved(deps, writer, &mut entity, |e| row_from(e, &target_tenant)).await?;
+            write_resolved(deps, writer, &mut entity, |e| row_from(e, target_tenant)).await?;
             rows += 1;
         }
         deps.progress.rows("Export", rows, None);
@@ -169,16 +162,18 @@ async fn export_partition(
     }
 }
 
+/// What job J (`undone`) changed, restored: one chunk result of J at a time.
 async fn export_rollback(
-    job: &PreparedJob,
     deps: &Deps,
+    undone: &JobArtifacts,
     writer: &mut Writer,
 ) -> Result<u64, Error> {
-    let of = job.document.rollback_of.clone().unwrap_or_default();
+    let of = undone.job_id();
     let mut rows = 0;
-    // One chunk of J at a time: what it changed, resolved against the tables.
-    for result_key in process_chunk::result_keys(deps, &of).await? {
-        let result = process_chunk::load_result_at(deps, &result_key).await?;
+    for index in undone.result_indexes().await? {
+        let Some(result): Option<ChunkResult> = undone.load_result(index).await? else {
+            continue;
+        };
         if result.dry_run {
             continue;
         }

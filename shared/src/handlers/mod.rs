@@ -2,30 +2,34 @@
 //! `infra/statemachine.asl.json`. The same code runs in the Lambda functions (`functions/*`)
 //! and in-process under `migrate`.
 //!
-//! Every handler takes its JSON input and [`Deps`] and returns JSON or an [`Error`] whose
-//! [`crate::ErrorType`] is the Lambda error type the ASL's Retry/Catch match on.
+//! Every handler is typed: `handle(XInput, &Deps) -> Result<XOutput, Error>`. JSON enters and
+//! leaves in one place, [`TaskFunction::invoke`]; an [`Error`]'s [`crate::ErrorType`] is the
+//! Lambda error type the ASL's Retry/Catch match on. Handlers share types and artifacts through
+//! [`crate::artifacts`] and [`crate::repositories`], never by importing each other.
 
 pub mod export;
 pub mod history;
-pub mod job_record;
 pub mod prepare;
+mod prepared_job;
 pub mod process_chunk;
 pub mod record_failure;
 pub mod start;
 pub mod transform;
 pub mod verify;
-pub mod written_log;
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::app_settings::AppSettings;
+use crate::artifacts::JobArtifacts;
 use crate::error::Error;
-use crate::job::{AttributesMode, JobDocument, Mode};
 use crate::ports::{ObjectStore, Table};
-use crate::publish::{PublishContext, TableNames};
+use crate::publish::TableNames;
+use crate::repositories::JobRecords;
+
+pub use prepared_job::PreparedJob;
 
 /// What every handler needs, built once per process (Lambda `main` or `migrate`).
 #[derive(Clone)]
@@ -64,84 +68,109 @@ impl RowProgress for NoProgress {
 /// How often (in rows) a streaming state reports progress.
 pub const PROGRESS_EVERY: u64 = 1000;
 
-pub const DEFAULT_CHUNK_ROWS: usize = 500;
+pub use crate::artifacts::DEFAULT_CHUNK_ROWS;
 
-/// The job as the state machine carries it (`$.job`), produced by Prepare.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PreparedJob {
-    pub job_id: String,
-    pub mode: Mode,
-    pub document: JobDocument,
-    pub bucket: String,
-    pub has_source_table: bool,
-    pub max_concurrency: u32,
-    pub tolerated_failure_percentage: f64,
-    pub results_prefix: String,
-}
-
-impl PreparedJob {
-    pub fn prefix(&self) -> String {
-        job_prefix(&self.job_id)
+impl Deps {
+    /// The files of job `job_id` in the pipeline's bucket.
+    pub fn artifacts(&self, job_id: &str) -> JobArtifacts {
+        JobArtifacts::new(self.objects.clone(), &self.bucket, job_id)
     }
 
-    /// How a changed row's attributes meet the existing ones.
-    pub fn attributes_mode(&self) -> AttributesMode {
-        match self.mode {
-            // In-place schema evolution and rollback restore exact attribute sets.
-            Mode::Transform | Mode::Rollback => AttributesMode::Replace,
-            _ => self.document.attributes_mode(),
+    /// The jobs table.
+    pub fn job_records(&self) -> JobRecords<'_> {
+        JobRecords::new(self.tables.as_ref(), &self.table_names.jobs)
+    }
+}
+
+/// The Task functions of the state machine: the one list of them. `name` is the `<name>` of
+/// `functions/<name>` and of the local ARNs, `substitution` the definition's `${...}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskFunction {
+    Prepare,
+    Export,
+    Transform,
+    Process,
+    Verify,
+    RecordFailure,
+}
+
+impl TaskFunction {
+    pub const ALL: [TaskFunction; 6] = [
+        TaskFunction::Prepare,
+        TaskFunction::Export,
+        TaskFunction::Transform,
+        TaskFunction::Process,
+        TaskFunction::Verify,
+        TaskFunction::RecordFailure,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskFunction::Prepare => "prepare",
+            TaskFunction::Export => "export",
+            TaskFunction::Transform => "transform",
+            TaskFunction::Process => "process",
+            TaskFunction::Verify => "verify",
+            TaskFunction::RecordFailure => "record-failure",
         }
     }
 
-    pub fn publish_context(&self, deps: &Deps) -> PublishContext {
-        let attributes_mode = self.attributes_mode();
-        PublishContext {
-            job_id: self.job_id.clone(),
-            mode: self.mode,
-            attributes_mode,
-            publish_mode: self.document.publish_mode(),
-            now: now(),
-            actor: deps.actor.clone(),
-            tables: deps.table_names.clone(),
-            rollback_of: self.document.rollback_of.clone(),
-            large_attributes: deps.app.large_attributes.clone(),
-            master_data_table: deps.app.master_data_table.clone(),
+    /// The ASL state that calls it.
+    pub fn state(self) -> &'static str {
+        match self {
+            TaskFunction::Prepare => "Prepare",
+            TaskFunction::Export => "Export",
+            TaskFunction::Transform => "Transform",
+            TaskFunction::Process => "ProcessChunk",
+            TaskFunction::Verify => "Verify",
+            TaskFunction::RecordFailure => "RecordFailure",
         }
     }
-}
 
-/// The Task functions by name (the `<name>` of `functions/<name>` and of the local ARNs), and
-/// the one dispatch from a name to its handler, for runners that play Lambda's part (`migrate`,
-/// the moto tests).
-pub const TASK_FUNCTIONS: [&str; 6] = [
-    "prepare",
-    "export",
-    "transform",
-    "process",
-    "verify",
-    "record-failure",
-];
-
-pub async fn invoke(
-    function: &str,
-    input: serde_json::Value,
-    deps: &Deps,
-) -> Result<serde_json::Value, Error> {
-    match function {
-        "prepare" => prepare::handle(input, deps).await,
-        "export" => export::handle(input, deps).await,
-        "transform" => transform::handle(input, deps).await,
-        "process" => process_chunk::handle(input, deps).await,
-        "verify" => verify::handle(input, deps).await,
-        "record-failure" => record_failure::handle(input, deps).await,
-        other => Err(Error::invalid(format!("no handler for function {other:?}"))),
+    /// The definition's substitution for its ARN (`${PrepareFunctionArn}` …).
+    pub fn substitution(self) -> &'static str {
+        match self {
+            TaskFunction::Prepare => "PrepareFunctionArn",
+            TaskFunction::Export => "ExportFunctionArn",
+            TaskFunction::Transform => "TransformFunctionArn",
+            TaskFunction::Process => "ProcessFunctionArn",
+            TaskFunction::Verify => "VerifyFunctionArn",
+            TaskFunction::RecordFailure => "RecordFailureFunctionArn",
+        }
     }
-}
 
-/// Where a job keeps its artifacts: `jobs/<jobId>/`.
-pub fn job_prefix(job_id: &str) -> String {
-    format!("jobs/{job_id}/")
+    pub fn from_name(name: &str) -> Option<TaskFunction> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The serde edge: the state's JSON input to its typed handler and back.
+    pub async fn invoke(
+        self,
+        input: serde_json::Value,
+        deps: &Deps,
+    ) -> Result<serde_json::Value, Error> {
+        let state = self.state();
+        match self {
+            TaskFunction::Prepare => {
+                to_output(&prepare::handle(parse_input(state, input)?, deps).await?)
+            }
+            TaskFunction::Export => {
+                to_output(&export::handle(parse_input(state, input)?, deps).await?)
+            }
+            TaskFunction::Transform => {
+                to_output(&transform::handle(parse_input(state, input)?, deps).await?)
+            }
+            TaskFunction::Process => {
+                to_output(&process_chunk::handle(parse_input(state, input)?, deps).await?)
+            }
+            TaskFunction::Verify => {
+                to_output(&verify::handle(parse_input(state, input)?, deps).await?)
+            }
+            TaskFunction::RecordFailure => {
+                to_output(&record_failure::handle(parse_input(state, input)?, deps).await?)
+            }
+        }
+    }
 }
 
 /// Now, as the framework writes dates (whole seconds, explicit offset).
@@ -149,12 +178,12 @@ pub fn now() -> String {
     crate::model::timestamp(chrono::Utc::now())
 }
 
-/// Parses a handler's input, naming what is wrong.
-pub fn parse_input<T: DeserializeOwned>(state: &str, input: serde_json::Value) -> Result<T, Error> {
+/// Parses a handler's input, naming what is wrong (a job that fails validation says why).
+fn parse_input<T: DeserializeOwned>(state: &str, input: serde_json::Value) -> Result<T, Error> {
     serde_json::from_value(input).map_err(|e| Error::invalid(format!("{state}: bad input: {e}")))
 }
 
-pub fn to_output<T: Serialize>(value: &T) -> Result<serde_json::Value, Error> {
+fn to_output<T: Serialize>(value: &T) -> Result<serde_json::Value, Error> {
     serde_json::to_value(value)
         .map_err(|e| Error::MigrationFailed(format!("cannot encode output: {e}")))
 }

@@ -1,83 +1,102 @@
 //! State `Prepare`: validates the job document before anything is written, fixes the job id
 //! and records the job as RUNNING.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Deps, PreparedJob, job_record, parse_input, to_output};
+use super::{Deps, PreparedJob};
+use crate::artifacts::SourceRef;
 use crate::error::Error;
-use crate::job::{JobDocument, Mode, check_job_id};
+use crate::job::{JobDocument, JobResult, JobSpec, JobStatus, check_job_id};
+use crate::repositories::JobRecord;
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PrepareInput {
-    document: serde_json::Value,
-    execution_name: String,
+pub struct PrepareInput {
+    /// The execution's input: the job document, validated here.
+    pub document: serde_json::Value,
+    pub execution_name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PrepareOutput {
+    pub job: PreparedJob,
+    /// The source of Transform: the uploaded CSV for import; Export sets it for the other modes.
+    pub source: Option<SourceRef>,
 }
 
 /// Default Distributed Map concurrency locally (one SQLite writer); in AWS the template's
 /// `MaxConcurrency` parameter sets it (`MAX_CONCURRENCY`). The job document cannot.
 pub const MAX_CONCURRENCY: u32 = 4;
 
-pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
-    let input: PrepareInput = parse_input("Prepare", input)?;
+/// The default job id: derived from the trigger, i.e. the (deterministic) execution name.
+fn job_id_from(execution_name: &str) -> Result<String, Error> {
+    let id: String = execution_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(80)
+        .collect();
+    check_job_id(&id)?;
+    Ok(id)
+}
+
+pub async fn handle(input: PrepareInput, deps: &Deps) -> Result<PrepareOutput, Error> {
     let mut document = JobDocument::parse(input.document)?;
-    document.validate()?;
     let job_id = match &document.job_id {
         Some(id) => id.clone(),
-        None => {
-            // Default: derived from the trigger, i.e. the (deterministic) execution name.
-            let id: String = input
-                .execution_name
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .take(80)
-                .collect();
-            check_job_id(&id)?;
-            id
-        }
+        None => job_id_from(&input.execution_name)?,
     };
     document.job_id = Some(job_id.clone());
     // The app's framework version: the job's, else the stack's (`AppFrameworkVersion`).
     if document.app_framework_version.is_none() {
         document.app_framework_version = deps.app.framework_version.clone();
     }
+    let (spec, options) = document.validate()?;
     crate::job::check_publish_mode(
-        document.publish_mode(),
-        document.app_framework_version.as_deref(),
+        options.publish_mode,
+        options.app_framework_version.as_deref(),
     )?;
-    if document.mode == Mode::Rollback && document.rollback_of.as_deref() == Some(job_id.as_str()) {
-        return Err(Error::invalid(
-            "job document: a rollback job cannot roll back itself",
-        ));
-    }
-    if document.mode == Mode::Rollback {
-        let target = document.rollback_of.clone().unwrap_or_default();
-        if job_record::get(deps, &target).await?.is_none() {
+    if let JobSpec::Rollback { of_job } = &spec {
+        if *of_job == job_id {
+            return Err(Error::invalid(
+                "job document: a rollback job cannot roll back itself",
+            ));
+        }
+        if deps.job_records().get(of_job).await?.is_none() {
             return Err(Error::invalid(format!(
-                "job document: rollbackOf {target:?}: no such job"
+                "job document: rollbackOf {of_job:?}: no such job"
             )));
         }
     }
-    let prepared = PreparedJob {
-        mode: document.mode,
-        bucket: deps.bucket.clone(),
-        has_source_table: document.mode.has_source_table(),
-        max_concurrency: deps.max_concurrency,
-        tolerated_failure_percentage: document.tolerated_failure_percentage(),
-        results_prefix: format!("{}results/map", super::job_prefix(&job_id)),
-        job_id: job_id.clone(),
-        document,
+    let source = match &spec {
+        JobSpec::Import { source } => Some(SourceRef {
+            bucket: source.bucket.clone().unwrap_or_else(|| deps.bucket.clone()),
+            key: source.key.clone(),
+        }),
+        _ => None,
     };
-    job_record::put(
-        deps,
-        &job_id,
-        "RUNNING",
-        &serde_json::json!({ "jobId": job_id, "mode": prepared.mode.as_str(), "status": "RUNNING", "startedAt": super::now(), "document": prepared.document }),
-    )
-    .await?;
-    // The source of Transform: the uploaded CSV for import; Export sets it for the other modes.
-    let source = prepared.document.source.as_ref().map(|s| {
-        serde_json::json!({ "bucket": s.bucket.clone().unwrap_or_else(|| deps.bucket.clone()), "key": s.key })
-    });
-    Ok(serde_json::json!({ "job": to_output(&prepared)?, "source": source }))
+    let job = PreparedJob::new(
+        job_id,
+        spec,
+        options,
+        document,
+        deps.bucket.clone(),
+        deps.max_concurrency,
+    )?;
+    let artifacts = job.artifacts(deps);
+    let now = super::now();
+    let record = JobRecord {
+        result: JobResult {
+            job_id: job.job_id.clone(),
+            mode: Some(job.mode()),
+            status: JobStatus::Running,
+            report_key: artifacts.key(crate::artifacts::Artifact::ReportJson),
+            rejected_key: artifacts.key(crate::artifacts::Artifact::Rejected),
+            ..JobResult::default()
+        },
+        started_at: Some(now.clone()),
+        finished_at: None,
+        document: Some(job.document.clone()),
+    };
+    deps.job_records().put(&record, &now).await?;
+    Ok(PrepareOutput { job, source })
 }

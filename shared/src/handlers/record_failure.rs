@@ -2,82 +2,111 @@
 //! and cause that stopped it, and with the counts of whatever was already done, so a failed
 //! execution still leaves a job record and `report.json` that say exactly what was written.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::job_record::{JobResult, Verification};
-use super::verify::{counts_so_far, finish};
-use super::{Deps, PreparedJob, to_output};
+use super::{Deps, PreparedJob};
+use crate::artifacts::Artifact;
 use crate::error::Error;
+use crate::job::{JobResult, JobStatus, Mode, check_job_id};
+use crate::report::{ReportDetails, finish};
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RecordFailureInput {
+pub struct RecordFailureInput {
     /// The state's input when the error was caught: `job` (if Prepare succeeded) and `error`.
-    state: serde_json::Value,
-    execution_input: serde_json::Value,
-    execution_name: String,
+    pub state: serde_json::Value,
+    pub execution_input: serde_json::Value,
+    pub execution_name: String,
 }
 
-pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
-    let input: RecordFailureInput = super::parse_input("RecordFailure", input)?;
-    let error = input
-        .state
-        .pointer("/error/Error")
-        .and_then(|v| v.as_str())
-        .unwrap_or("States.Unknown")
-        .to_string();
-    let cause = input
-        .state
-        .pointer("/error/Cause")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+#[derive(Debug, Serialize)]
+pub struct RecordFailureOutput {
+    pub error: String,
+    pub cause: String,
+    pub result: JobResult,
+}
+
+pub async fn handle(input: RecordFailureInput, deps: &Deps) -> Result<RecordFailureOutput, Error> {
+    let text = |pointer: &str| {
+        input
+            .state
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let error = text("/error/Error").unwrap_or_else(|| "States.Unknown".into());
+    let cause = text("/error/Cause").unwrap_or_default();
+    // The job, if Prepare got that far (a job that fails validation here has none).
     let job: Option<PreparedJob> = input
         .state
         .get("job")
-        .cloned()
-        .and_then(|j| serde_json::from_value(j).ok());
+        .and_then(|j| serde_json::from_value(j.clone()).ok());
+    let from_input = |field: &str| input.execution_input.get(field).and_then(|v| v.as_str());
     let job_id = match &job {
         Some(j) => j.job_id.clone(),
-        None => input
-            .execution_input
-            .get("jobId")
-            .and_then(|v| v.as_str())
-            .filter(|id| crate::job::check_job_id(id).is_ok())
+        None => from_input("jobId")
+            .filter(|id| check_job_id(id).is_ok())
             .map(str::to_string)
             .unwrap_or_else(|| input.execution_name.clone()),
     };
-    let mode = job
-        .as_ref()
-        .map(|j| j.mode.as_str().to_string())
-        .unwrap_or_else(|| {
-            input
-                .execution_input
-                .get("mode")
-                .and_then(|m| m.as_str())
-                .unwrap_or("unknown")
-                .to_string()
-        });
-    let (counts, summary) = match &job {
-        Some(j) => counts_so_far(deps, j).await?,
+    let mode = match &job {
+        Some(j) => Some(j.mode()),
+        None => from_input("mode")
+            .and_then(|m| serde_json::from_value::<Mode>(serde_json::Value::String(m.into())).ok()),
+    };
+    let artifacts = deps.artifacts(&job_id);
+    let transform = match &job {
+        Some(_) => artifacts.load_transform().await?,
+        None => None,
+    };
+    let counts = match &transform {
+        Some(t) => artifacts.counts_so_far(t).await?,
         None => Default::default(),
     };
-    let prefix = super::job_prefix(&job_id);
+    let rejected_key = transform
+        .as_ref()
+        .map(|t| t.rejected_key.clone())
+        .unwrap_or_else(|| artifacts.key(Artifact::Rejected));
     let result = JobResult {
         job_id: job_id.clone(),
         mode,
-        status: "FAILED".into(),
+        status: JobStatus::Failed,
         counts,
-        verification: Verification::default(),
-        report_key: format!("{prefix}report.json"),
-        rejected_key: summary
-            .map(|s| s.rejected_key)
-            .unwrap_or_else(|| format!("{prefix}rejected.csv")),
+        verification: Default::default(),
+        report_key: artifacts.key(Artifact::ReportJson),
+        rejected_key,
         error: Some(error.clone()),
         cause: Some(cause.clone()),
     };
-    if crate::job::check_job_id(&job_id).is_ok() {
-        finish(deps, &job_id, &result, None).await?;
+    if check_job_id(&job_id).is_ok() {
+        // Every key the output names exists (DESIGN §7): a job stopped before Transform has
+        // rejected nothing, and says so with an empty rejected.csv.
+        if transform.is_none() && artifacts.read(Artifact::Rejected).await?.is_none() {
+            artifacts
+                .put(Artifact::Rejected, empty_rejections()?)
+                .await?;
+        }
+        finish(
+            &artifacts,
+            &deps.job_records(),
+            &result,
+            &ReportDetails::default(),
+            &super::now(),
+        )
+        .await?;
     }
-    Ok(serde_json::json!({ "error": error, "cause": cause, "result": to_output(&result)? }))
+    Ok(RecordFailureOutput {
+        error,
+        cause,
+        result,
+    })
+}
+
+/// rejected.csv with its header and no row.
+fn empty_rejections() -> Result<Vec<u8>, Error> {
+    let writer = crate::migration_csv::RejectionWriter::new(Vec::new())
+        .map_err(|e| Error::MigrationFailed(format!("rejected.csv: {e}")))?;
+    writer
+        .into_inner()
+        .map_err(|e| Error::MigrationFailed(format!("rejected.csv: {e}")))
 }

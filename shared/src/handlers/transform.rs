@@ -19,89 +19,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
-use super::{Deps, PROGRESS_EVERY, PreparedJob, parse_input, to_output};
+use super::{Deps, PROGRESS_EVERY, PreparedJob};
+use crate::artifacts::{Artifact, ChunkEntry, JobArtifacts, SourceRef, TransformSummary};
 use crate::error::{Error, StoreError};
-use crate::job::{JobDocument, Mode};
+use crate::job::{JobOptions, JobSpec};
 use crate::keys::{self, Key};
 use crate::migration_csv::{CsvItem, MigrationCsvReader, MigrationRow, Rejection, RejectionWriter};
 use crate::operations::{self, SCHEMA_VERSION_ATTRIBUTE};
-use crate::ports::objects::{ObjectInfo, ObjectReader, get_bytes, get_bytes_if_exists};
+use crate::ports::objects::{ObjectInfo, ObjectReader};
 use crate::process::read_data_rows;
 use crate::publish::{PublishContext, map_row};
 use crate::value::{AttributeValue, attributes_to_json_string};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SourceRef {
-    pub bucket: String,
-    pub key: String,
-}
-
-#[derive(Deserialize)]
-struct TransformInput {
-    job: PreparedJob,
-    source: SourceRef,
-}
-
-/// One item of the chunk manifest (what the Distributed Map iterates over).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChunkEntry {
-    pub key: String,
-    pub index: u32,
-    pub rows: u64,
-}
-
-/// `jobs/<jobId>/transform.json`, also the state's output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransformSummary {
-    pub bucket: String,
-    pub manifest_key: String,
-    pub rejected_key: String,
-    pub chunks: u32,
-    /// Every data row of the file.
-    pub total: u64,
-    /// Rows that passed validation (in the chunks).
-    pub valid: u64,
-    pub rejected: u64,
-    pub source_etag: String,
-}
-
-/// `jobs/<jobId>/chunks/<index>.jsonl`: one validated row (a [`MigrationRow`]) per line.
-pub fn chunk_key(job_id: &str, index: u32) -> String {
-    format!("{}chunks/{index:05}.jsonl", super::job_prefix(job_id))
-}
-
-/// Reads the rows of one chunk (small: at most `chunk_rows` rows).
-pub async fn read_chunk(deps: &Deps, key: &str) -> Result<Vec<MigrationRow>, Error> {
-    let bytes = get_bytes(deps.objects.as_ref(), &deps.bucket, key).await?;
-    bytes
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .filter(|(_, line)| !line.is_empty())
-        .map(|(i, line)| {
-            serde_json::from_slice(line)
-                .map_err(|e| Error::invalid(format!("{key} line {}: not a chunk row: {e}", i + 1)))
-        })
-        .collect()
-}
-
-pub fn summary_key(job_id: &str) -> String {
-    format!("{}transform.json", super::job_prefix(job_id))
-}
-
-pub async fn load_summary(deps: &Deps, job_id: &str) -> Result<Option<TransformSummary>, Error> {
-    let key = summary_key(job_id);
-    let Some(bytes) = get_bytes_if_exists(deps.objects.as_ref(), &deps.bucket, &key).await? else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Error::MigrationFailed(format!("{key}: {e}")))
+#[derive(Debug, Deserialize)]
+pub struct TransformInput {
+    pub job: PreparedJob,
+    pub source: SourceRef,
 }
 
 fn check_tolerance(summary: &TransformSummary, job: &PreparedJob) -> Result<(), Error> {
@@ -109,17 +46,18 @@ fn check_tolerance(summary: &TransformSummary, job: &PreparedJob) -> Result<(), 
         return Ok(());
     }
     let share = summary.rejected as f64 * 100.0 / summary.total.max(1) as f64;
-    if share > job.tolerated_failure_percentage {
+    let tolerated = job.options.tolerated_failure_percentage;
+    if share > tolerated {
         return Err(Error::invalid(format!(
-            "{} of {} rows rejected ({share:.2}%), more than the tolerated {}%; nothing was written. See {}",
-            summary.rejected, summary.total, job.tolerated_failure_percentage, summary.rejected_key
+            "{} of {} rows rejected ({share:.2}%), more than the tolerated {tolerated}%; nothing was written. See {}",
+            summary.rejected, summary.total, summary.rejected_key
         )));
     }
     Ok(())
 }
 
-pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
-    let TransformInput { job, source } = parse_input("Transform", input)?;
+pub async fn handle(input: TransformInput, deps: &Deps) -> Result<TransformSummary, Error> {
+    let TransformInput { job, source } = input;
     let head = match deps
         .objects
         .head_object(&source.bucket, &source.key)
@@ -133,7 +71,8 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
             )));
         }
     };
-    if let Some(summary) = load_summary(deps, &job.job_id).await? {
+    let artifacts = job.artifacts(deps);
+    if let Some(summary) = artifacts.load_transform().await? {
         // Resume: the chunks exist already. They must come from the same source object.
         if summary.source_etag != head.etag {
             return Err(Error::invalid(format!(
@@ -142,23 +81,19 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
             )));
         }
         check_tolerance(&summary, &job)?;
-        return to_output(&summary);
+        return Ok(summary);
     }
-    let summary = transform(&job, &source, &head, deps).await?;
-    deps.objects
-        .put_object(
-            &deps.bucket,
-            &summary_key(&job.job_id),
-            to_output(&summary)?.to_string().into_bytes(),
-        )
-        .await?;
+    let summary = transform(&job, &artifacts, &source, &head, deps).await?;
+    artifacts.save_transform(&summary).await?;
     check_tolerance(&summary, &job)?;
-    to_output(&summary)
+    Ok(summary)
 }
 
 /// The per-row checks and changes of a job.
 struct RowRules {
-    document: JobDocument,
+    options: JobOptions,
+    /// Rollback rows are restored exactly as they were: no operation or check changes them.
+    restores: bool,
     schema: Option<jsonschema::Validator>,
     /// What the rows will be written as (to check them against DynamoDB's and S3's limits).
     publish: PublishContext,
@@ -170,17 +105,13 @@ struct RowRules {
 
 impl RowRules {
     fn new(job: &PreparedJob, deps: &Deps) -> Result<Self, Error> {
-        let schema = match job
-            .document
-            .validation
-            .as_ref()
-            .and_then(|v| v.attributes_schema.as_ref())
-        {
+        let schema = match &job.options.validation.attributes_schema {
             Some(s) => Some(operations::compile_schema(s)?),
             None => None,
         };
         Ok(RowRules {
-            document: job.document.clone(),
+            options: job.options.clone(),
+            restores: matches!(job.spec, JobSpec::Rollback { .. }),
             schema,
             publish: job.publish_context(deps),
             seen: HashMap::new(),
@@ -268,19 +199,19 @@ impl RowRules {
     /// Operations, schema version, JSON Schema, numbers, limits, uniqueness. Rollback rows are
     /// restored exactly as they were.
     fn apply(&mut self, row: &mut MigrationRow) -> Result<(), (String, String)> {
-        if self.document.mode == Mode::Rollback {
+        if self.restores {
             return Ok(());
         }
-        let upgrade = match self.document.schema_version {
+        let upgrade = match self.options.schema_version {
             Some(target) => {
                 operations::schema_version_of(&row.attributes).is_none_or(|v| v < target)
             }
             None => true,
         };
         if upgrade {
-            operations::apply(&self.document.operations, &mut row.attributes)
+            operations::apply(&self.options.operations, &mut row.attributes)
                 .map_err(|e| ("attributes".into(), e))?;
-            if let Some(target) = self.document.schema_version {
+            if let Some(target) = self.options.schema_version {
                 row.attributes.insert(
                     SCHEMA_VERSION_ATTRIBUTE.into(),
                     AttributeValue::N(target.to_string()),
@@ -293,7 +224,7 @@ impl RowRules {
         }
         // Last, on what will be written: numbers the app's JavaScript cannot read exactly,
         // DynamoDB's and S3's limits, one row per entity.
-        crate::js_numbers::apply(&mut row.attributes, self.document.unsafe_numbers())
+        crate::js_numbers::apply(&mut row.attributes, self.options.unsafe_numbers)
             .map_err(|e| ("attributes".into(), e))?;
         for (field, value) in [("seq", &row.seq), ("ttl", &row.ttl)] {
             if let Some(v) = value {
@@ -308,6 +239,7 @@ impl RowRules {
 struct ChunkWriter<'a> {
     deps: &'a Deps,
     job: &'a PreparedJob,
+    artifacts: &'a JobArtifacts,
     rows: Vec<(MigrationRow, String)>,
     entries: Vec<ChunkEntry>,
 }
@@ -324,22 +256,8 @@ impl ChunkWriter<'_> {
             return Ok(rejected);
         }
         let index = self.entries.len() as u32 + 1;
-        let key = chunk_key(&self.job.job_id, index);
-        let mut body = Vec::with_capacity(good.len() * 256);
-        for row in &good {
-            serde_json::to_writer(&mut body, row)
-                .map_err(|e| Error::MigrationFailed(e.to_string()))?;
-            body.push(b'\n');
-        }
-        self.deps
-            .objects
-            .put_object(&self.deps.bucket, &key, body)
-            .await?;
-        self.entries.push(ChunkEntry {
-            key,
-            index,
-            rows: good.len() as u64,
-        });
+        let entry = self.artifacts.save_chunk(index, &good).await?;
+        self.entries.push(entry);
         Ok(rejected)
     }
 }
@@ -349,13 +267,8 @@ async fn check_references(
     job: &PreparedJob,
     rows: Vec<(MigrationRow, String)>,
 ) -> Result<(Vec<MigrationRow>, Vec<Rejection>), Error> {
-    let references = job
-        .document
-        .validation
-        .as_ref()
-        .map(|v| v.references.clone())
-        .unwrap_or_default();
-    if references.is_empty() || job.mode == Mode::Rollback {
+    let references = &job.options.validation.references;
+    if references.is_empty() || matches!(job.spec, JobSpec::Rollback { .. }) {
         return Ok((rows.into_iter().map(|(r, _)| r).collect(), Vec::new()));
     }
     let wanted = |row: &MigrationRow| -> Vec<(String, Key)> {
@@ -424,6 +337,7 @@ impl AsyncRead for CountingReader {
 
 async fn transform(
     job: &PreparedJob,
+    artifacts: &JobArtifacts,
     source: &SourceRef,
     head: &ObjectInfo,
     deps: &Deps,
@@ -468,6 +382,7 @@ async fn transform(
     let mut writer = ChunkWriter {
         deps,
         job,
+        artifacts,
         rows: Vec::with_capacity(deps.chunk_rows),
         entries: Vec::new(),
     };
@@ -520,19 +435,10 @@ async fn transform(
     let mut out = rejected_out.into_inner().map_err(StoreError::from)?;
     out.flush().map_err(StoreError::from)?;
     drop(out);
-    let rejected_key = format!("{}rejected.csv", job.prefix());
-    let file = tokio::fs::File::open(rejected_file.path())
-        .await
-        .map_err(StoreError::from)?;
-    deps.objects
-        .put_object_stream(&deps.bucket, &rejected_key, Box::pin(file))
+    let rejected_key = artifacts
+        .put_file(Artifact::Rejected, rejected_file.path())
         .await?;
-    let manifest_key = format!("{}chunks/manifest.json", job.prefix());
-    let manifest =
-        serde_json::to_vec(&writer.entries).map_err(|e| Error::MigrationFailed(e.to_string()))?;
-    deps.objects
-        .put_object(&deps.bucket, &manifest_key, manifest)
-        .await?;
+    let manifest_key = artifacts.save_manifest(&writer.entries).await?;
     let valid = writer.entries.iter().map(|e| e.rows).sum();
     Ok(TransformSummary {
         bucket: deps.bucket.clone(),

@@ -19,50 +19,32 @@
 //! * `publishMode: direct`: every written key goes to `jobs/<jobId>/written.jsonl` (the app's
 //!   data-sync handlers did not see them: that list is what a re-sync needs).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::job_record::{self, JobResult, Verification};
-use super::process_chunk::{ChunkResult, load_result};
-use super::transform::{ChunkEntry, TransformSummary, chunk_key, load_summary, read_chunk};
-use super::written_log::WrittenLog;
-use super::{Deps, PreparedJob, parse_input, to_output};
+use super::{Deps, PreparedJob};
+use crate::artifacts::{Artifact, ChunkResult, JobArtifacts, TransformSummary, WrittenLog};
 use crate::error::Error;
-use crate::job::{AttributesMode, Mode, PublishMode};
-use crate::keys::{self, Key};
+use crate::job::{AttributesMode, JobResult, JobSpec, JobStatus, PublishMode, Verification};
+use crate::keys::Key;
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
-use crate::ports::objects::get_bytes;
 use crate::process::{Counts, read_data_rows, resolve_rows};
 use crate::publish::Outcome;
+use crate::report::{ReportDetails, Samples, finish};
 use crate::value::AttributeValue;
 
-#[derive(Deserialize)]
-struct VerifyInput {
-    job: PreparedJob,
-    transform: TransformSummary,
-}
-
-/// Up to this many example keys per problem go into report.json.
-const SAMPLES: usize = 100;
-
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Samples {
-    missing: Vec<String>,
-    differences: Vec<String>,
-    extra: Vec<String>,
-    conflicts: Vec<String>,
-    failed: Vec<String>,
+#[derive(Debug, Deserialize)]
+pub struct VerifyInput {
+    pub job: PreparedJob,
+    pub transform: TransformSummary,
 }
 
 fn push(list: &mut Vec<String>, item: String) {
-    if list.len() < SAMPLES {
-        list.push(item);
-    }
+    Samples::push(list, item);
 }
 
 /// How long Verify still waits for the app's saga (`publishMode: app`), for the whole job.
-pub(super) struct SagaWait {
+struct SagaWait {
     deadline: std::time::Instant,
     poll: std::time::Duration,
     waited_for: std::time::Duration,
@@ -80,12 +62,13 @@ impl SagaWait {
     }
 }
 
-pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json::Value, Error> {
-    let VerifyInput { job, transform } = parse_input("Verify", input)?;
+pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error> {
+    let VerifyInput { job, transform } = input;
+    let artifacts = job.artifacts(deps);
     let mut samples = Samples::default();
     let mut verification = Verification::default();
-    let publish_mode = job.document.publish_mode();
-    let writes = job.document.writes();
+    let publish_mode = job.options.publish_mode;
+    let writes = job.options.writes;
     let mut written = match (writes, publish_mode) {
         (true, PublishMode::Direct) => Some(WrittenLog::new()?),
         _ => None,
@@ -93,174 +76,154 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<serde_json:
     let saga =
         (writes && publish_mode == PublishMode::App).then(|| SagaWait::new(deps.app.saga_wait));
     // One pass over the chunks: count their outcomes and check the rows they wrote.
-    let check_rows = writes.then_some(&mut verification);
-    let counts = aggregate(
-        deps,
-        &job,
-        &transform,
-        Some(&mut samples),
-        check_rows,
-        written.as_mut(),
-        saga.as_ref(),
-    )
-    .await?;
+    let mut counts = Counts::of_transform(&transform);
+    let mut results = artifacts.chunk_results().await?;
+    while let Some((entry, result)) = results.next().await? {
+        counts.add_chunk(&entry, result.as_ref());
+        let Some(result) = result else {
+            push(
+                &mut samples.failed,
+                format!("chunk {} ({} rows): not processed", entry.index, entry.rows),
+            );
+            continue;
+        };
+        if let Some(w) = written.as_mut() {
+            for o in &result.rows {
+                w.record(o)?;
+            }
+        }
+        for o in &result.rows {
+            let what = format!(
+                "line {}: {} / {}: {}",
+                o.line,
+                o.pk,
+                o.sk,
+                o.reason.as_deref().unwrap_or_default()
+            );
+            match o.outcome {
+                Outcome::Conflict => push(&mut samples.conflicts, what),
+                Outcome::Failed => push(&mut samples.failed, what),
+                _ => {}
+            }
+        }
+        if writes {
+            let unfinished = verify_chunk(
+                deps,
+                &job,
+                &artifacts,
+                &result,
+                &mut verification,
+                &mut samples,
+                saga.as_ref(),
+            )
+            .await?;
+            // Rows the app's saga did not finish were not written: they failed.
+            counts.created -= unfinished.created;
+            counts.updated -= unfinished.updated;
+            counts.failed += unfinished.created + unfinished.updated;
+        }
+    }
     let written_key = match written {
-        Some(log) => Some(log.upload(deps, &job.job_id).await?),
+        Some(log) => Some(log.upload(&artifacts).await?),
         None => None,
     };
+    if transform.rejected > 0 {
+        samples.rejected = rejected_samples(&artifacts).await?;
+    }
     verification.source_count = transform.valid;
-    let drift_only = !job.document.writes();
-    if matches!(job.mode, Mode::CopyTenant | Mode::Reconcile) {
-        verification.extra_count = count_extra(deps, &job, &mut samples).await?;
+    let drift_only = !writes;
+    let reconcile = matches!(job.spec, JobSpec::Reconcile { .. });
+    if let JobSpec::CopyTenant {
+        from,
+        target_tenant,
+        ..
+    }
+    | JobSpec::Reconcile {
+        from,
+        target_tenant,
+        ..
+    } = &job.spec
+    {
+        let target_pk = crate::keys::pk(&from.entity_type, target_tenant);
+        verification.extra_count = count_extra(deps, &from.pk(), &target_pk, &mut samples).await?;
     }
     if drift_only {
         verification.difference_count = counts.created + counts.updated;
     }
     verification.success = verification.missing_count == 0
         && verification.difference_count == 0
-        && (job.mode != Mode::Reconcile || verification.extra_count == 0);
-    if drift_only && job.mode != Mode::Reconcile {
+        && (!reconcile || verification.extra_count == 0);
+    if drift_only && !reconcile {
         verification.success = true; // a dry run reports; it does not fail on what it would change
     }
 
     let bad = counts.rejected + counts.conflicts + counts.failed;
     let share = bad as f64 * 100.0 / counts.total.max(1) as f64;
+    let tolerated = job.options.tolerated_failure_percentage;
     let mut causes = Vec::new();
-    if bad > 0 && share > job.tolerated_failure_percentage {
+    if bad > 0 && share > tolerated {
         causes.push(format!(
-            "{} rejected, {} conflicts, {} failed of {} rows ({share:.2}%), more than the tolerated {}%",
-            counts.rejected, counts.conflicts, counts.failed, counts.total, job.tolerated_failure_percentage
+            "{} rejected, {} conflicts, {} failed of {} rows ({share:.2}%), more than the tolerated {tolerated}%",
+            counts.rejected, counts.conflicts, counts.failed, counts.total
         ));
     }
     if !verification.success {
         causes.push(format!(
-            "verification failed: {} missing, {} different, {} extra (see {}report.json)",
+            "verification failed: {} missing, {} different, {} extra (see {})",
             verification.missing_count,
             verification.difference_count,
             verification.extra_count,
-            job.prefix()
+            artifacts.key(Artifact::ReportMarkdown)
         ));
     }
-    let status = if causes.is_empty() {
-        "SUCCEEDED"
-    } else {
-        "FAILED"
-    };
     let result = JobResult {
         job_id: job.job_id.clone(),
-        mode: job.mode.as_str().into(),
-        status: status.into(),
+        mode: Some(job.mode()),
+        status: if causes.is_empty() {
+            JobStatus::Succeeded
+        } else {
+            JobStatus::Failed
+        },
         counts,
         verification,
-        report_key: format!("{}report.json", job.prefix()),
+        report_key: artifacts.key(Artifact::ReportJson),
         rejected_key: transform.rejected_key.clone(),
         error: (!causes.is_empty()).then(|| "MigrationFailed".to_string()),
         cause: (!causes.is_empty()).then(|| causes.join("; ")),
     };
-    let details = serde_json::json!({
-        "publishMode": publish_mode.as_str(),
-        "writtenKey": written_key,
-        "samples": to_output(&samples)?,
-    });
-    finish(deps, &job.job_id, &result, Some(details)).await?;
-    to_output(&result)
-}
-
-/// Writes report.json and the job record; used by Verify and RecordFailure. `details` (an
-/// object: samples, written key …) goes into the report beside the result.
-pub(super) async fn finish(
-    deps: &Deps,
-    job_id: &str,
-    result: &JobResult,
-    details: Option<serde_json::Value>,
-) -> Result<(), Error> {
-    let mut report = to_output(result)?;
-    if let (Some(obj), Some(serde_json::Value::Object(d))) = (report.as_object_mut(), details) {
-        obj.extend(d);
-        obj.insert("finishedAt".into(), super::now().into());
-    }
-    let bytes =
-        serde_json::to_vec_pretty(&report).map_err(|e| Error::MigrationFailed(e.to_string()))?;
-    // The job record first: if the report cannot be written, the record still tells the status.
-    let mut record = to_output(result)?;
-    if let (Some(obj), Some(existing)) =
-        (record.as_object_mut(), job_record::get(deps, job_id).await?)
-    {
-        for k in ["startedAt", "document"] {
-            if let Some(v) = existing.get(k) {
-                obj.insert(k.into(), v.clone());
-            }
-        }
-        obj.insert("finishedAt".into(), super::now().into());
-    }
-    job_record::put(deps, job_id, &result.status, &record).await?;
-    deps.objects
-        .put_object(&deps.bucket, &result.report_key, bytes)
-        .await?;
-    Ok(())
-}
-
-/// Adds up counts of all chunk results; rows of chunks that have no result count as failed.
-pub(super) async fn aggregate(
-    deps: &Deps,
-    job: &PreparedJob,
-    transform: &TransformSummary,
-    mut samples: Option<&mut Samples>,
-    mut verification: Option<&mut Verification>,
-    mut written: Option<&mut WrittenLog>,
-    saga: Option<&SagaWait>,
-) -> Result<Counts, Error> {
-    let mut counts = Counts {
-        rejected: transform.rejected,
-        total: transform.rejected,
-        ..Counts::default()
+    let details = ReportDetails {
+        publish_mode: Some(publish_mode.as_str()),
+        written_key,
+        samples,
     };
-    let manifest = get_bytes(deps.objects.as_ref(), &deps.bucket, &transform.manifest_key).await?;
-    let entries: Vec<ChunkEntry> = serde_json::from_slice(&manifest)
-        .map_err(|e| Error::MigrationFailed(format!("{}: {e}", transform.manifest_key)))?;
-    for entry in entries {
-        let Some(result) = load_result(deps, &job.job_id, entry.index).await? else {
-            counts.total += entry.rows;
-            counts.failed += entry.rows;
-            if let Some(s) = samples.as_deref_mut() {
-                push(
-                    &mut s.failed,
-                    format!("chunk {} ({} rows): not processed", entry.index, entry.rows),
-                );
-            }
-            continue;
+    finish(
+        &artifacts,
+        &deps.job_records(),
+        &result,
+        &details,
+        &super::now(),
+    )
+    .await?;
+    Ok(result)
+}
+
+/// The first rows of rejected.csv, as `line N: column: reason`.
+async fn rejected_samples(artifacts: &JobArtifacts) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let Some(bytes) = artifacts.read(Artifact::Rejected).await? else {
+        return Ok(out);
+    };
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    for record in reader.records().take(crate::report::SAMPLES) {
+        let Ok(record) = record else { break };
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        let column = match field(1) {
+            "" => String::new(),
+            c => format!("{c}: "),
         };
-        counts.add(&result.counts);
-        if let Some(w) = written.as_deref_mut() {
-            for o in &result.rows {
-                w.record(o)?;
-            }
-        }
-        if let Some(s) = samples.as_deref_mut() {
-            for o in &result.rows {
-                let what = format!(
-                    "line {}: {} / {}: {}",
-                    o.line,
-                    o.pk,
-                    o.sk,
-                    o.reason.clone().unwrap_or_default()
-                );
-                match o.outcome {
-                    Outcome::Conflict => push(&mut s.conflicts, what),
-                    Outcome::Failed => push(&mut s.failed, what),
-                    _ => {}
-                }
-            }
-            if let Some(v) = verification.as_deref_mut() {
-                let unfinished = verify_chunk(deps, job, &result, v, s, saga).await?;
-                // Rows the app's saga did not finish were not written: they failed.
-                counts.created -= unfinished.created;
-                counts.updated -= unfinished.updated;
-                counts.failed += unfinished.created + unfinished.updated;
-            }
-        }
+        out.push(format!("line {}: {column}{}", field(0), field(2)));
     }
-    Ok(counts)
+    Ok(out)
 }
 
 fn field_value(entity: &EntityRow, field: &str) -> Option<AttributeValue> {
@@ -283,7 +246,7 @@ fn row_value(row: &MigrationRow, field: &str) -> Option<AttributeValue> {
 
 /// Rows of a chunk whose command the app's saga did not bring into the data table in time.
 #[derive(Debug, Default)]
-pub(super) struct Unfinished {
+struct Unfinished {
     created: u64,
     updated: u64,
 }
@@ -293,18 +256,14 @@ pub(super) struct Unfinished {
 async fn verify_chunk(
     deps: &Deps,
     job: &PreparedJob,
+    artifacts: &JobArtifacts,
     result: &ChunkResult,
     v: &mut Verification,
     samples: &mut Samples,
     saga: Option<&SagaWait>,
 ) -> Result<Unfinished, Error> {
-    let compare_fields = job
-        .document
-        .verify
-        .as_ref()
-        .map(|v| v.compare_fields.clone())
-        .unwrap_or_default();
-    let merged = job.attributes_mode() == AttributesMode::Merge;
+    let compare_fields = &job.options.compare_fields;
+    let merged = job.options.attributes_mode == AttributesMode::Merge;
     let mut written: std::collections::HashMap<u64, &crate::publish::RowOutcome> = result
         .rows
         .iter()
@@ -316,7 +275,7 @@ async fn verify_chunk(
         })
         .map(|o| (o.line, o))
         .collect();
-    let rows = read_chunk(deps, &chunk_key(&job.job_id, result.chunk)).await?;
+    let rows = artifacts.load_chunk_at(result.chunk).await?;
     let rows: Vec<MigrationRow> = rows
         .into_iter()
         .filter(|r| written.contains_key(&r.line))
@@ -405,28 +364,19 @@ async fn verify_chunk(
     Ok(unfinished)
 }
 
-/// Live entities in the target tenant without a live counterpart in the source tenant.
-async fn count_extra(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> Result<u64, Error> {
-    let doc = &job.document;
-    let (Some(ty), Some(src), Some(dst)) =
-        (&doc.entity_type, &doc.source_tenant, &doc.target_tenant)
-    else {
-        return Ok(0);
-    };
-    let target_pk = keys::pk(ty, dst);
-    let source_pk = keys::pk(ty, src);
+/// Live entities in the target partition without a live counterpart in the source partition.
+async fn count_extra(
+    deps: &Deps,
+    source_pk: &str,
+    target_pk: &str,
+    samples: &mut Samples,
+) -> Result<u64, Error> {
     let mut extra = 0;
     let mut start: Option<Key> = None;
     loop {
         let page = deps
             .tables
-            .query(
-                &deps.table_names.data,
-                &target_pk,
-                None,
-                start.as_ref(),
-                100,
-            )
+            .query(&deps.table_names.data, target_pk, None, start.as_ref(), 100)
             .await?;
         let live: Vec<EntityRow> = page
             .items
@@ -434,12 +384,12 @@ async fn count_extra(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> R
             .filter_map(|i| EntityRow::from_data_item(i).ok())
             .filter(|e| !e.is_deleted)
             .collect();
-        let source_keys: Vec<Key> = live.iter().map(|e| Key::new(&source_pk, &e.sk)).collect();
+        let source_keys: Vec<Key> = live.iter().map(|e| Key::new(source_pk, &e.sk)).collect();
         let sources =
             read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &source_keys).await?;
         for e in &live {
             if sources
-                .get(&Key::new(&source_pk, &e.sk))
+                .get(&Key::new(source_pk, &e.sk))
                 .is_none_or(|s| s.is_deleted)
             {
                 extra += 1;
@@ -450,19 +400,5 @@ async fn count_extra(deps: &Deps, job: &PreparedJob, samples: &mut Samples) -> R
             Some(n) => start = Some(n),
             None => return Ok(extra),
         }
-    }
-}
-
-/// Counts for a job that failed before Verify (used by RecordFailure).
-pub(super) async fn counts_so_far(
-    deps: &Deps,
-    job: &PreparedJob,
-) -> Result<(Counts, Option<TransformSummary>), Error> {
-    match load_summary(deps, &job.job_id).await? {
-        Some(summary) => Ok((
-            aggregate(deps, job, &summary, None, None, None, None).await?,
-            Some(summary),
-        )),
-        None => Ok((Counts::default(), None)),
     }
 }

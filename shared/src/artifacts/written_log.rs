@@ -7,13 +7,9 @@
 
 use std::io::Write;
 
-use super::Deps;
+use super::{Artifact, JobArtifacts};
 use crate::error::Error;
 use crate::publish::{Outcome, RowOutcome};
-
-pub fn written_key(job_id: &str) -> String {
-    format!("{}written.jsonl", super::job_prefix(job_id))
-}
 
 pub struct WrittenLog {
     file: std::io::BufWriter<tempfile::NamedTempFile>,
@@ -57,19 +53,13 @@ impl WrittenLog {
         Ok(())
     }
 
-    /// Uploads the list to `jobs/<jobId>/written.jsonl`.
-    pub async fn upload(self, deps: &Deps, job_id: &str) -> Result<String, Error> {
+    /// Uploads the list to `jobs/<jobId>/written.jsonl` and returns its key.
+    pub async fn upload(self, artifacts: &JobArtifacts) -> Result<String, Error> {
         let file = self
             .file
             .into_inner()
             .map_err(|e| Error::Retryable(format!("written.jsonl: {e}")))?;
-        let reader = tokio::fs::File::open(file.path())
-            .await
-            .map_err(|e| Error::Retryable(format!("written.jsonl: {e}")))?;
-        let key = written_key(job_id);
-        deps.objects
-            .put_object_stream(&deps.bucket, &key, Box::pin(reader))
-            .await?;
+        let key = artifacts.put_file(Artifact::Written, file.path()).await?;
         drop(file);
         Ok(key)
     }

@@ -1,12 +1,21 @@
 //! The job document (DESIGN §4): the execution input of the state machine.
 //!
-//! Unknown fields are rejected with their names (serde's `deny_unknown_fields`), and the fields a
-//! mode requires are checked by [`JobDocument::validate`] before anything is written.
+//! [`JobDocument`] is the wire form (DESIGN §4): unknown fields are rejected with their names
+//! (serde's `deny_unknown_fields`). [`JobDocument::validate`] turns it, once, into the typed
+//! [`JobSpec`] (what the mode works on) and [`JobOptions`] (how rows are changed and published),
+//! naming every missing or wrong field before anything is written.
+
+mod result;
+mod spec;
+mod status;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 pub use crate::js_numbers::UnsafeNumbers;
+pub use result::{ContractOutput, JobResult, Verification};
+pub use spec::{JobOptions, JobSpec, TenantScope};
+pub use status::JobStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -269,120 +278,6 @@ impl JobDocument {
         let doc = serde_path_to_error::deserialize(de).map_err(named)?;
         Ok((value, doc))
     }
-
-    pub fn attributes_mode(&self) -> AttributesMode {
-        self.attributes_mode.unwrap_or_default()
-    }
-
-    pub fn unsafe_numbers(&self) -> UnsafeNumbers {
-        self.unsafe_numbers.unwrap_or_default()
-    }
-
-    pub fn publish_mode(&self) -> PublishMode {
-        self.publish_mode.unwrap_or_default()
-    }
-
-    pub fn dry_run(&self) -> bool {
-        self.dry_run.unwrap_or(false)
-    }
-
-    pub fn tolerated_failure_percentage(&self) -> f64 {
-        self.tolerated_failure_percentage.unwrap_or(0.0)
-    }
-
-    /// Reconcile writes only when asked to repair; a dry run never writes.
-    pub fn writes(&self) -> bool {
-        !self.dry_run() && (self.mode != Mode::Reconcile || self.repair.unwrap_or(false))
-    }
-
-    /// Checks the fields the mode needs, before anything is written.
-    pub fn validate(&self) -> Result<(), Error> {
-        let mut missing = Vec::new();
-        let need = |present: bool, name: &'static str, missing: &mut Vec<&'static str>| {
-            if !present {
-                missing.push(name);
-            }
-        };
-        match self.mode {
-            Mode::Import => need(self.source.is_some(), "source", &mut missing),
-            Mode::CopyTenant | Mode::Reconcile => {
-                need(self.entity_type.is_some(), "entityType", &mut missing);
-                need(self.source_tenant.is_some(), "sourceTenant", &mut missing);
-                need(self.target_tenant.is_some(), "targetTenant", &mut missing);
-            }
-            Mode::NormalizeTenant => {
-                need(self.entity_type.is_some(), "entityType", &mut missing);
-                need(self.source_tenant.is_some(), "sourceTenant", &mut missing);
-            }
-            Mode::Transform => {
-                need(self.entity_type.is_some(), "entityType", &mut missing);
-                need(self.source_tenant.is_some(), "sourceTenant", &mut missing);
-                need(
-                    !self.operations.is_empty() || self.schema_version.is_some(),
-                    "operations",
-                    &mut missing,
-                );
-            }
-            Mode::Rollback => need(self.rollback_of.is_some(), "rollbackOf", &mut missing),
-        }
-        if !missing.is_empty() {
-            return Err(Error::invalid(format!(
-                "job document: mode {} requires {}",
-                self.mode.as_str(),
-                missing.join(", ")
-            )));
-        }
-        if let Some(id) = &self.job_id {
-            check_job_id(id)?;
-        }
-        if let Some(id) = &self.rollback_of {
-            check_job_id(id)?;
-        }
-        for (name, value) in [
-            ("entityType", &self.entity_type),
-            ("sourceTenant", &self.source_tenant),
-            ("targetTenant", &self.target_tenant),
-        ] {
-            if let Some(v) = value
-                && (v.is_empty() || v.contains('#') || v.trim() != v)
-            {
-                return Err(Error::invalid(format!(
-                    "job document: {name} {v:?} must be non-empty, without '#' or surrounding spaces"
-                )));
-            }
-        }
-        if let Some(p) = self.tolerated_failure_percentage
-            && !(0.0..=100.0).contains(&p)
-        {
-            return Err(Error::invalid(format!(
-                "job document: toleratedFailurePercentage {p} is not within 0..100"
-            )));
-        }
-        if let (Mode::CopyTenant, Some(s), Some(t)) =
-            (self.mode, &self.source_tenant, &self.target_tenant)
-            && s == t
-        {
-            return Err(Error::invalid(
-                "job document: copy-tenant needs a targetTenant different from sourceTenant",
-            ));
-        }
-        if let Some(key) = self.source.as_ref().map(|s| &s.key)
-            && key.is_empty()
-        {
-            return Err(Error::invalid("job document: source.key is empty"));
-        }
-        if let Some(version) = &self.app_framework_version {
-            parse_framework_version(version)?;
-        }
-        if let Some(schema) = self
-            .validation
-            .as_ref()
-            .and_then(|v| v.attributes_schema.as_ref())
-        {
-            crate::operations::compile_schema(schema)?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -465,8 +360,10 @@ mod tests {
             "operations": [{"op": "rename", "from": "a", "to": "b"}, {"op": "split", "from": "n", "into": ["f", "l"]}]
         }))
         .unwrap();
-        doc.validate().unwrap();
-        assert!(doc.writes());
+        let (spec, options) = doc.validate().unwrap();
+        assert!(options.writes);
+        assert_eq!(spec.mode(), Mode::Transform);
+        assert_eq!(options.attributes_mode, AttributesMode::Replace);
     }
 
     #[test]
@@ -496,8 +393,9 @@ mod tests {
                 .contains("appFrameworkVersion")
         );
         let doc = JobDocument::parse(json!({"mode": "import", "source": {"key": "k"}, "unsafeNumbers": "string", "publishMode": "app"})).unwrap();
-        assert_eq!(doc.unsafe_numbers(), UnsafeNumbers::String);
-        assert_eq!(doc.publish_mode(), PublishMode::App);
+        let options = doc.options().unwrap();
+        assert_eq!(options.unsafe_numbers, UnsafeNumbers::String);
+        assert_eq!(options.publish_mode, PublishMode::App);
         assert!(
             JobDocument::parse(
                 json!({"mode": "import", "source": {"key": "k"}, "unsafeNumbers": "round"})
@@ -509,11 +407,47 @@ mod tests {
     #[test]
     fn reconcile_writes_only_with_repair() {
         let doc = JobDocument::parse(json!({"mode": "reconcile", "entityType": "P", "sourceTenant": "a", "targetTenant": "b"})).unwrap();
-        assert!(!doc.writes());
+        assert!(!doc.options().unwrap().writes);
         let doc = JobDocument {
             repair: Some(true),
             ..doc
         };
-        assert!(doc.writes());
+        assert!(doc.options().unwrap().writes);
+        assert!(matches!(
+            doc.spec().unwrap(),
+            JobSpec::Reconcile { repair: true, .. }
+        ));
+    }
+
+    #[test]
+    fn each_mode_gets_exactly_its_fields() {
+        let doc = JobDocument::parse(
+            json!({"mode": "normalize-tenant", "entityType": "P", "sourceTenant": "MY_T"}),
+        )
+        .unwrap();
+        let JobSpec::NormalizeTenant {
+            from,
+            target_tenant,
+        } = doc.spec().unwrap()
+        else {
+            panic!("normalize-tenant")
+        };
+        assert_eq!(
+            (from.pk().as_str(), target_tenant.as_str()),
+            ("P#MY_T", "my_t")
+        );
+        assert!(doc.spec().unwrap().moves_entities());
+        let doc = JobDocument::parse(json!({"mode": "copy-tenant", "entityType": "P", "sourceTenant": "a", "targetTenant": "b", "softDeleteSource": true})).unwrap();
+        assert!(doc.spec().unwrap().moves_entities());
+        let doc = JobDocument {
+            soft_delete_source: None,
+            ..doc
+        };
+        assert!(!doc.spec().unwrap().moves_entities());
+        let doc = JobDocument::parse(json!({"mode": "rollback", "rollbackOf": "j1"})).unwrap();
+        assert_eq!(doc.spec().unwrap().rollback_of(), Some("j1"));
+        let doc =
+            JobDocument::parse(json!({"mode": "rollback", "rollbackOf": "not an id"})).unwrap();
+        assert!(doc.spec().unwrap_err().to_string().contains("jobId"));
     }
 }

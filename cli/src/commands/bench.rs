@@ -5,6 +5,7 @@
 //! peak resident memory after each. The README's performance figures come from it.
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -74,6 +75,43 @@ async fn run_job(
         ));
     }
     Ok((result.output.unwrap_or(Value::Null), seconds))
+}
+
+/// `migrate bench`: on DIR (default: a temporary directory), never on --state-dir.
+pub async fn run(
+    definition: &str,
+    rows: u64,
+    dir: Option<&std::path::Path>,
+    json_out: bool,
+) -> super::Outcome {
+    use super::usage;
+    if rows == 0 {
+        return Err(usage("--rows must be at least 1"));
+    }
+    let temp;
+    let dir = match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| usage(format!("cannot create {}: {e}", d.display())))?;
+            d.to_path_buf()
+        }
+        None => {
+            temp = tempfile::tempdir().map_err(|e| usage(format!("temporary directory: {e}")))?;
+            temp.path().to_path_buf()
+        }
+    };
+    if !json_out {
+        eprintln!("benchmark: {rows} rows in {}", dir.display());
+    }
+    let phases = bench(definition, rows, &dir)
+        .await
+        .map_err(|e| super::Failure::Failed(format!("benchmark failed: {e}")))?;
+    if json_out {
+        crate::output::json(&phases, true);
+    } else {
+        print_table(&phases);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs the benchmark; returns one JSON object per phase.

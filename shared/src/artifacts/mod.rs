@@ -1,0 +1,369 @@
+//! The files of one job under `jobs/<jobId>/` in the pipeline's bucket (DESIGN §6), and the one
+//! place their keys are spelled: [`Artifact::key`]. [`JobArtifacts`] loads and saves each of
+//! them as its type, so no handler reads another handler's output by hand.
+//!
+//! ```text
+//! jobs/<jobId>/export.csv, export.json          Export (table-sourced modes)
+//! jobs/<jobId>/transform.json, rejected.csv     Transform
+//! jobs/<jobId>/chunks/manifest.json, NNNNN.jsonl
+//! jobs/<jobId>/results/chunks/NNNNN.json        ProcessChunk, one per chunk
+//! jobs/<jobId>/results/map/…                    the Distributed Map's ResultWriter
+//! jobs/<jobId>/report.json, report.md           Verify / RecordFailure
+//! jobs/<jobId>/written.jsonl                    Verify (publishMode direct)
+//! ```
+
+mod types;
+pub mod written_log;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, StoreError};
+use crate::migration_csv::MigrationRow;
+use crate::ports::ObjectStore;
+use crate::ports::objects::{ObjectReader, get_bytes, get_bytes_if_exists, list_all};
+use crate::process::Counts;
+
+pub use types::{ChunkEntry, ChunkResult, ExportSummary, SourceRef, TransformSummary};
+pub use written_log::WrittenLog;
+
+/// Rows per transformed chunk (one Distributed Map item), unless configured.
+pub const DEFAULT_CHUNK_ROWS: usize = 500;
+
+/// One file of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artifact {
+    ExportCsv,
+    ExportSummary,
+    TransformSummary,
+    Rejected,
+    Manifest,
+    Chunk(u32),
+    /// The folder of the chunk results.
+    ChunkResults,
+    ChunkResult(u32),
+    /// The Distributed Map's ResultWriter prefix (`$.job.resultsPrefix`).
+    MapResults,
+    ReportJson,
+    ReportMarkdown,
+    Written,
+}
+
+/// `jobs/<jobId>/`.
+pub fn job_prefix(job_id: &str) -> String {
+    format!("jobs/{job_id}/")
+}
+
+impl Artifact {
+    pub fn key(self, job_id: &str) -> String {
+        let prefix = job_prefix(job_id);
+        match self {
+            Artifact::ExportCsv => format!("{prefix}export.csv"),
+            Artifact::ExportSummary => format!("{prefix}export.json"),
+            Artifact::TransformSummary => format!("{prefix}transform.json"),
+            Artifact::Rejected => format!("{prefix}rejected.csv"),
+            Artifact::Manifest => format!("{prefix}chunks/manifest.json"),
+            Artifact::Chunk(index) => format!("{prefix}chunks/{index:05}.jsonl"),
+            Artifact::ChunkResults => format!("{prefix}results/chunks/"),
+            Artifact::ChunkResult(index) => format!("{prefix}results/chunks/{index:05}.json"),
+            Artifact::MapResults => format!("{prefix}results/map"),
+            Artifact::ReportJson => format!("{prefix}report.json"),
+            Artifact::ReportMarkdown => format!("{prefix}report.md"),
+            Artifact::Written => format!("{prefix}written.jsonl"),
+        }
+    }
+}
+
+/// The files of one job, typed.
+#[derive(Clone)]
+pub struct JobArtifacts {
+    objects: Arc<dyn ObjectStore>,
+    bucket: String,
+    job_id: String,
+}
+
+fn corrupt(key: &str, e: impl std::fmt::Display) -> Error {
+    Error::from(StoreError::Corrupt(format!("{key}: {e}")))
+}
+
+impl JobArtifacts {
+    pub fn new(objects: Arc<dyn ObjectStore>, bucket: &str, job_id: &str) -> Self {
+        JobArtifacts {
+            objects,
+            bucket: bucket.to_string(),
+            job_id: job_id.to_string(),
+        }
+    }
+
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub fn key(&self, artifact: Artifact) -> String {
+        artifact.key(&self.job_id)
+    }
+
+    /// The artifact's bytes, if it exists.
+    pub async fn read(&self, artifact: Artifact) -> Result<Option<Vec<u8>>, Error> {
+        Ok(get_bytes_if_exists(self.objects.as_ref(), &self.bucket, &self.key(artifact)).await?)
+    }
+
+    async fn load<T: DeserializeOwned>(&self, artifact: Artifact) -> Result<Option<T>, Error> {
+        let key = self.key(artifact);
+        match get_bytes_if_exists(self.objects.as_ref(), &self.bucket, &key).await? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt(&key, e)),
+            None => Ok(None),
+        }
+    }
+
+    async fn save<T: Serialize>(&self, artifact: Artifact, value: &T) -> Result<String, Error> {
+        let key = self.key(artifact);
+        let body = serde_json::to_vec(value).map_err(|e| corrupt(&key, e))?;
+        self.put(artifact, body).await?;
+        Ok(key)
+    }
+
+    /// Stores a small artifact at once.
+    pub async fn put(&self, artifact: Artifact, body: Vec<u8>) -> Result<(), Error> {
+        self.objects
+            .put_object(&self.bucket, &self.key(artifact), body)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a large artifact (export.csv, rejected.csv, written.jsonl), streamed.
+    pub async fn put_stream(
+        &self,
+        artifact: Artifact,
+        body: ObjectReader,
+    ) -> Result<String, Error> {
+        let key = self.key(artifact);
+        self.objects
+            .put_object_stream(&self.bucket, &key, body)
+            .await?;
+        Ok(key)
+    }
+
+    /// Streams a file written by a state (a temporary file) to the artifact.
+    pub async fn put_file(
+        &self,
+        artifact: Artifact,
+        path: &std::path::Path,
+    ) -> Result<String, Error> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(StoreError::from)?;
+        self.put_stream(artifact, Box::pin(file)).await
+    }
+
+    pub async fn load_export(&self) -> Result<Option<ExportSummary>, Error> {
+        self.load(Artifact::ExportSummary).await
+    }
+
+    pub async fn save_export(&self, summary: &ExportSummary) -> Result<(), Error> {
+        self.save(Artifact::ExportSummary, summary).await.map(drop)
+    }
+
+    pub async fn load_transform(&self) -> Result<Option<TransformSummary>, Error> {
+        self.load(Artifact::TransformSummary).await
+    }
+
+    pub async fn save_transform(&self, summary: &TransformSummary) -> Result<(), Error> {
+        self.save(Artifact::TransformSummary, summary)
+            .await
+            .map(drop)
+    }
+
+    /// The chunk manifest (what the Distributed Map iterates over).
+    pub async fn load_manifest(&self) -> Result<Vec<ChunkEntry>, Error> {
+        match self.load(Artifact::Manifest).await? {
+            Some(entries) => Ok(entries),
+            None => Err(corrupt(&self.key(Artifact::Manifest), "missing")),
+        }
+    }
+
+    pub async fn save_manifest(&self, entries: &[ChunkEntry]) -> Result<String, Error> {
+        self.save(Artifact::Manifest, &entries).await
+    }
+
+    /// Writes one chunk of validated rows (one JSON row per line) and returns its manifest entry.
+    pub async fn save_chunk(&self, index: u32, rows: &[MigrationRow]) -> Result<ChunkEntry, Error> {
+        let key = self.key(Artifact::Chunk(index));
+        let mut body = Vec::with_capacity(rows.len() * 256);
+        for row in rows {
+            serde_json::to_writer(&mut body, row).map_err(|e| corrupt(&key, e))?;
+            body.push(b'\n');
+        }
+        self.objects.put_object(&self.bucket, &key, body).await?;
+        Ok(ChunkEntry {
+            key,
+            index,
+            rows: rows.len() as u64,
+        })
+    }
+
+    /// The rows of one chunk (small: at most the chunk size).
+    pub async fn load_chunk(&self, entry: &ChunkEntry) -> Result<Vec<MigrationRow>, Error> {
+        let key = &entry.key;
+        let bytes = get_bytes(self.objects.as_ref(), &self.bucket, key).await?;
+        bytes
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.is_empty())
+            .map(|(i, line)| {
+                serde_json::from_slice(line)
+                    .map_err(|e| corrupt(key, format!("line {}: not a chunk row: {e}", i + 1)))
+            })
+            .collect()
+    }
+
+    /// The rows of chunk `index` (rollback and verify know chunks by index).
+    pub async fn load_chunk_at(&self, index: u32) -> Result<Vec<MigrationRow>, Error> {
+        self.load_chunk(&ChunkEntry {
+            key: self.key(Artifact::Chunk(index)),
+            index,
+            rows: 0,
+        })
+        .await
+    }
+
+    /// The result of chunk `index`, if it was processed.
+    pub async fn load_result(&self, index: u32) -> Result<Option<ChunkResult>, Error> {
+        self.load(Artifact::ChunkResult(index)).await
+    }
+
+    pub async fn save_result(&self, result: &ChunkResult) -> Result<(), Error> {
+        self.save(Artifact::ChunkResult(result.chunk), result)
+            .await
+            .map(drop)
+    }
+
+    /// Every chunk result of the job, in chunk order, one at a time (never all in memory).
+    pub async fn result_indexes(&self) -> Result<Vec<u32>, Error> {
+        let prefix = self.key(Artifact::ChunkResults);
+        let objects = list_all(self.objects.as_ref(), &self.bucket, &prefix).await?;
+        objects
+            .iter()
+            .map(|o| {
+                o.key
+                    .strip_prefix(&prefix)
+                    .and_then(|name| name.strip_suffix(".json"))
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| corrupt(&o.key, "not a chunk result name"))
+            })
+            .collect()
+    }
+
+    /// The chunks of the manifest with their results, one at a time (never all in memory).
+    pub async fn chunk_results(&self) -> Result<ChunkResults, Error> {
+        Ok(ChunkResults {
+            entries: self.load_manifest().await?.into_iter(),
+            artifacts: self.clone(),
+        })
+    }
+
+    /// The counts of a job so far: Transform's rejections plus every chunk result; rows of a
+    /// chunk without a result count as failed (they were not processed).
+    pub async fn counts_so_far(&self, transform: &TransformSummary) -> Result<Counts, Error> {
+        let mut counts = Counts::of_transform(transform);
+        let mut results = self.chunk_results().await?;
+        while let Some((entry, result)) = results.next().await? {
+            counts.add_chunk(&entry, result.as_ref());
+        }
+        Ok(counts)
+    }
+
+    /// Writes report.json (pretty) and report.md.
+    pub async fn save_report(
+        &self,
+        json: &serde_json::Value,
+        markdown: String,
+    ) -> Result<(), Error> {
+        let key = self.key(Artifact::ReportJson);
+        let body = serde_json::to_vec_pretty(json).map_err(|e| corrupt(&key, e))?;
+        self.put(Artifact::ReportJson, body).await?;
+        self.put(Artifact::ReportMarkdown, markdown.into_bytes())
+            .await
+    }
+}
+
+/// A cursor over the chunk manifest, loading each chunk's result when asked.
+pub struct ChunkResults {
+    entries: std::vec::IntoIter<ChunkEntry>,
+    artifacts: JobArtifacts,
+}
+
+impl ChunkResults {
+    pub async fn next(&mut self) -> Result<Option<(ChunkEntry, Option<ChunkResult>)>, Error> {
+        let Some(entry) = self.entries.next() else {
+            return Ok(None);
+        };
+        let result = self.artifacts.load_result(entry.index).await?;
+        Ok(Some((entry, result)))
+    }
+}
+
+impl Counts {
+    /// Transform's part: its rejected rows.
+    pub fn of_transform(transform: &TransformSummary) -> Counts {
+        Counts {
+            rejected: transform.rejected,
+            total: transform.rejected,
+            ..Counts::default()
+        }
+    }
+
+    /// Adds one chunk: its result's counts, or all its rows as failed when it has none.
+    pub fn add_chunk(&mut self, entry: &ChunkEntry, result: Option<&ChunkResult>) {
+        match result {
+            Some(r) => self.add(&r.counts),
+            None => {
+                self.total += entry.rows;
+                self.failed += entry.rows;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_under_the_job_prefix() {
+        for a in [
+            Artifact::ExportCsv,
+            Artifact::ExportSummary,
+            Artifact::TransformSummary,
+            Artifact::Rejected,
+            Artifact::Manifest,
+            Artifact::Chunk(7),
+            Artifact::ChunkResults,
+            Artifact::ChunkResult(7),
+            Artifact::MapResults,
+            Artifact::ReportJson,
+            Artifact::ReportMarkdown,
+            Artifact::Written,
+        ] {
+            assert!(a.key("j1").starts_with("jobs/j1/"), "{a:?}");
+        }
+        assert_eq!(Artifact::Chunk(7).key("j"), "jobs/j/chunks/00007.jsonl");
+        assert_eq!(
+            Artifact::ChunkResult(7).key("j"),
+            "jobs/j/results/chunks/00007.json"
+        );
+        assert!(
+            Artifact::ChunkResult(7)
+                .key("j")
+                .starts_with(&Artifact::ChunkResults.key("j"))
+        );
+    }
+}

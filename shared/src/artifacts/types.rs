@@ -1,0 +1,58 @@
+//! The shapes of a job's JSON artifacts; several are also a state's output in the ASL payload.
+
+use serde::{Deserialize, Serialize};
+
+use crate::process::Counts;
+use crate::publish::RowOutcome;
+
+/// An S3 object a state reads (Transform's source).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// `jobs/<jobId>/export.json`, also Export's output (`$.source` of Transform).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportSummary {
+    pub bucket: String,
+    pub key: String,
+    pub rows: u64,
+}
+
+/// One item of the chunk manifest (what the Distributed Map iterates over).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkEntry {
+    pub key: String,
+    pub index: u32,
+    pub rows: u64,
+}
+
+/// `jobs/<jobId>/transform.json`, also Transform's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransformSummary {
+    pub bucket: String,
+    pub manifest_key: String,
+    pub rejected_key: String,
+    pub chunks: u32,
+    /// Every data row of the file.
+    pub total: u64,
+    /// Rows that passed validation (in the chunks).
+    pub valid: u64,
+    pub rejected: u64,
+    pub source_etag: String,
+}
+
+/// `jobs/<jobId>/results/chunks/<index>.json`: every row's outcome of one chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkResult {
+    pub job_id: String,
+    pub chunk: u32,
+    pub dry_run: bool,
+    pub counts: Counts,
+    pub rows: Vec<RowOutcome>,
+}

@@ -1,0 +1,120 @@
+//! `$.job`: the job as the state machine carries it from Prepare to every later state.
+//!
+//! On the wire it is the contract's job document plus what Prepare fixed (`jobId`, the bucket,
+//! the Distributed Map's concurrency, tolerance and result prefix, which the ASL reads by path).
+//! In Rust it is the typed [`JobSpec`] and [`JobOptions`], parsed once where the payload enters.
+
+use serde::{Deserialize, Serialize};
+
+use super::Deps;
+use crate::artifacts::{Artifact, JobArtifacts};
+use crate::error::Error;
+use crate::job::{JobDocument, JobOptions, JobSpec, Mode};
+use crate::publish::PublishContext;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PreparedJobWire", into = "PreparedJobWire")]
+pub struct PreparedJob {
+    pub job_id: String,
+    pub spec: JobSpec,
+    pub options: JobOptions,
+    /// The document as validated (with `jobId` and `appFrameworkVersion` filled in): what the
+    /// job record keeps.
+    pub document: JobDocument,
+    pub bucket: String,
+    pub max_concurrency: u32,
+}
+
+/// The JSON form; `mode`, `hasSourceTable`, `toleratedFailurePercentage` and `resultsPrefix` are
+/// derived, and read by the ASL (`$.job.hasSourceTable`, `MaxConcurrencyPath`, …).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PreparedJobWire {
+    job_id: String,
+    mode: Mode,
+    document: JobDocument,
+    bucket: String,
+    has_source_table: bool,
+    max_concurrency: u32,
+    tolerated_failure_percentage: f64,
+    results_prefix: String,
+}
+
+impl TryFrom<PreparedJobWire> for PreparedJob {
+    type Error = Error;
+
+    fn try_from(wire: PreparedJobWire) -> Result<Self, Error> {
+        let (spec, options) = wire.document.validate()?;
+        PreparedJob::new(
+            wire.job_id,
+            spec,
+            options,
+            wire.document,
+            wire.bucket,
+            wire.max_concurrency,
+        )
+    }
+}
+
+impl From<PreparedJob> for PreparedJobWire {
+    fn from(job: PreparedJob) -> Self {
+        let mode = job.spec.mode();
+        PreparedJobWire {
+            results_prefix: Artifact::MapResults.key(&job.job_id),
+            tolerated_failure_percentage: job.options.tolerated_failure_percentage,
+            has_source_table: mode.has_source_table(),
+            mode,
+            job_id: job.job_id,
+            document: job.document,
+            bucket: job.bucket,
+            max_concurrency: job.max_concurrency,
+        }
+    }
+}
+
+impl PreparedJob {
+    pub fn new(
+        job_id: String,
+        spec: JobSpec,
+        options: JobOptions,
+        document: JobDocument,
+        bucket: String,
+        max_concurrency: u32,
+    ) -> Result<Self, Error> {
+        crate::job::check_job_id(&job_id)?;
+        Ok(PreparedJob {
+            job_id,
+            spec,
+            options,
+            document,
+            bucket,
+            max_concurrency,
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.spec.mode()
+    }
+
+    /// The job's files.
+    pub fn artifacts(&self, deps: &Deps) -> JobArtifacts {
+        deps.artifacts(&self.job_id)
+    }
+
+    /// Everything about the job that shapes the rows it writes.
+    pub fn publish_context(&self, deps: &Deps) -> PublishContext {
+        PublishContext {
+            job_id: self.job_id.clone(),
+            mode: self.mode(),
+            moves_entities: self.spec.moves_entities(),
+            attributes_mode: self.options.attributes_mode,
+            publish_mode: self.options.publish_mode,
+            now: super::now(),
+            actor: deps.actor.clone(),
+            tables: deps.table_names.clone(),
+            rollback_of: self.spec.rollback_of().map(str::to_string),
+            large_attributes: deps.app.large_attributes.clone(),
+            master_data_table: deps.app.master_data_table.clone(),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Playing Lambda's part in-process: the one runner of the Task functions that both `migrate`
+//! (embedded stores) and the moto tests (AWS adapters) use.
+//!
+//! [`TaskRunner`] resolves each Task state's resource (`${PrepareFunctionArn}` …, substituted
+//! with `<arn prefix><function name>`) to its [`TaskFunction`], calls the handler, and then — as
+//! the data table's event source mapping would — delivers the new stream records to the history
+//! handler ([`HistoryPump`]).
+
+mod history_pump;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::asl::{self, ExecutionOptions, ExecutionResult, Resources, StateMachine, TaskFailure};
+use crate::error::Error;
+use crate::handlers::{Deps, TaskFunction};
+use crate::ports::objects::get_bytes;
+
+pub use history_pump::{HistoryPump, MemoryPositions, PositionStore, TablePositions};
+
+/// The definition's substitutions: every `${...FunctionArn}` to `<arn_prefix><function name>`.
+pub fn substitutions(arn_prefix: &str) -> HashMap<String, String> {
+    TaskFunction::ALL
+        .iter()
+        .map(|f| {
+            (
+                f.substitution().to_string(),
+                format!("{arn_prefix}{}", f.name()),
+            )
+        })
+        .collect()
+}
+
+/// Parses a definition whose Task resources this runner's `arn_prefix` names.
+pub fn state_machine(definition: &str, arn_prefix: &str) -> Result<StateMachine, Error> {
+    StateMachine::parse(definition, &substitutions(arn_prefix))
+        .map_err(|e| Error::invalid(format!("state machine definition: {e}")))
+}
+
+pub struct TaskRunner {
+    pub deps: Deps,
+    arn_prefix: String,
+    history: Option<Arc<HistoryPump>>,
+}
+
+impl TaskRunner {
+    /// `arn_prefix` + a function's name is its resource in the definition.
+    pub fn new(deps: Deps, arn_prefix: &str, history: Option<Arc<HistoryPump>>) -> Self {
+        TaskRunner {
+            deps,
+            arn_prefix: arn_prefix.to_string(),
+            history,
+        }
+    }
+
+    /// Delivers the data table's pending stream records to the history handler.
+    pub async fn pump_history(&self) -> Result<u64, Error> {
+        match &self.history {
+            Some(pump) => pump.pump(&self.deps).await,
+            None => Ok(0),
+        }
+    }
+
+    /// Runs one execution to completion, history included.
+    pub async fn run(
+        &self,
+        state_machine: &StateMachine,
+        input: serde_json::Value,
+        options: ExecutionOptions,
+    ) -> ExecutionResult {
+        let result = asl::run_execution(state_machine, self, input, options).await;
+        if let Err(e) = self.pump_history().await {
+            tracing::warn!(error = %e, "history pump");
+        }
+        result
+    }
+}
+
+fn failure(e: &Error) -> TaskFailure {
+    TaskFailure::new(e.error_type().as_str(), e.to_string())
+}
+
+#[async_trait]
+impl Resources for TaskRunner {
+    async fn invoke(
+        &self,
+        resource: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, TaskFailure> {
+        let Some(function) = resource
+            .strip_prefix(&self.arn_prefix)
+            .and_then(TaskFunction::from_name)
+        else {
+            return Err(TaskFailure::new(
+                "States.Runtime",
+                format!("unknown resource {resource}"),
+            ));
+        };
+        let output = function.invoke(input, &self.deps).await;
+        // Like the stream's event source mapping: history follows every write.
+        if let Err(e) = self.pump_history().await {
+            tracing::warn!(error = %e, "history pump");
+        }
+        output.map_err(|e| failure(&e))
+    }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, TaskFailure> {
+        get_bytes(self.deps.objects.as_ref(), bucket, key)
+            .await
+            .map_err(|e| TaskFailure::new("States.ItemReaderFailed", e.to_string()))
+    }
+
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), TaskFailure> {
+        self.deps
+            .objects
+            .put_object(bucket, key, body)
+            .await
+            .map(|_| ())
+            .map_err(|e| TaskFailure::new("States.ResultWriterFailed", e.to_string()))
+    }
+}
