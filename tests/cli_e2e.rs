@@ -92,6 +92,20 @@ fn upload_prints_the_contract_output_and_exit_codes_follow_the_result() {
     let report = migrate(&state, &["cat", &format!("jobs/{job}/report.json")]);
     assert_eq!(json(&report)["status"], "SUCCEEDED");
     assert_eq!(json(&migrate(&state, &["job", job]))["status"], "SUCCEEDED");
+    // The readable report beside report.json.
+    let md = migrate(&state, &["report", job]);
+    assert_eq!(md.status.code(), Some(0));
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains(&format!("# Job `{job}`: SUCCEEDED (import)")),
+        "{md}"
+    );
+    assert!(md.contains("| created | 25 |"), "{md}");
+    assert!(md.contains("## Verification: passed"), "{md}");
+    assert_eq!(
+        migrate(&state, &["report", "no-such-job"]).status.code(),
+        Some(1)
+    );
 
     // A job document that fails: bad rows under the default tolerance -> exit 1, error on stderr.
     let bad = dir.path().join("bad.csv");
@@ -112,6 +126,15 @@ fn upload_prints_the_contract_output_and_exit_codes_follow_the_result() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["status"], "FAILED");
     assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidInput"));
+    // Its readable report names the rejected row, its line and why.
+    let failed_job = json(&out)["jobId"].as_str().unwrap().to_string();
+    let md = migrate(&state, &["report", &failed_job]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains("FAILED") && md.contains("## Rejected rows"),
+        "{md}"
+    );
+    assert!(md.contains("- line 2: sourcePk:"), "{md}");
 
     // Usage errors: exit 2.
     assert_eq!(migrate(&state, &["start"]).status.code(), Some(2));

@@ -470,6 +470,49 @@ async fn copy_and_normalize_tenant() {
 }
 
 #[tokio::test]
+async fn copy_tenant_with_soft_delete_source_moves_the_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path());
+    let csv = products_csv(12, "", |i| format!("n{i}")).replace("PRODUCT#SRC", "PRODUCT#old");
+    let (status, out) =
+        upload_and_run(&p, "incoming/old.csv", &csv, json!({"jobId": "seed-old"})).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
+    let doc = json!({"jobId": "move", "mode": "copy-tenant", "entityType": "PRODUCT",
+                     "sourceTenant": "old", "targetTenant": "new", "softDeleteSource": true});
+    let r = run_checked(&p, "move", doc.clone()).await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    assert_eq!(r.output.as_ref().unwrap()["counts"]["created"], 12);
+    let moved = data_entity(&p, "PRODUCT#new", "P000007").await;
+    assert!(!moved.is_deleted);
+    let old = data_entity(&p, "PRODUCT#old", "P000007").await;
+    assert!(
+        old.is_deleted,
+        "softDeleteSource: the source entity is soft-deleted"
+    );
+    assert_eq!(
+        old.version, 2,
+        "in the same transaction as the copy: one new version"
+    );
+    assert!(
+        matches!(old.attributes.get("_migratedTo"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#new#P000007")
+    );
+    // The same job again (a new id) finds no live source entity: nothing to copy.
+    let again = json!({"jobId": "move-again", "mode": "copy-tenant", "entityType": "PRODUCT",
+                       "sourceTenant": "old", "targetTenant": "new", "softDeleteSource": true});
+    let r = run_checked(&p, "move-again", again).await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    assert_eq!(r.output.as_ref().unwrap()["counts"]["total"], 0);
+    // Without the flag the source is untouched (the default).
+    let csv = products_csv(2, "", |i| format!("n{i}")).replace("PRODUCT#SRC", "PRODUCT#keep");
+    upload_and_run(&p, "incoming/keep.csv", &csv, json!({"jobId": "seed-keep"})).await;
+    let copy = json!({"jobId": "copy-keep", "mode": "copy-tenant", "entityType": "PRODUCT",
+                      "sourceTenant": "keep", "targetTenant": "kept"});
+    let r = run_checked(&p, "copy-keep", copy).await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    assert!(!data_entity(&p, "PRODUCT#keep", "P000001").await.is_deleted);
+}
+
+#[tokio::test]
 async fn transform_mode_evolves_the_schema_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path());

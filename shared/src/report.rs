@@ -59,6 +59,25 @@ struct ReportJson<'a> {
     finished_at: &'a str,
 }
 
+/// The first [`SAMPLES`] rows of rejected.csv, as `line N: column: reason`.
+pub async fn rejected_samples(artifacts: &JobArtifacts) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let Some(bytes) = artifacts.read(crate::artifacts::Artifact::Rejected).await? else {
+        return Ok(out);
+    };
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    for record in reader.records().take(SAMPLES) {
+        let Ok(record) = record else { break };
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        let column = match field(1) {
+            "" => String::new(),
+            c => format!("{c}: "),
+        };
+        out.push(format!("line {}: {column}{}", field(0), field(2)));
+    }
+    Ok(out)
+}
+
 /// Writes the job record, then report.json and report.md. The record comes first: if the report
 /// cannot be written, the record still tells the status.
 pub async fn finish(

@@ -86,11 +86,18 @@ pub async fn handle(input: RecordFailureInput, deps: &Deps) -> Result<RecordFail
                 .put(Artifact::Rejected, empty_rejections()?)
                 .await?;
         }
+        let details = ReportDetails {
+            samples: crate::report::Samples {
+                rejected: crate::report::rejected_samples(&artifacts).await?,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         finish(
             &artifacts,
             &deps.job_records(),
             &result,
-            &ReportDetails::default(),
+            &details,
             &super::now(),
         )
         .await?;

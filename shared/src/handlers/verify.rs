@@ -128,7 +128,7 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
         None => None,
     };
     if transform.rejected > 0 {
-        samples.rejected = rejected_samples(&artifacts).await?;
+        samples.rejected = crate::report::rejected_samples(&artifacts).await?;
     }
     verification.source_count = transform.valid;
     let drift_only = !writes;
@@ -205,25 +205,6 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
     )
     .await?;
     Ok(result)
-}
-
-/// The first rows of rejected.csv, as `line N: column: reason`.
-async fn rejected_samples(artifacts: &JobArtifacts) -> Result<Vec<String>, Error> {
-    let mut out = Vec::new();
-    let Some(bytes) = artifacts.read(Artifact::Rejected).await? else {
-        return Ok(out);
-    };
-    let mut reader = csv::Reader::from_reader(bytes.as_slice());
-    for record in reader.records().take(crate::report::SAMPLES) {
-        let Ok(record) = record else { break };
-        let field = |i: usize| record.get(i).unwrap_or_default();
-        let column = match field(1) {
-            "" => String::new(),
-            c => format!("{c}: "),
-        };
-        out.push(format!("line {}: {column}{}", field(0), field(2)));
-    }
-    Ok(out)
 }
 
 fn field_value(entity: &EntityRow, field: &str) -> Option<AttributeValue> {
