@@ -281,10 +281,13 @@ async fn duplicated_s3_event_starts_one_execution() {
     assert_eq!(p.deps.job_records().list().await.unwrap().len(), 1);
 }
 
-/// A table wrapper that commits a concurrent update just before the pipeline's first write.
+/// A table wrapper that commits a concurrent update (version `at` → `at + 1` of `key` in the
+/// data table) just before the pipeline's first write.
 struct Interfering {
     inner: Arc<shared::embedded::SqliteTables>,
     fired: std::sync::atomic::AtomicBool,
+    key: Key,
+    at: u64,
 }
 
 #[async_trait]
@@ -341,21 +344,21 @@ impl BatchWrite for Interfering {
 impl TransactWrite for Interfering {
     async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
         if !self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            // Someone else publishes version 2 of C1 between our compare and our publish.
+            // Someone else publishes the next version between our compare and our publish.
             let item = self
                 .inner
-                .get_item("data", &Key::new("PRODUCT#dst", "C1"))
+                .get_item("data", &self.key)
                 .await
                 .unwrap()
                 .unwrap();
             let mut row = EntityRow::from_data_item(&item).unwrap();
-            row.version = 2;
+            row.version = self.at + 1;
             row.name = "concurrent".into();
             self.inner
                 .put_item(Put::new(
                     "data",
                     row.to_data_item(),
-                    Condition::VersionEquals(1),
+                    Condition::VersionEquals(self.at),
                 ))
                 .await
                 .unwrap();
@@ -375,6 +378,8 @@ async fn a_concurrent_update_is_a_conflict_and_survives() {
     let table = Interfering {
         inner: p.tables.clone(),
         fired: false.into(),
+        key: Key::new("PRODUCT#dst", "C1"),
+        at: 1,
     };
     let mut reader = shared::migration_csv::MigrationCsvReader::new(
         "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nPRODUCT#SRC,C1,C1,ours,{},dst\nPRODUCT#SRC,C2,C2,ours,{},dst\n".as_bytes(),
@@ -510,6 +515,92 @@ async fn copy_tenant_with_soft_delete_source_moves_the_entities() {
     let r = run_checked(&p, "copy-keep", copy).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
     assert!(!data_entity(&p, "PRODUCT#keep", "P000001").await.is_deleted);
+}
+
+#[tokio::test]
+async fn entity_rollback_restores_a_version_as_a_new_one_and_a_moved_entity_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline(dir.path());
+    let csv = |name: &str| {
+        format!(
+            "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nPRODUCT#SRC,C1,C1,{name},\"{{\"\"price\"\":1}}\",dst\nPRODUCT#SRC,C2,C2,{name},{{}},dst\n"
+        )
+    };
+    for (i, name) in ["first", "second", "third"].iter().enumerate() {
+        let job = json!({"jobId": format!("v{}", i + 1), "attributesMode": "replace"});
+        let (status, out) =
+            upload_and_run(&p, &format!("incoming/v{i}.csv"), &csv(name), job).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
+    }
+    let v3 = data_entity(&p, "PRODUCT#dst", "C1").await;
+    assert_eq!((v3.version, v3.name.as_str()), (3, "third"));
+
+    let doc = json!({"jobId": "undo-c1", "mode": "rollback", "toVersion": 1,
+                     "keys": [{"pk": "PRODUCT#dst", "sk": "C1"}]});
+    let r = run_checked(&p, "undo-c1", doc).await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    assert_eq!(r.output.as_ref().unwrap()["counts"]["updated"], 1);
+    let v4 = data_entity(&p, "PRODUCT#dst", "C1").await;
+    let v1 = EntityRow::from_versioned_item(
+        &p.deps
+            .tables
+            .get_item("history", &Key::new("PRODUCT#dst", "C1@1"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v4.version, 4, "restored as a new version");
+    assert_eq!((v4.name.as_str(), v4.code.as_str()), ("first", "C1"));
+    let content = |e: &EntityRow| {
+        e.attributes
+            .iter()
+            .filter(|(k, _)| !shared::model::is_metadata(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        content(&v4),
+        content(&v1),
+        "version 4 equals version 1 except metadata"
+    );
+    assert!(
+        matches!(v4.attributes.get("_rolledBackFrom"), Some(shared::value::AttributeValue::S(f)) if f == "PRODUCT#dst#C1@3")
+    );
+    // C2 was not named: untouched.
+    assert_eq!(data_entity(&p, "PRODUCT#dst", "C2").await.version, 3);
+
+    // A version that does not exist is refused before anything is written.
+    let doc = json!({"jobId": "undo-missing", "mode": "rollback", "toVersion": 9,
+                     "keys": [{"pk": "PRODUCT#dst", "sk": "C2"}]});
+    let r = run_checked(&p, "undo-missing", doc).await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    assert!(
+        r.cause
+            .as_deref()
+            .unwrap_or("")
+            .contains("has no version 9"),
+        "{:?}",
+        r.cause
+    );
+    assert_eq!(data_entity(&p, "PRODUCT#dst", "C2").await.version, 3);
+
+    // Someone updates C2 after the rollback read it: a conflict, and their version stays.
+    p.deps.tables = Arc::new(Interfering {
+        inner: p.tables.clone(),
+        fired: false.into(),
+        key: Key::new("PRODUCT#dst", "C2"),
+        at: 3,
+    });
+    let doc = json!({"jobId": "undo-c2", "mode": "rollback", "toVersion": 1,
+                     "keys": [{"pk": "PRODUCT#dst", "sk": "C2"}], "toleratedFailurePercentage": 100});
+    let r = run_checked(&p, "undo-c2", doc).await;
+    let out = job_record(&p, "undo-c2").await.unwrap();
+    assert_eq!(out["counts"]["conflicts"], 1, "{out}");
+    assert_eq!(out["counts"]["updated"], 0, "{out}");
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    let c2 = data_entity(&p, "PRODUCT#dst", "C2").await;
+    assert_eq!((c2.version, c2.name.as_str()), (4, "concurrent"));
 }
 
 #[tokio::test]

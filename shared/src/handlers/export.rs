@@ -50,6 +50,9 @@ pub async fn handle(input: ExportInput, deps: &Deps) -> Result<ExportSummary, Er
         JobSpec::Rollback { of_job } => {
             export_rollback(deps, &deps.artifacts(of_job), &mut writer).await?
         }
+        JobSpec::RollbackEntities { keys, to_version } => {
+            export_entity_versions(deps, keys, *to_version, &mut writer).await?
+        }
         JobSpec::CopyTenant {
             from,
             target_tenant,
@@ -233,6 +236,74 @@ async fn export_rollback(
                     }
                 };
             }
+        }
+        deps.progress.rows("Export", rows, None);
+    }
+    Ok(rows)
+}
+
+/// Entity rollback: for each key, its version `to_version` (from history; the data row itself
+/// when it is still at that version) with the entity's *current* version in the `version`
+/// column, so Process publishes it only if nobody changed the entity since this export (the
+/// optimistic lock of the guide's `rollbackToVersion`). A key without that version stops the job
+/// here, before anything is written.
+async fn export_entity_versions(
+    deps: &Deps,
+    keys: &[Key],
+    to_version: u64,
+    writer: &mut Writer,
+) -> Result<u64, Error> {
+    let names = &deps.table_names;
+    let mut rows = 0;
+    for group in keys.chunks(MAX_BATCH_GET) {
+        let current = batch_by_key(deps, &names.data, group).await?;
+        let wanted: Vec<Key> = group
+            .iter()
+            .map(|k| Key::new(&k.pk, keys::versioned_sk(&k.sk, to_version)))
+            .collect();
+        let history = batch_by_key(deps, &names.history, &wanted).await?;
+        for (key, versioned) in group.iter().zip(&wanted) {
+            let Some(item) = current.get(key) else {
+                return Err(Error::invalid(format!(
+                    "rollback: no entity {key} in the data table"
+                )));
+            };
+            let now = EntityRow::from_data_item(item).map_err(|e| Error::invalid(e.to_string()))?;
+            let mut restored = match now.version {
+                v if v == to_version => now.clone(),
+                v if v < to_version => {
+                    return Err(Error::invalid(format!(
+                        "rollback: {key} has no version {to_version}: it is at version {v}"
+                    )));
+                }
+                _ => match history.get(versioned) {
+                    Some(item) => EntityRow::from_versioned_item(item)
+                        .map_err(|e| Error::invalid(e.to_string()))?,
+                    None => {
+                        // The command table keeps every version: if it has this one, the
+                        // history function is only behind (retry); otherwise it is gone.
+                        let command = deps.tables.get_item(&names.command, versioned).await?;
+                        return Err(match command {
+                            Some(_) => Error::Retryable(format!(
+                                "rollback: history has no version {to_version} of {key} yet (the history function may be behind)"
+                            )),
+                            None => Error::invalid(format!(
+                                "rollback: {key} has no version {to_version} in history (expired or never written)"
+                            )),
+                        });
+                    }
+                },
+            };
+            restored.attributes.insert(
+                "_rolledBackFrom".into(),
+                crate::value::s(keys::versioned_sk(&keys::id(&key.pk, &key.sk), now.version)),
+            );
+            write_resolved(deps, writer, &mut restored, |e| MigrationRow {
+                version: Some(now.version),
+                ..row_from(e, "")
+            })
+            .await?;
+            rows += 1;
         }
         deps.progress.rows("Export", rows, None);
     }

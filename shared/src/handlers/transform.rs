@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use super::{Deps, PROGRESS_EVERY, PreparedJob};
 use crate::artifacts::{Artifact, ChunkEntry, JobArtifacts, SourceRef, TransformSummary};
 use crate::error::{Error, StoreError};
-use crate::job::{JobOptions, JobSpec};
+use crate::job::JobOptions;
 use crate::keys::{self, Key};
 use crate::migration_csv::{CsvItem, MigrationCsvReader, MigrationRow, Rejection, RejectionWriter};
 use crate::operations::{self, SCHEMA_VERSION_ATTRIBUTE};
@@ -111,7 +111,7 @@ impl RowRules {
         };
         Ok(RowRules {
             options: job.options.clone(),
-            restores: matches!(job.spec, JobSpec::Rollback { .. }),
+            restores: job.spec.restores_rows(),
             schema,
             publish: job.publish_context(deps),
             seen: HashMap::new(),
@@ -268,7 +268,7 @@ async fn check_references(
     rows: Vec<(MigrationRow, String)>,
 ) -> Result<(Vec<MigrationRow>, Vec<Rejection>), Error> {
     let references = &job.options.validation.references;
-    if references.is_empty() || matches!(job.spec, JobSpec::Rollback { .. }) {
+    if references.is_empty() || job.spec.restores_rows() {
         return Ok((rows.into_iter().map(|(r, _)| r).collect(), Vec::new()));
     }
     let wanted = |row: &MigrationRow| -> Vec<(String, Key)> {

@@ -215,6 +215,12 @@ pub struct JobDocument {
     /// The app's `@mbc-cqrs-serverless/core` version; default: the stack's `AppFrameworkVersion`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_framework_version: Option<String>,
+    /// Mode rollback of entities: the data-table keys to restore …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<crate::keys::Key>,
+    /// … to this version of each (from history), published as a new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<u64>,
 }
 
 /// Checks a job id: `[A-Za-z0-9_-]`, 1 to 80 characters (it becomes part of S3 keys and

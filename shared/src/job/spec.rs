@@ -51,7 +51,17 @@ pub enum JobSpec {
     },
     /// Undo job `of_job`.
     Rollback { of_job: String },
+    /// Restore each of `keys` to its version `to_version` (from history) as a new version,
+    /// like the guide's `rollbackToVersion`; a key whose version moves meanwhile is a conflict.
+    RollbackEntities {
+        keys: Vec<crate::keys::Key>,
+        to_version: u64,
+    },
 }
+
+/// At most this many keys in one entity rollback (the job document travels in every state's
+/// payload, which Step Functions caps at 256 KB).
+pub const MAX_ROLLBACK_KEYS: usize = 1000;
 
 impl JobSpec {
     pub fn mode(&self) -> Mode {
@@ -61,8 +71,17 @@ impl JobSpec {
             JobSpec::NormalizeTenant { .. } => Mode::NormalizeTenant,
             JobSpec::Transform { .. } => Mode::Transform,
             JobSpec::Reconcile { .. } => Mode::Reconcile,
-            JobSpec::Rollback { .. } => Mode::Rollback,
+            JobSpec::Rollback { .. } | JobSpec::RollbackEntities { .. } => Mode::Rollback,
         }
+    }
+
+    /// Rows that restore earlier content exactly: no operation, schema or reference check
+    /// changes them.
+    pub fn restores_rows(&self) -> bool {
+        matches!(
+            self,
+            JobSpec::Rollback { .. } | JobSpec::RollbackEntities { .. }
+        )
     }
 
     /// Whether each row moves an entity to a new key and soft-deletes the old one in the same
@@ -174,8 +193,37 @@ impl JobDocument {
                 }
                 JobSpec::Transform { scope }
             }
-            Mode::Rollback => JobSpec::Rollback {
-                of_job: required(&self.rollback_of, "rollbackOf", &mut missing).to_string(),
+            Mode::Rollback => match (&self.rollback_of, self.keys.is_empty(), self.to_version) {
+                (Some(of_job), true, None) => JobSpec::Rollback {
+                    of_job: of_job.clone(),
+                },
+                (None, false, Some(to_version)) => JobSpec::RollbackEntities {
+                    keys: self.keys.clone(),
+                    to_version,
+                },
+                (Some(_), _, _) => {
+                    return Err(Error::invalid(
+                        "job document: mode rollback takes either rollbackOf (undo a job) or keys and toVersion (restore entities), not both",
+                    ));
+                }
+                (None, true, None) => {
+                    missing.push("rollbackOf (or keys and toVersion)");
+                    JobSpec::Rollback {
+                        of_job: String::new(),
+                    }
+                }
+                (None, true, Some(_)) => {
+                    missing.push("keys");
+                    JobSpec::Rollback {
+                        of_job: String::new(),
+                    }
+                }
+                (None, false, None) => {
+                    missing.push("toVersion");
+                    JobSpec::Rollback {
+                        of_job: String::new(),
+                    }
+                }
             },
         };
         if !missing.is_empty() {
@@ -212,6 +260,28 @@ impl JobDocument {
                 return Err(Error::invalid("job document: source.key is empty"));
             }
             JobSpec::Rollback { of_job } => check_job_id(of_job)?,
+            JobSpec::RollbackEntities { keys, to_version } => {
+                if *to_version == 0 {
+                    return Err(Error::invalid(
+                        "job document: toVersion must be 1 or more (versions start at 1)",
+                    ));
+                }
+                if keys.len() > MAX_ROLLBACK_KEYS {
+                    return Err(Error::invalid(format!(
+                        "job document: keys has {} entries, at most {MAX_ROLLBACK_KEYS} per job",
+                        keys.len()
+                    )));
+                }
+                if let Some((i, _)) = keys
+                    .iter()
+                    .enumerate()
+                    .find(|(_, k)| k.pk.is_empty() || k.sk.is_empty() || !k.pk.contains('#'))
+                {
+                    return Err(Error::invalid(format!(
+                        "job document: keys[{i}] must name a data-table entity (pk TYPE#tenant, sk non-empty)"
+                    )));
+                }
+            }
             _ => {}
         }
         Ok(spec)
