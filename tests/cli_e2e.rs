@@ -79,6 +79,13 @@ fn upload_prints_the_contract_output_and_exit_codes_follow_the_result() {
         Some(1),
         "absent item: exit 1"
     );
+    // The dual read answers an uppercase spelling from the lowercase key.
+    let got = migrate(
+        &state,
+        &["get", "data", "PRODUCT#DST", "K000003", "--tenant-fallback"],
+    );
+    assert_eq!(got.status.code(), Some(0));
+    assert_eq!(json(&got)["pk"], "PRODUCT#dst");
     assert_eq!(
         migrate(&state, &["get", "nosuch", "a", "b"]).status.code(),
         Some(2),

@@ -455,8 +455,77 @@ async fn copy_and_normalize_tenant() {
         matches!(copied.attributes.get("_sourceKey"), Some(shared::value::AttributeValue::S(k)) if k == "PRODUCT#ACME#P000001")
     );
 
-    let r = run_checked(&p, "norm", json!({"jobId": "norm", "mode": "normalize-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME"})).await;
+    // Dual read before the normalize: the lowercase key has nothing, the legacy one answers.
+    let key = Key::new("PRODUCT#acme", "P000002");
+    let found = shared::dual_read::get(p.deps.tables.as_ref(), "data", &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.legacy, "served from PRODUCT#ACME");
+
+    let r = run_checked(&p, "norm", json!({"jobId": "norm", "mode": "normalize-tenant", "entityType": "PRODUCT", "sourceTenant": "ACME", "rdsTables": ["products", "app.orders"]})).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    let v = &r.output.as_ref().unwrap()["verification"];
+    assert_eq!(
+        (v["success"].as_bool(), v["extraCount"].as_u64()),
+        (Some(true), Some(0)),
+        "{v}"
+    );
+    // The report holds the RDS statements for the tenant it migrated.
+    let md = String::from_utf8(
+        get_bytes(p.objects.as_ref(), LOCAL_BUCKET, "jobs/norm/report.md")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        md.contains("UPDATE app.orders SET tenant_code = LOWER(tenant_code) WHERE tenant_code <> LOWER(tenant_code) AND tenant_code IN ('ACME');"),
+        "{md}"
+    );
+    assert!(md.contains("SELECT COUNT(*) FROM products WHERE"), "{md}");
+    // After it, the lowercase key answers; the merged partition has every entity once, lowercase.
+    let found = shared::dual_read::get(p.deps.tables.as_ref(), "data", &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!found.legacy);
+    let all = shared::dual_read::list(p.deps.tables.as_ref(), "data", "PRODUCT#ACME", None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 30);
+    assert!(all.iter().all(|f| !f.legacy && f.is_live()));
+
+    // A second spelling of the tenant the job did not name stays live: verification says so.
+    let csv = products_csv(3, "", |i| format!("m{i}")).replace("PRODUCT#SRC", "PRODUCT#Beta");
+    upload_and_run(
+        &p,
+        "incoming/beta1.csv",
+        &csv,
+        json!({"jobId": "seed-Beta"}),
+    )
+    .await;
+    let csv = products_csv(2, "", |i| format!("u{i}")).replace("PRODUCT#SRC", "PRODUCT#BETA");
+    upload_and_run(
+        &p,
+        "incoming/beta2.csv",
+        &csv,
+        json!({"jobId": "seed-BETA"}),
+    )
+    .await;
+    let r = run_checked(&p, "norm-beta", json!({"jobId": "norm-beta", "mode": "normalize-tenant", "entityType": "PRODUCT", "sourceTenant": "Beta"})).await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    let record = job_record(&p, "norm-beta").await.unwrap();
+    assert_eq!(record["verification"]["extraCount"], 2, "{record}");
+    let md = String::from_utf8(
+        get_bytes(p.objects.as_ref(), LOCAL_BUCKET, "jobs/norm-beta/report.md")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        md.contains("PRODUCT#BETA / P000001: still live under a legacy uppercase tenant key"),
+        "{md}"
+    );
     let new = data_entity(&p, "PRODUCT#acme", "P000002").await;
     assert_eq!(
         (

@@ -63,6 +63,10 @@ enum Command {
         /// Print DynamoDB JSON (`{"pk":{"S":…}}`), as PutItem takes it, instead of plain JSON.
         #[arg(long)]
         dynamodb_json: bool,
+        /// Dual read while tenant codes are lowercased: the lowercase key first, then the
+        /// legacy uppercase spellings (each legacy hit is logged).
+        #[arg(long)]
+        tenant_fallback: bool,
     },
     /// Items of one partition in sk order, as a JSON array.
     Query {
@@ -73,6 +77,10 @@ enum Command {
         /// Print DynamoDB JSON (`{"pk":{"S":…}}`), as PutItem takes it, instead of plain JSON.
         #[arg(long)]
         dynamodb_json: bool,
+        /// Dual read: every sk under the lowercase key or a legacy uppercase spelling, the
+        /// lowercase item winning.
+        #[arg(long)]
+        tenant_fallback: bool,
     },
     /// Print a local object (reports, rejected rows).
     Cat { key: String },

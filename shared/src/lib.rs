@@ -17,6 +17,7 @@ pub mod artifacts;
 pub mod asl;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod dual_read;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
@@ -38,6 +39,7 @@ pub mod operations;
 pub mod ports;
 pub mod process;
 pub mod publish;
+pub mod rds_sql;
 pub mod report;
 pub mod repositories;
 pub mod runner;

@@ -45,6 +45,9 @@ pub struct ReportDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub written_key: Option<String>,
     pub samples: Samples,
+    /// normalize-tenant: the SQL that lowercases `tenant_code` in the app's RDS tables.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rds_sql: Vec<crate::rds_sql::RdsStatements>,
 }
 
 #[derive(Serialize)]
@@ -192,6 +195,16 @@ pub fn markdown(
         let _ = writeln!(md, "\n## {title}{more}\n");
         for item in list {
             let _ = writeln!(md, "- {}", item.replace('\n', " "));
+        }
+    }
+    if !details.rds_sql.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## RDS read model\n\nRun after this job succeeded (the DynamoDB keys are lowercase) and before the app stops \
+             its dual read: the count shows what the update will change, and shows 0 after it.\n"
+        );
+        for s in &details.rds_sql {
+            let _ = writeln!(md, "```sql\n-- {}\n{}\n{}\n```", s.table, s.count, s.update);
         }
     }
     let _ = writeln!(md, "\n## Files\n");

@@ -20,6 +20,7 @@ mod upload;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use shared::keys::Key;
 use shared::local::LocalPipeline;
 
 use crate::progress::Progress;
@@ -108,13 +109,27 @@ async fn dispatch(cli: Cli) -> Outcome {
             pk,
             sk,
             dynamodb_json,
-        } => return get::run(&pipeline, &table, &pk, &sk, dynamodb_json).await,
+            tenant_fallback,
+        } => {
+            let how = get::Read {
+                typed: dynamodb_json,
+                tenant_fallback,
+            };
+            return get::run(&pipeline, &table, &Key::new(pk, sk), how).await;
+        }
         Command::Query {
             table,
             pk,
             sk_prefix,
             dynamodb_json,
-        } => return query::run(&pipeline, &table, &pk, sk_prefix.as_deref(), dynamodb_json).await,
+            tenant_fallback,
+        } => {
+            let how = get::Read {
+                typed: dynamodb_json,
+                tenant_fallback,
+            };
+            return query::run(&pipeline, &table, &pk, sk_prefix.as_deref(), how).await;
+        }
         Command::Cat { key } => return cat::run(&pipeline, &key).await,
         Command::Jobs => return jobs::list(&pipeline).await,
         Command::Job { job_id } => return jobs::show(&pipeline, &job_id).await,

@@ -66,6 +66,7 @@ pub async fn handle(input: ExportInput, deps: &Deps) -> Result<ExportSummary, Er
         JobSpec::NormalizeTenant {
             from,
             target_tenant,
+            ..
         } => {
             if *target_tenant == from.tenant {
                 tracing::info!(job_id = %job.job_id, "tenant code is already lowercase; nothing to normalize");

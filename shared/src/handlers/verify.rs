@@ -147,12 +147,18 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
         let target_pk = crate::keys::pk(&from.entity_type, target_tenant);
         verification.extra_count = count_extra(deps, &from.pk(), &target_pk, &mut samples).await?;
     }
+    // A normalize job proves, with the dual read, that no live item remains under a legacy
+    // (uppercase) key in its scope: each one is an extra.
+    let normalizes = matches!(job.spec, JobSpec::NormalizeTenant { .. });
+    if let (JobSpec::NormalizeTenant { from, .. }, true) = (&job.spec, writes) {
+        verification.extra_count = count_live_legacy(deps, &from.pk(), &mut samples).await?;
+    }
     if drift_only {
         verification.difference_count = counts.created + counts.updated;
     }
     verification.success = verification.missing_count == 0
         && verification.difference_count == 0
-        && (!reconcile || verification.extra_count == 0);
+        && (!(reconcile || normalizes) || verification.extra_count == 0);
     if drift_only && !reconcile {
         verification.success = true; // a dry run reports; it does not fail on what it would change
     }
@@ -191,10 +197,17 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
         error: (!causes.is_empty()).then(|| "MigrationFailed".to_string()),
         cause: (!causes.is_empty()).then(|| causes.join("; ")),
     };
+    let rds_sql = match &job.spec {
+        JobSpec::NormalizeTenant {
+            from, rds_tables, ..
+        } => crate::rds_sql::statements(rds_tables, std::slice::from_ref(&from.tenant)),
+        _ => Vec::new(),
+    };
     let details = ReportDetails {
         publish_mode: Some(publish_mode.as_str()),
         written_key,
         samples,
+        rds_sql,
     };
     finish(
         &artifacts,
@@ -343,6 +356,42 @@ async fn verify_chunk(
         }
     }
     Ok(unfinished)
+}
+
+/// Live items of the scope still under a legacy (uppercase) spelling of its tenant key, page
+/// by page (the dual read's spellings; never the whole partition in memory).
+async fn count_live_legacy(deps: &Deps, pk: &str, samples: &mut Samples) -> Result<u64, Error> {
+    let mut left = 0;
+    for legacy in crate::dual_read::tenant_spellings(pk)
+        .into_iter()
+        .filter(|p| crate::dual_read::is_legacy_pk(p))
+    {
+        let mut start: Option<Key> = None;
+        loop {
+            let page = deps
+                .tables
+                .query(&deps.table_names.data, &legacy, None, start.as_ref(), 500)
+                .await?;
+            for item in &page.items {
+                if crate::value::get_bool(item, "isDeleted") == Some(true) {
+                    continue;
+                }
+                left += 1;
+                push(
+                    &mut samples.extra,
+                    format!(
+                        "{legacy} / {}: still live under a legacy uppercase tenant key",
+                        crate::value::get_s(item, "sk").unwrap_or_default()
+                    ),
+                );
+            }
+            match page.next {
+                Some(n) => start = Some(n),
+                None => break,
+            }
+        }
+    }
+    Ok(left)
 }
 
 /// Live entities in the target partition without a live counterpart in the source partition.

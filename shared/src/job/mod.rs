@@ -221,6 +221,10 @@ pub struct JobDocument {
     /// … to this version of each (from history), published as a new version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_version: Option<u64>,
+    /// Mode normalize-tenant: the app's RDS read-model tables with a `tenant_code` column; the
+    /// report holds the SQL that lowercases them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rds_tables: Vec<String>,
 }
 
 /// Checks a job id: `[A-Za-z0-9_-]`, 1 to 80 characters (it becomes part of S3 keys and
@@ -434,6 +438,7 @@ mod tests {
         let JobSpec::NormalizeTenant {
             from,
             target_tenant,
+            ..
         } = doc.spec().unwrap()
         else {
             panic!("normalize-tenant")

@@ -40,6 +40,8 @@ pub enum JobSpec {
     NormalizeTenant {
         from: TenantScope,
         target_tenant: String,
+        /// RDS tables whose `tenant_code` the report's SQL lowercases.
+        rds_tables: Vec<String>,
     },
     /// Schema evolution in place (the operations and schema version are in [`JobOptions`]).
     Transform { scope: TenantScope },
@@ -184,6 +186,7 @@ impl JobDocument {
                         .clone()
                         .unwrap_or_else(|| from.tenant.to_lowercase()),
                     from,
+                    rds_tables: self.rds_tables.clone(),
                 }
             }
             Mode::Transform => {
@@ -226,6 +229,11 @@ impl JobDocument {
                 }
             },
         };
+        if !self.rds_tables.is_empty() && self.mode != Mode::NormalizeTenant {
+            return Err(Error::invalid(
+                "job document: rdsTables belongs to mode normalize-tenant",
+            ));
+        }
         if !missing.is_empty() {
             return Err(Error::invalid(format!(
                 "job document: mode {} requires {}",
@@ -260,6 +268,11 @@ impl JobDocument {
                 return Err(Error::invalid("job document: source.key is empty"));
             }
             JobSpec::Rollback { of_job } => check_job_id(of_job)?,
+            JobSpec::NormalizeTenant { rds_tables, .. } => {
+                for table in rds_tables {
+                    crate::rds_sql::check_table_name(table)?;
+                }
+            }
             JobSpec::RollbackEntities { keys, to_version } => {
                 if *to_version == 0 {
                     return Err(Error::invalid(
