@@ -70,6 +70,7 @@ async fn aws_runner(c: &AwsClients) -> AwsRunner {
         bucket,
         chunk_rows: 50,
         max_concurrency: 4,
+        scan_segments: 2,
         actor: "migrate".into(),
     };
     let deps = shared::wiring::aws::deps(&config, c);

@@ -26,7 +26,9 @@ use crate::ports::ObjectStore;
 use crate::ports::objects::{ObjectReader, get_bytes, get_bytes_if_exists, list_all};
 use crate::process::Counts;
 
-pub use types::{ChunkEntry, ChunkResult, ExportSummary, SourceRef, TransformSummary};
+pub use types::{
+    ChunkEntry, ChunkResult, ExportSummary, SegmentSummary, SourceRef, TransformSummary,
+};
 pub use written_log::WrittenLog;
 
 /// Rows per transformed chunk (one Distributed Map item), unless configured.
@@ -37,6 +39,11 @@ pub const DEFAULT_CHUNK_ROWS: usize = 500;
 pub enum Artifact {
     ExportCsv,
     ExportSummary,
+    /// One segment of a table-wide export's parallel scan (`ExportSegment`), and its summary.
+    ExportSegment(u32),
+    ExportSegmentSummary(u32),
+    /// The legacy partitions a table-wide export found (what Verify re-checks).
+    ExportPartitions,
     TransformSummary,
     Rejected,
     Manifest,
@@ -62,6 +69,9 @@ impl Artifact {
         match self {
             Artifact::ExportCsv => format!("{prefix}export.csv"),
             Artifact::ExportSummary => format!("{prefix}export.json"),
+            Artifact::ExportSegment(i) => format!("{prefix}export/segment-{i:04}.csv"),
+            Artifact::ExportSegmentSummary(i) => format!("{prefix}export/segment-{i:04}.json"),
+            Artifact::ExportPartitions => format!("{prefix}export/partitions.json"),
             Artifact::TransformSummary => format!("{prefix}transform.json"),
             Artifact::Rejected => format!("{prefix}rejected.csv"),
             Artifact::Manifest => format!("{prefix}chunks/manifest.json"),
@@ -170,6 +180,38 @@ impl JobArtifacts {
 
     pub async fn save_export(&self, summary: &ExportSummary) -> Result<(), Error> {
         self.save(Artifact::ExportSummary, summary).await.map(drop)
+    }
+
+    pub async fn load_segment(&self, segment: u32) -> Result<Option<SegmentSummary>, Error> {
+        self.load(Artifact::ExportSegmentSummary(segment)).await
+    }
+
+    pub async fn save_segment(&self, summary: &SegmentSummary) -> Result<(), Error> {
+        self.save(Artifact::ExportSegmentSummary(summary.segment), summary)
+            .await
+            .map(drop)
+    }
+
+    /// The legacy partitions (`TYPE#Tenant`) a table-wide export found, sorted.
+    pub async fn load_partitions(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .load(Artifact::ExportPartitions)
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub async fn save_partitions(&self, partitions: &[String]) -> Result<(), Error> {
+        self.save(Artifact::ExportPartitions, &partitions)
+            .await
+            .map(drop)
+    }
+
+    /// A streaming read of an artifact.
+    pub async fn open(&self, artifact: Artifact) -> Result<ObjectReader, Error> {
+        Ok(self
+            .objects
+            .get_object(&self.bucket, &self.key(artifact))
+            .await?)
     }
 
     pub async fn load_transform(&self) -> Result<Option<TransformSummary>, Error> {
@@ -342,6 +384,9 @@ mod tests {
         for a in [
             Artifact::ExportCsv,
             Artifact::ExportSummary,
+            Artifact::ExportSegment(3),
+            Artifact::ExportSegmentSummary(3),
+            Artifact::ExportPartitions,
             Artifact::TransformSummary,
             Artifact::Rejected,
             Artifact::Manifest,

@@ -21,6 +21,16 @@ pub struct ExportSummary {
     pub rows: u64,
 }
 
+/// `jobs/<jobId>/export/segment-NNNN.json`: one segment of a table-wide export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentSummary {
+    pub segment: u32,
+    pub rows: u64,
+    /// The legacy partitions (`TYPE#Tenant`) whose live items this segment exported.
+    pub partitions: Vec<String>,
+}
+
 /// One item of the chunk manifest (what the Distributed Map iterates over).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -16,6 +16,9 @@ pub const BUCKET: &str = "BUCKET";
 pub const CHUNK_ROWS: &str = "CHUNK_ROWS";
 /// Optional: chunks processed at once by the Distributed Map (default [`DEFAULT_MAX_CONCURRENCY`]).
 pub const MAX_CONCURRENCY: &str = "MAX_CONCURRENCY";
+/// Optional: segments of the parallel scan of a table-wide normalize (default [`DEFAULT_SCAN_SEGMENTS`]).
+pub const SCAN_SEGMENTS: &str = "SCAN_SEGMENTS";
+pub const DEFAULT_SCAN_SEGMENTS: u32 = 16;
 /// On-demand tables absorb this many concurrent chunk writers (each ≤ 100-item transactions).
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 20;
 /// The `start` function's: the state machine it starts, and the nightly reconcile job.
@@ -29,6 +32,7 @@ pub struct FunctionConfig {
     pub bucket: String,
     pub chunk_rows: usize,
     pub max_concurrency: u32,
+    pub scan_segments: u32,
     pub actor: String,
     pub app: AppSettings,
 }
@@ -60,6 +64,7 @@ impl FunctionConfig {
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let chunk_rows = number(lookup, CHUNK_ROWS, DEFAULT_CHUNK_ROWS as u32)? as usize;
         let max_concurrency = number(lookup, MAX_CONCURRENCY, DEFAULT_MAX_CONCURRENCY)?;
+        let scan_segments = number(lookup, SCAN_SEGMENTS, DEFAULT_SCAN_SEGMENTS)?;
         let table_names = TableNames {
             command: required(lookup, COMMAND_TABLE)?,
             data: required(lookup, DATA_TABLE)?,
@@ -73,6 +78,7 @@ impl FunctionConfig {
             bucket,
             chunk_rows,
             max_concurrency,
+            scan_segments,
             // The function's name: who wrote a row, as MBC's createdBy/updatedBy.
             actor: lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "migration".into()),
         })

@@ -43,6 +43,8 @@ pub struct Deps {
     pub chunk_rows: usize,
     /// How many chunks the Distributed Map processes at once.
     pub max_concurrency: u32,
+    /// Segments of the parallel scan of a table-wide job (`ExportSegments`).
+    pub scan_segments: u32,
     /// Recorded as `createdBy` / `updatedBy` / `_migratedBy`.
     pub actor: String,
     /// What the pipeline knows of the app whose tables it writes.

@@ -74,7 +74,7 @@ pub async fn handle(input: PrepareInput, deps: &Deps) -> Result<PrepareOutput, E
         }),
         _ => None,
     };
-    let job = PreparedJob::new(
+    let mut job = PreparedJob::new(
         job_id,
         spec,
         options,
@@ -82,6 +82,9 @@ pub async fn handle(input: PrepareInput, deps: &Deps) -> Result<PrepareOutput, E
         deps.bucket.clone(),
         deps.max_concurrency,
     )?;
+    if job.spec.scans_table() {
+        job.scan_segments = deps.scan_segments.max(1);
+    }
     let artifacts = job.artifacts(deps);
     let now = super::now();
     let record = JobRecord {

@@ -23,6 +23,8 @@ pub struct PreparedJob {
     pub document: JobDocument,
     pub bucket: String,
     pub max_concurrency: u32,
+    /// Segments of the parallel scan (table-wide jobs; 0 otherwise).
+    pub scan_segments: u32,
 }
 
 /// The JSON form; `mode`, `hasSourceTable`, `toleratedFailurePercentage` and `resultsPrefix` are
@@ -35,6 +37,11 @@ struct PreparedJobWire {
     document: JobDocument,
     bucket: String,
     has_source_table: bool,
+    /// The `ExportSegments` Map runs over `scanSegments` (`[0, 1, …]`) when this is true.
+    #[serde(default)]
+    scans_table: bool,
+    #[serde(default)]
+    scan_segments: Vec<u32>,
     max_concurrency: u32,
     tolerated_failure_percentage: f64,
     results_prefix: String,
@@ -45,14 +52,16 @@ impl TryFrom<PreparedJobWire> for PreparedJob {
 
     fn try_from(wire: PreparedJobWire) -> Result<Self, Error> {
         let (spec, options) = wire.document.validate()?;
-        PreparedJob::new(
+        let mut job = PreparedJob::new(
             wire.job_id,
             spec,
             options,
             wire.document,
             wire.bucket,
             wire.max_concurrency,
-        )
+        )?;
+        job.scan_segments = wire.scan_segments.len() as u32;
+        Ok(job)
     }
 }
 
@@ -63,6 +72,8 @@ impl From<PreparedJob> for PreparedJobWire {
             results_prefix: Artifact::MapResults.key(&job.job_id),
             tolerated_failure_percentage: job.options.tolerated_failure_percentage,
             has_source_table: mode.has_source_table(),
+            scans_table: job.spec.scans_table(),
+            scan_segments: (0..job.scan_segments).collect(),
             mode,
             job_id: job.job_id,
             document: job.document,
@@ -89,6 +100,7 @@ impl PreparedJob {
             document,
             bucket,
             max_concurrency,
+            scan_segments: 0,
         })
     }
 
@@ -116,5 +128,29 @@ impl PreparedJob {
             large_attributes: deps.app.large_attributes.clone(),
             master_data_table: deps.app.master_data_table.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_round_trips_the_scan_segments() {
+        let document =
+            JobDocument::parse(serde_json::json!({"mode": "normalize-tenant", "jobId": "n"}))
+                .unwrap();
+        let (spec, options) = document.validate().unwrap();
+        let mut job = PreparedJob::new("n".into(), spec, options, document, "b".into(), 4).unwrap();
+        job.scan_segments = 3;
+        let wire = serde_json::to_value(&job).unwrap();
+        assert_eq!(wire["scansTable"], true);
+        assert_eq!(wire["scanSegments"], serde_json::json!([0, 1, 2]));
+        assert_eq!(wire["resultsPrefix"], "jobs/n/results/map");
+        assert_eq!(serde_json::from_value::<PreparedJob>(wire).unwrap(), job);
+        // A payload whose document does not validate is refused where it enters.
+        let mut bad = serde_json::to_value(&job).unwrap();
+        bad["document"]["targetTenant"] = "x".into();
+        assert!(serde_json::from_value::<PreparedJob>(bad).is_err());
     }
 }

@@ -149,9 +149,26 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
     }
     // A normalize job proves, with the dual read, that no live item remains under a legacy
     // (uppercase) key in its scope: each one is an extra.
-    let normalizes = matches!(job.spec, JobSpec::NormalizeTenant { .. });
-    if let (JobSpec::NormalizeTenant { from, .. }, true) = (&job.spec, writes) {
-        verification.extra_count = count_live_legacy(deps, &from.pk(), &mut samples).await?;
+    let normalizes = matches!(
+        job.spec,
+        JobSpec::NormalizeTenant { .. } | JobSpec::NormalizeTable { .. }
+    );
+    // The partitions in scope: the job's one, or every legacy one the table-wide scan found.
+    let partitions = match &job.spec {
+        JobSpec::NormalizeTenant { from, .. } => vec![from.pk()],
+        JobSpec::NormalizeTable { .. } => artifacts.load_partitions().await?,
+        _ => Vec::new(),
+    };
+    if writes {
+        // Every legacy spelling of every partition, each queried once.
+        let legacy: std::collections::BTreeSet<String> = partitions
+            .iter()
+            .flat_map(|pk| crate::dual_read::tenant_spellings(pk))
+            .filter(|pk| crate::dual_read::is_legacy_pk(pk))
+            .collect();
+        for pk in &legacy {
+            verification.extra_count += count_live(deps, pk, &mut samples).await?;
+        }
     }
     if drift_only {
         verification.difference_count = counts.created + counts.updated;
@@ -198,9 +215,15 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
         cause: (!causes.is_empty()).then(|| causes.join("; ")),
     };
     let rds_sql = match &job.spec {
-        JobSpec::NormalizeTenant {
-            from, rds_tables, ..
-        } => crate::rds_sql::statements(rds_tables, std::slice::from_ref(&from.tenant)),
+        JobSpec::NormalizeTenant { rds_tables, .. }
+        | JobSpec::NormalizeTable { rds_tables, .. } => {
+            let tenants: Vec<String> = partitions
+                .iter()
+                .filter_map(|pk| pk.rsplit_once(crate::keys::KEY_SEPARATOR))
+                .map(|(_, tenant)| tenant.to_string())
+                .collect();
+            crate::rds_sql::statements(rds_tables, &tenants)
+        }
         _ => Vec::new(),
     };
     let details = ReportDetails {
@@ -358,40 +381,34 @@ async fn verify_chunk(
     Ok(unfinished)
 }
 
-/// Live items of the scope still under a legacy (uppercase) spelling of its tenant key, page
-/// by page (the dual read's spellings; never the whole partition in memory).
-async fn count_live_legacy(deps: &Deps, pk: &str, samples: &mut Samples) -> Result<u64, Error> {
+/// Live items still under the legacy (uppercase) partition `legacy`, page by page (never the
+/// whole partition in memory).
+async fn count_live(deps: &Deps, legacy: &str, samples: &mut Samples) -> Result<u64, Error> {
     let mut left = 0;
-    for legacy in crate::dual_read::tenant_spellings(pk)
-        .into_iter()
-        .filter(|p| crate::dual_read::is_legacy_pk(p))
-    {
-        let mut start: Option<Key> = None;
-        loop {
-            let page = deps
-                .tables
-                .query(&deps.table_names.data, &legacy, None, start.as_ref(), 500)
-                .await?;
-            for item in &page.items {
-                if crate::value::get_bool(item, "isDeleted") == Some(true) {
-                    continue;
-                }
-                left += 1;
-                push(
-                    &mut samples.extra,
-                    format!(
-                        "{legacy} / {}: still live under a legacy uppercase tenant key",
-                        crate::value::get_s(item, "sk").unwrap_or_default()
-                    ),
-                );
+    let mut start: Option<Key> = None;
+    loop {
+        let page = deps
+            .tables
+            .query(&deps.table_names.data, legacy, None, start.as_ref(), 500)
+            .await?;
+        for item in &page.items {
+            if crate::value::get_bool(item, "isDeleted") == Some(true) {
+                continue;
             }
-            match page.next {
-                Some(n) => start = Some(n),
-                None => break,
-            }
+            left += 1;
+            push(
+                &mut samples.extra,
+                format!(
+                    "{legacy} / {}: still live under a legacy uppercase tenant key",
+                    crate::value::get_s(item, "sk").unwrap_or_default()
+                ),
+            );
+        }
+        match page.next {
+            Some(n) => start = Some(n),
+            None => return Ok(left),
         }
     }
-    Ok(left)
 }
 
 /// Live entities in the target partition without a live counterpart in the source partition.

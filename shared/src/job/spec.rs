@@ -43,6 +43,12 @@ pub enum JobSpec {
         /// RDS tables whose `tenant_code` the report's SQL lowercases.
         rds_tables: Vec<String>,
     },
+    /// Every live entity of the data table (of `entity_type`, if given) whose tenant code has
+    /// uppercase letters, found by a parallel scan, moved to its lowercased tenant.
+    NormalizeTable {
+        entity_type: Option<String>,
+        rds_tables: Vec<String>,
+    },
     /// Schema evolution in place (the operations and schema version are in [`JobOptions`]).
     Transform { scope: TenantScope },
     /// Compare `from` with `target_tenant`; writes only with `repair`.
@@ -70,7 +76,9 @@ impl JobSpec {
         match self {
             JobSpec::Import { .. } => Mode::Import,
             JobSpec::CopyTenant { .. } => Mode::CopyTenant,
-            JobSpec::NormalizeTenant { .. } => Mode::NormalizeTenant,
+            JobSpec::NormalizeTenant { .. } | JobSpec::NormalizeTable { .. } => {
+                Mode::NormalizeTenant
+            }
             JobSpec::Transform { .. } => Mode::Transform,
             JobSpec::Reconcile { .. } => Mode::Reconcile,
             JobSpec::Rollback { .. } | JobSpec::RollbackEntities { .. } => Mode::Rollback,
@@ -92,11 +100,17 @@ impl JobSpec {
         matches!(
             self,
             JobSpec::NormalizeTenant { .. }
+                | JobSpec::NormalizeTable { .. }
                 | JobSpec::CopyTenant {
                     soft_delete_source: true,
                     ..
                 }
         )
+    }
+
+    /// Whether Export scans the whole data table in parallel segments (the `ExportSegments` Map).
+    pub fn scans_table(&self) -> bool {
+        matches!(self, JobSpec::NormalizeTable { .. })
     }
 
     /// The job being undone (mode rollback).
@@ -178,6 +192,17 @@ impl JobDocument {
                     .to_string(),
                 repair: self.repair.unwrap_or(false),
             },
+            Mode::NormalizeTenant if self.source_tenant.is_none() => {
+                if self.target_tenant.is_some() {
+                    return Err(Error::invalid(
+                        "job document: normalize-tenant without sourceTenant lowercases every tenant it finds; targetTenant needs a sourceTenant",
+                    ));
+                }
+                JobSpec::NormalizeTable {
+                    entity_type: self.entity_type.clone(),
+                    rds_tables: self.rds_tables.clone(),
+                }
+            }
             Mode::NormalizeTenant => {
                 let from = scope(&mut missing);
                 JobSpec::NormalizeTenant {
@@ -268,7 +293,8 @@ impl JobDocument {
                 return Err(Error::invalid("job document: source.key is empty"));
             }
             JobSpec::Rollback { of_job } => check_job_id(of_job)?,
-            JobSpec::NormalizeTenant { rds_tables, .. } => {
+            JobSpec::NormalizeTenant { rds_tables, .. }
+            | JobSpec::NormalizeTable { rds_tables, .. } => {
                 for table in rds_tables {
                     crate::rds_sql::check_table_name(table)?;
                 }

@@ -16,6 +16,7 @@ pub fn deps(config: &FunctionConfig, clients: &AwsClients) -> Deps {
         bucket: config.bucket.clone(),
         chunk_rows: config.chunk_rows,
         max_concurrency: config.max_concurrency,
+        scan_segments: config.scan_segments,
         actor: config.actor.clone(),
         app: config.app.clone(),
         // In Lambda the logs and the execution history tell the story.

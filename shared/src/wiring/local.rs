@@ -35,6 +35,7 @@ pub fn deps(tables: Arc<SqliteTables>, objects: Arc<DirObjectStore>) -> Result<D
         bucket: LOCAL_BUCKET.into(),
         chunk_rows,
         max_concurrency: prepare::MAX_CONCURRENCY,
+        scan_segments: prepare::MAX_CONCURRENCY,
         actor: "migrate".into(),
         app: crate::app_settings::AppSettings::from_lookup(
             &|name| std::env::var(name).ok(),

@@ -26,13 +26,22 @@ use crate::publish::{Outcome, RowOutcome};
 #[derive(Debug, Deserialize)]
 pub struct ExportInput {
     pub job: PreparedJob,
+    /// State `ExportSegment` (inside the `ExportSegments` Map): the one scan segment to export.
+    /// Absent in state `Export`.
+    #[serde(default)]
+    pub segment: Option<u32>,
 }
 
 const PAGE: usize = 500;
 
+mod segment;
+
 pub async fn handle(input: ExportInput, deps: &Deps) -> Result<ExportSummary, Error> {
-    let ExportInput { job } = input;
+    let ExportInput { job, segment } = input;
     let artifacts = job.artifacts(deps);
+    if let Some(segment) = segment {
+        return segment::export_segment(&job, &artifacts, segment, deps).await;
+    }
     // A job's export is its snapshot: a re-run (resume) works on the same rows.
     if let Some(summary) = artifacts.load_export().await? {
         return Ok(summary);
@@ -73,10 +82,27 @@ pub async fn handle(input: ExportInput, deps: &Deps) -> Result<ExportSummary, Er
             }
             export_partition(deps, from, target_tenant, &mut writer).await?
         }
+        JobSpec::NormalizeTable { .. } => {
+            // The segments' rows, appended after the header as they are.
+            let mut out = writer.into_inner().map_err(StoreError::from)?;
+            let rows = segment::merge_segments(&job, &artifacts, &mut out).await?;
+            return finish(deps, &artifacts, out, &file, rows).await;
+        }
         // In place: an empty targetTenantCode keeps each row's tenant.
         JobSpec::Transform { scope } => export_partition(deps, scope, "", &mut writer).await?,
     };
-    let mut out = writer.into_inner().map_err(StoreError::from)?;
+    let out = writer.into_inner().map_err(StoreError::from)?;
+    finish(deps, &artifacts, out, &file, rows).await
+}
+
+/// Uploads the written export.csv and its summary (the job's snapshot).
+async fn finish(
+    deps: &Deps,
+    artifacts: &JobArtifacts,
+    mut out: std::io::BufWriter<std::fs::File>,
+    file: &tempfile::NamedTempFile,
+    rows: u64,
+) -> Result<ExportSummary, Error> {
     out.flush().map_err(StoreError::from)?;
     drop(out);
     let key = artifacts.put_file(Artifact::ExportCsv, file.path()).await?;
@@ -99,7 +125,7 @@ fn write(writer: &mut Writer, row: &MigrationRow) -> Result<(), Error> {
 
 /// Writes the row of an entity whose `s3://` attributes are read first. One whose object cannot
 /// be read is written with the pointer as its attributes: Transform rejects that row alone.
-async fn write_resolved(
+pub(crate) async fn write_resolved(
     deps: &Deps,
     writer: &mut Writer,
     entity: &mut EntityRow,
@@ -117,7 +143,7 @@ async fn write_resolved(
     }
 }
 
-fn row_from(entity: &EntityRow, target_tenant: &str) -> MigrationRow {
+pub(crate) fn row_from(entity: &EntityRow, target_tenant: &str) -> MigrationRow {
     MigrationRow {
         line: 0,
         source_pk: entity.pk.clone(),
