@@ -401,6 +401,7 @@ async fn a_concurrent_update_is_a_conflict_and_survives() {
         rollback_of: None,
         large_attributes: p.deps.app.large_attributes.clone(),
         master_data_table: None,
+        writes: Default::default(),
     };
     let outcomes = shared::process::process_rows(&table, p.objects.as_ref(), rows, &ctx, false)
         .await

@@ -17,6 +17,7 @@ pub mod artifacts;
 pub mod asl;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod cost;
 pub mod dual_read;
 #[cfg(feature = "embedded")]
 pub mod embedded;
@@ -46,5 +47,6 @@ pub mod runner;
 pub mod ttl_rules;
 pub mod value;
 pub mod wiring;
+pub mod write_budget;
 
 pub use error::{Error, ErrorType, Result, StoreError};

@@ -23,6 +23,7 @@ use crate::ports::table::{
     CancellationReason, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Put, Table, WriteError,
 };
 use crate::publish::{Outcome, Plan, PublishContext, RowOutcome, TtlByTenant, plan_row};
+use crate::write_budget::transact_units;
 
 /// The counts of the execution output contract (DESIGN §7).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,31 +220,55 @@ pub async fn process_rows(
         for row in &wave {
             match plan(row, &current, ctx) {
                 Plan::Done(outcome) => outcomes.push(outcome),
-                Plan::Write { outcome, .. } if dry_run => outcomes.push(outcome),
                 Plan::Write { outcome, mut puts } => {
-                    for put in &mut puts {
-                        ctx.large_attributes.offload(put, objects).await?;
+                    if !dry_run {
+                        for put in &mut puts {
+                            ctx.large_attributes.offload(put, objects).await?;
+                        }
                     }
                     pending.push((row, outcome, puts))
                 }
             }
         }
+        // Rows go out in transactions of up to 100 items (with a write budget, of at most a
+        // tenth of a second of the chunk's share); a dry run meters what it would send.
+        let max_units = ctx.writes.max_request_units();
         let mut group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)> = Vec::new();
-        let mut group_items = 0;
+        let (mut group_items, mut group_units) = (0, 0);
         for entry in pending {
-            if group_items + entry.2.len() > MAX_TRANSACT_ITEMS {
-                outcomes
-                    .extend(write_group(table, objects, std::mem::take(&mut group), ctx).await?);
-                group_items = 0;
+            let units = transact_units(&entry.2);
+            let full = group_items + entry.2.len() > MAX_TRANSACT_ITEMS
+                || max_units.is_some_and(|m| group_units + units > m);
+            if full && !group.is_empty() {
+                let done = std::mem::take(&mut group);
+                outcomes.extend(send_group(table, objects, done, ctx, dry_run).await?);
+                (group_items, group_units) = (0, 0);
             }
             group_items += entry.2.len();
+            group_units += units;
             group.push(entry);
         }
         if !group.is_empty() {
-            outcomes.extend(write_group(table, objects, group, ctx).await?);
+            outcomes.extend(send_group(table, objects, group, ctx, dry_run).await?);
         }
     }
     Ok(outcomes)
+}
+
+/// Writes a group, or in a dry run only meters the transaction it would be.
+async fn send_group(
+    table: &dyn Table,
+    objects: &dyn ObjectStore,
+    group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)>,
+    ctx: &PublishContext,
+    dry_run: bool,
+) -> Result<Vec<RowOutcome>, Error> {
+    if dry_run {
+        let units = group.iter().map(|(_, _, p)| transact_units(p)).sum();
+        ctx.writes.record(units);
+        return Ok(group.into_iter().map(|(_, o, _)| o).collect());
+    }
+    write_group(table, objects, group, ctx).await
 }
 
 async fn write_group(
@@ -257,6 +282,7 @@ async fn write_group(
             .iter()
             .flat_map(|(_, _, p)| p.iter().cloned())
             .collect();
+        ctx.writes.charge(transact_units(&puts)).await;
         match table.transact_write(puts).await {
             Ok(()) => return Ok(group.into_iter().map(|(_, o, _)| o).collect()),
             Err(WriteError::Store(e)) if e.is_retriable() => return Err(e.into()),
@@ -283,6 +309,7 @@ async fn write_row(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        ctx.writes.charge(transact_units(&puts)).await;
         match table.transact_write(puts.clone()).await {
             Ok(()) => return Ok(planned),
             Err(WriteError::Cancelled(reasons))

@@ -87,6 +87,8 @@ pub struct PublishContext {
     pub large_attributes: crate::large_attributes::LargeAttributes,
     /// The app's master data table, for TTL rules (none: rows get no ttl unless they say so).
     pub master_data_table: Option<String>,
+    /// Meters (and, with a budget, paces) this chunk's writes.
+    pub writes: std::sync::Arc<crate::write_budget::WriteMeter>,
 }
 
 impl PublishContext {

@@ -45,9 +45,28 @@ pub struct ReportDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub written_key: Option<String>,
     pub samples: Samples,
+    /// What the job's writes used (or, in a dry run, would use), and the rate achieved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes: Option<WriteSummary>,
+    /// A dry run: what the job would cost on AWS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_estimate: Option<crate::cost::CostEstimate>,
     /// normalize-tenant: the SQL that lowercases `tenant_code` in the app's RDS tables.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rds_sql: Vec<crate::rds_sql::RdsStatements>,
+}
+
+/// The job's writes: units, requests, and the rate over the time chunks were processing.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteSummary {
+    pub write_units: u64,
+    pub write_requests: u64,
+    /// From the first chunk's start to the last chunk's end.
+    pub seconds: f64,
+    pub units_per_second: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_write_units_per_second: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -196,6 +215,20 @@ pub fn markdown(
         for item in list {
             let _ = writeln!(md, "- {}", item.replace('\n', " "));
         }
+    }
+    if let Some(w) = &details.writes {
+        let budget = w
+            .max_write_units_per_second
+            .map(|b| format!(" (budget {b} units/s)"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "\n## Writes\n\n{} write units in {} TransactWriteItems requests over {:.1} s: {:.1} units/s{budget}.",
+            w.write_units, w.write_requests, w.seconds, w.units_per_second
+        );
+    }
+    if let Some(cost) = &details.cost_estimate {
+        md.push_str(&cost.markdown());
     }
     if !details.rds_sql.is_empty() {
         let _ = writeln!(

@@ -5,6 +5,7 @@ pub mod contract;
 pub mod infra;
 pub mod local;
 pub mod moto;
+pub mod spy;
 
 use std::fmt::Write;
 

@@ -64,5 +64,15 @@ pub struct ChunkResult {
     pub chunk: u32,
     pub dry_run: bool,
     pub counts: Counts,
+    /// Write units and TransactWriteItems requests the chunk used (a dry run: would use).
+    #[serde(default)]
+    pub write_units: u64,
+    #[serde(default)]
+    pub write_requests: u64,
+    /// When the chunk's processing started and finished (Unix milliseconds).
+    #[serde(default)]
+    pub started_ms: u64,
+    #[serde(default)]
+    pub finished_ms: u64,
     pub rows: Vec<RowOutcome>,
 }

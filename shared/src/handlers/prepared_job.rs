@@ -127,7 +127,17 @@ impl PreparedJob {
             rollback_of: self.spec.rollback_of().map(str::to_string),
             large_attributes: deps.app.large_attributes.clone(),
             master_data_table: deps.app.master_data_table.clone(),
+            writes: std::sync::Arc::new(crate::write_budget::WriteMeter::new(
+                self.chunk_write_budget(),
+            )),
         }
+    }
+
+    /// One chunk's share of `maxWriteUnitsPerSecond`: the chunks that run at once split it.
+    pub fn chunk_write_budget(&self) -> Option<f64> {
+        self.options
+            .max_write_units_per_second
+            .map(|budget| budget / f64::from(self.max_concurrency.max(1)))
     }
 }
 

@@ -39,6 +39,7 @@ pub async fn handle(input: ChunkInput, deps: &Deps) -> Result<ChunkOutput, Error
         });
     }
     let rows = artifacts.load_chunk(&chunk).await?;
+    let started_ms = unix_ms();
     let ctx = job.publish_context(deps);
     let dry_run = !job.options.writes;
     let outcomes = process_rows(
@@ -56,6 +57,10 @@ pub async fn handle(input: ChunkInput, deps: &Deps) -> Result<ChunkOutput, Error
             chunk: chunk.index,
             dry_run,
             counts,
+            write_units: ctx.writes.units(),
+            write_requests: ctx.writes.requests(),
+            started_ms,
+            finished_ms: unix_ms(),
             rows: outcomes,
         })
         .await?;
@@ -66,4 +71,10 @@ pub async fn handle(input: ChunkInput, deps: &Deps) -> Result<ChunkOutput, Error
         skipped: false,
         counts,
     })
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -43,6 +43,46 @@ fn push(list: &mut Vec<String>, item: String) {
     Samples::push(list, item);
 }
 
+/// The chunks' writes, added up.
+#[derive(Debug, Default)]
+struct Metered {
+    units: u64,
+    requests: u64,
+    first_start_ms: Option<u64>,
+    last_finish_ms: u64,
+}
+
+impl Metered {
+    fn add(&mut self, r: &ChunkResult) {
+        self.units += r.write_units;
+        self.requests += r.write_requests;
+        if r.started_ms > 0 {
+            self.first_start_ms = Some(
+                self.first_start_ms
+                    .map_or(r.started_ms, |s| s.min(r.started_ms)),
+            );
+        }
+        self.last_finish_ms = self.last_finish_ms.max(r.finished_ms);
+    }
+
+    fn summary(&self, budget: Option<f64>) -> crate::report::WriteSummary {
+        let seconds = self.first_start_ms.map_or(0.0, |s| {
+            self.last_finish_ms.saturating_sub(s) as f64 / 1000.0
+        });
+        crate::report::WriteSummary {
+            write_units: self.units,
+            write_requests: self.requests,
+            seconds,
+            units_per_second: if seconds > 0.0 {
+                self.units as f64 / seconds
+            } else {
+                0.0
+            },
+            max_write_units_per_second: budget,
+        }
+    }
+}
+
 /// How long Verify still waits for the app's saga (`publishMode: app`), for the whole job.
 struct SagaWait {
     deadline: std::time::Instant,
@@ -77,9 +117,13 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
         (writes && publish_mode == PublishMode::App).then(|| SagaWait::new(deps.app.saga_wait));
     // One pass over the chunks: count their outcomes and check the rows they wrote.
     let mut counts = Counts::of_transform(&transform);
+    let mut metered = Metered::default();
     let mut results = artifacts.chunk_results().await?;
     while let Some((entry, result)) = results.next().await? {
         counts.add_chunk(&entry, result.as_ref());
+        if let Some(r) = &result {
+            metered.add(r);
+        }
         let Some(result) = result else {
             push(
                 &mut samples.failed,
@@ -226,10 +270,26 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
         }
         _ => Vec::new(),
     };
+    let cost_estimate = if job.options.dry_run {
+        let exported = artifacts.load_export().await?.map_or(0, |e| e.rows);
+        Some(crate::cost::estimate(crate::cost::Measured {
+            rows: counts.total,
+            chunks: u64::from(transform.chunks),
+            written_rows: counts.created + counts.updated,
+            write_units: metered.units,
+            write_requests: metered.requests,
+            exported_rows: exported,
+            scan_segments: u64::from(job.scan_segments),
+        }))
+    } else {
+        None
+    };
     let details = ReportDetails {
         publish_mode: Some(publish_mode.as_str()),
         written_key,
         samples,
+        writes: Some(metered.summary(job.options.max_write_units_per_second)),
+        cost_estimate,
         rds_sql,
     };
     finish(

@@ -225,6 +225,9 @@ pub struct JobDocument {
     /// report holds the SQL that lowercases them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rds_tables: Vec<String>,
+    /// A write budget across all chunks running at once, in DynamoDB write units per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_write_units_per_second: Option<f64>,
 }
 
 /// Checks a job id: `[A-Za-z0-9_-]`, 1 to 80 characters (it becomes part of S3 keys and

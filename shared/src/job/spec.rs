@@ -141,6 +141,8 @@ pub struct JobOptions {
     pub tolerated_failure_percentage: f64,
     /// False for a dry run and a reconcile without `repair`.
     pub writes: bool,
+    /// The job's write budget across all chunks at once (`maxWriteUnitsPerSecond`).
+    pub max_write_units_per_second: Option<f64>,
 }
 
 fn required<'a>(
@@ -338,6 +340,13 @@ impl JobDocument {
         if let Some(version) = &self.app_framework_version {
             parse_framework_version(version)?;
         }
+        if let Some(budget) = self.max_write_units_per_second
+            && !(budget.is_finite() && budget >= 1.0)
+        {
+            return Err(Error::invalid(format!(
+                "job document: maxWriteUnitsPerSecond {budget} must be 1 or more"
+            )));
+        }
         let validation = self.validation.clone().unwrap_or_default();
         if let Some(schema) = &validation.attributes_schema {
             crate::operations::compile_schema(schema)?;
@@ -362,6 +371,7 @@ impl JobDocument {
             dry_run,
             tolerated_failure_percentage: self.tolerated_failure_percentage.unwrap_or(0.0),
             writes: !dry_run && (self.mode != Mode::Reconcile || self.repair.unwrap_or(false)),
+            max_write_units_per_second: self.max_write_units_per_second,
         })
     }
 

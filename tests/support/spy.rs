@@ -1,0 +1,107 @@
+//! A table wrapper that records every transactional write (when, and its write units) and
+//! otherwise passes each call to the store it wraps.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use shared::error::StoreError;
+use shared::keys::Key;
+use shared::ports::table::{
+    BatchGetItems, BatchWrite, GetItem, Page, Put, PutItem, QueryItems, ScanItems, Table,
+    TransactWrite, WriteError,
+};
+use shared::value::Item;
+
+pub struct RecordingTable {
+    pub inner: Arc<dyn Table>,
+    /// (when, write units) of every TransactWriteItems.
+    pub writes: Mutex<Vec<(Instant, u64)>>,
+}
+
+impl RecordingTable {
+    pub fn new(inner: Arc<dyn Table>) -> Self {
+        RecordingTable {
+            inner,
+            writes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Write units per whole second since the first write.
+    pub fn units_per_second(&self) -> Vec<u64> {
+        let writes = self.writes.lock().unwrap();
+        let Some(first) = writes.first().map(|w| w.0) else {
+            return Vec::new();
+        };
+        let mut out: Vec<u64> = Vec::new();
+        for (at, units) in writes.iter() {
+            let second = at.duration_since(first).as_secs() as usize;
+            if out.len() <= second {
+                out.resize(second + 1, 0);
+            }
+            out[second] += units;
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl GetItem for RecordingTable {
+    async fn get_item(&self, t: &str, k: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get_item(t, k).await
+    }
+}
+#[async_trait]
+impl BatchGetItems for RecordingTable {
+    async fn batch_get(&self, t: &str, k: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(t, k).await
+    }
+}
+#[async_trait]
+impl QueryItems for RecordingTable {
+    async fn query(
+        &self,
+        t: &str,
+        pk: &str,
+        p: Option<&str>,
+        s: Option<&Key>,
+        l: usize,
+    ) -> Result<Page, StoreError> {
+        self.inner.query(t, pk, p, s, l).await
+    }
+}
+#[async_trait]
+impl ScanItems for RecordingTable {
+    async fn scan(
+        &self,
+        t: &str,
+        a: u32,
+        b: u32,
+        s: Option<&Key>,
+        l: usize,
+    ) -> Result<Page, StoreError> {
+        self.inner.scan(t, a, b, s, l).await
+    }
+}
+#[async_trait]
+impl PutItem for RecordingTable {
+    async fn put_item(&self, p: Put) -> Result<(), WriteError> {
+        self.inner.put_item(p).await
+    }
+}
+#[async_trait]
+impl BatchWrite for RecordingTable {
+    async fn batch_put(&self, t: &str, i: Vec<Item>) -> Result<(), StoreError> {
+        self.inner.batch_put(t, i).await
+    }
+}
+#[async_trait]
+impl TransactWrite for RecordingTable {
+    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
+        let units = shared::write_budget::transact_units(&puts);
+        if let Ok(mut w) = self.writes.lock() {
+            w.push((Instant::now(), units));
+        }
+        self.inner.transact_write(puts).await
+    }
+}
