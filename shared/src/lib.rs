@@ -14,7 +14,8 @@
 
 pub mod app_settings;
 pub mod artifacts;
-pub mod asl;
+/// The States Language interpreter (its own crate: it imports nothing of the pipeline).
+pub use asl;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod cost;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::super::{AslError, StateMachine};
+use crate::{AslError, StateMachine};
 
 fn parse(def: &Value) -> Result<StateMachine, AslError> {
     StateMachine::parse(&def.to_string(), &HashMap::new())

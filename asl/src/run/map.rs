@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde_json::{Map, Value, json};
 
-use super::definition::State;
-use super::definition_map::{ItemBatcher, MapState, Mode, NumberOrPath, ResultWriter};
-use super::error::{StatesError, names};
-use super::executor::Runner;
-use super::history::HistoryEventKind;
-use super::path::{Context, ExecutionContext, now_timestamp};
+use crate::error::{StatesError, names};
+use crate::parse::definition::State;
+use crate::parse::map::{ItemBatcher, MapState, Mode, NumberOrPath, ResultWriter};
+use crate::path::{Context, ExecutionContext, now_timestamp};
+use crate::run::executor::Runner;
+use crate::run::history::HistoryEventKind;
 
 impl NumberOrPath {
     fn resolve(&self, field: &str, input: &Value, ctx: &Context) -> Result<f64, StatesError> {
@@ -43,7 +43,7 @@ fn resolve_opt(
 }
 
 /// Runs a Map state on its effective input; the value is the Map's result (before ResultSelector).
-pub(super) async fn run_map(
+pub(crate) async fn run_map(
     runner: &Runner<'_>,
     state: &State,
     map: &MapState,
@@ -91,7 +91,7 @@ fn items_from_path(
         other => Err(StatesError::runtime(format!(
             "Invalid path '{}': The ItemsPath must select a JSON array, got {}",
             map.items_path,
-            super::path::abbreviate(&other)
+            crate::path::abbreviate(&other)
         ))),
     }
 }

@@ -27,9 +27,9 @@ impl std::fmt::Display for TaskFailure {
 
 impl std::error::Error for TaskFailure {}
 
-impl From<TaskFailure> for super::error::StatesError {
+impl From<TaskFailure> for crate::error::StatesError {
     fn from(failure: TaskFailure) -> Self {
-        super::error::StatesError::new(failure.error, failure.cause)
+        crate::error::StatesError::new(failure.error, failure.cause)
     }
 }
 

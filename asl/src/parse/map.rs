@@ -2,13 +2,13 @@
 
 use serde_json::Value;
 
-use super::definition::{Graph, check_query_language, parse_graph};
-use super::error::AslError;
-use super::fields::Fields;
-use super::path::Path;
-use super::payload::Template;
+use crate::error::AslError;
+use crate::parse::definition::{Graph, check_query_language, parse_graph};
+use crate::parse::fields::Fields;
+use crate::path::Path;
+use crate::payload::Template;
 
-pub(super) const MAP_FIELDS: &[&str] = &[
+pub(crate) const MAP_FIELDS: &[&str] = &[
     "ItemsPath",
     "ItemSelector",
     "ItemProcessor",
@@ -25,44 +25,44 @@ pub(super) const MAP_FIELDS: &[&str] = &[
     "ResultWriter",
 ];
 
-pub(super) const GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
-pub(super) const PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
+pub(crate) const GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
+pub(crate) const PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
 
 /// A number given literally or by a reference path into the state's effective input.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum NumberOrPath {
+pub(crate) enum NumberOrPath {
     Number(f64),
     Path(Path),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+pub(crate) enum Mode {
     Inline,
     Distributed,
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct ItemReader {
+pub(crate) struct ItemReader {
     /// `{Bucket, Key}` template.
     pub parameters: Template,
     pub max_items: Option<NumberOrPath>,
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct ItemBatcher {
+pub(crate) struct ItemBatcher {
     pub max_items: Option<NumberOrPath>,
     pub max_bytes: Option<NumberOrPath>,
     pub batch_input: Option<Template>,
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct ResultWriter {
+pub(crate) struct ResultWriter {
     /// `{Bucket, Prefix}` template.
     pub parameters: Template,
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct MapState {
+pub(crate) struct MapState {
     pub mode: Mode,
     pub items_path: Path,
     pub item_selector: Option<Template>,
@@ -109,7 +109,7 @@ fn check_resource(f: &Fields<'_>, expected: &str) -> Result<(), AslError> {
     Ok(())
 }
 
-pub(super) fn parse_map(f: &Fields<'_>) -> Result<MapState, AslError> {
+pub(crate) fn parse_map(f: &Fields<'_>) -> Result<MapState, AslError> {
     if f.has("ItemProcessor") && f.has("Iterator") {
         return Err(f.invalid("Iterator", "cannot be combined with \"ItemProcessor\""));
     }

@@ -7,14 +7,14 @@ use futures::future::{BoxFuture, try_join_all};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::choice::parse_timestamp;
-use super::definition::{Graph, Kind, State, StateMachine, WaitFor};
-use super::error::{StatesError, names};
-use super::fields::Transition;
-use super::history::{History, HistoryEvent, HistoryEventKind, Observer};
-use super::path::{Context, ExecutionContext, now_timestamp};
-use super::resources::Resources;
-use super::retry::{error_matches, random_unit};
+use crate::choice::parse_timestamp;
+use crate::error::{StatesError, names};
+use crate::parse::definition::{Graph, Kind, State, StateMachine, WaitFor};
+use crate::parse::fields::Transition;
+use crate::path::{Context, ExecutionContext, now_timestamp};
+use crate::retry::{error_matches, random_unit};
+use crate::run::history::{History, HistoryEvent, HistoryEventKind, Observer};
+use crate::run::resources::Resources;
 
 /// How to run an execution.
 #[derive(Clone)]
@@ -67,7 +67,7 @@ pub struct ExecutionResult {
 }
 
 /// `arn:...:stateMachine:Name` → (`arn:...:execution:Name:<name>`, `Name`).
-pub(super) fn execution_arn(state_machine_id: &str, name: &str) -> (String, String) {
+pub(crate) fn execution_arn(state_machine_id: &str, name: &str) -> (String, String) {
     match state_machine_id.split_once(":stateMachine:") {
         Some((head, sm_name)) => (
             format!("{head}:execution:{sm_name}:{name}"),
@@ -153,7 +153,7 @@ pub async fn run_execution(
 }
 
 /// Shared state of one run (including Map children and Parallel branches).
-pub(super) struct Runner<'r> {
+pub(crate) struct Runner<'r> {
     pub resources: &'r dyn Resources,
     pub history: History,
     pub retry_scale: f64,
@@ -270,7 +270,7 @@ impl<'r> Runner<'r> {
                 cause_literal,
             } => {
                 let text = |lit: &Option<String>,
-                            dynamic: &Option<super::payload::Dynamic>,
+                            dynamic: &Option<crate::payload::Dynamic>,
                             field: &str| {
                     match (lit, dynamic) {
                         (Some(s), _) => Ok(s.clone()),
@@ -414,7 +414,7 @@ impl<'r> Runner<'r> {
                 select_result(state, Value::Array(outputs), ctx)?
             }
             Kind::Map(map) => {
-                let result = super::map::run_map(self, state, map, effective, ctx).await?;
+                let result = crate::run::map::run_map(self, state, map, effective, ctx).await?;
                 select_result(state, result, ctx)?
             }
             Kind::Choice { .. } | Kind::Succeed | Kind::Fail { .. } | Kind::Wait(_) => effective,
@@ -481,7 +481,7 @@ fn apply_input_path(state: &State, raw: &Value, ctx: &Context) -> Result<Value, 
 
 fn apply_output_path(state: &State, output: Value, ctx: &Context) -> Result<Value, StatesError> {
     match &state.output_path {
-        Some(path) if path.is_root() && path.root() == super::path::Root::Input => Ok(output),
+        Some(path) if path.is_root() && path.root() == crate::path::Root::Input => Ok(output),
         Some(path) => path.select_required(&output, ctx),
         None => Ok(json!({})),
     }

@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-use super::super::{ExecutionStatus, HistoryEventKind, TaskFailure, run_execution};
 use super::{Fake, count, options, parse, run};
+use crate::{ExecutionStatus, HistoryEventKind, TaskFailure, run_execution};
 
 const FN: &str = "arn:aws:lambda:local:000000000000:function:process";
 

@@ -4,18 +4,18 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::error::{AslError, names};
-use super::fields::Fields;
-use super::path::Path;
+use crate::error::{AslError, names};
+use crate::parse::fields::Fields;
+use crate::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Jitter {
+pub(crate) enum Jitter {
     Full,
     None,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Retrier {
+pub(crate) struct Retrier {
     pub error_equals: Vec<String>,
     pub interval_seconds: f64,
     pub max_attempts: u64,
@@ -25,7 +25,7 @@ pub(super) struct Retrier {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Catcher {
+pub(crate) struct Catcher {
     pub error_equals: Vec<String>,
     pub next: String,
     /// `None` means `"ResultPath": null` (discard the error output, keep the input).
@@ -37,7 +37,7 @@ pub(super) struct Catcher {
 /// `States.ALL` matches every error and `States.TaskFailed` every error except
 /// `States.Timeout`, but neither matches the terminal `States.Runtime` and
 /// `States.DataLimitExceeded` errors, which can never be retried or caught.
-pub(super) fn error_matches(error_equals: &[String], error: &str) -> bool {
+pub(crate) fn error_matches(error_equals: &[String], error: &str) -> bool {
     if error == names::RUNTIME || error == names::DATA_LIMIT_EXCEEDED {
         return false;
     }
@@ -70,7 +70,7 @@ impl Retrier {
 }
 
 /// A random number in `[0, 1)` (from the v4 UUID generator; no extra dependency).
-pub(super) fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     let mut raw = [0u8; 8];
     raw.copy_from_slice(&bytes[..8]);
@@ -122,7 +122,7 @@ fn check_all_is_last(
 }
 
 /// Parses the state's `Retry` field (empty when absent).
-pub(super) fn parse_retry(state: &Fields<'_>) -> Result<Vec<Retrier>, AslError> {
+pub(crate) fn parse_retry(state: &Fields<'_>) -> Result<Vec<Retrier>, AslError> {
     let mut out = Vec::new();
     for (prefix, value) in list(state, "Retry")? {
         let f = Fields::new(
@@ -177,7 +177,7 @@ pub(super) fn parse_retry(state: &Fields<'_>) -> Result<Vec<Retrier>, AslError> 
 }
 
 /// Parses the state's `Catch` field (empty when absent).
-pub(super) fn parse_catch(state: &Fields<'_>) -> Result<Vec<Catcher>, AslError> {
+pub(crate) fn parse_catch(state: &Fields<'_>) -> Result<Vec<Catcher>, AslError> {
     let mut out = Vec::new();
     for (prefix, value) in list(state, "Catch")? {
         let f = Fields::new(
@@ -209,9 +209,9 @@ pub(super) fn parse_catch(state: &Fields<'_>) -> Result<Vec<Catcher>, AslError> 
 }
 
 /// A ResultPath: a reference path on the input (not the context object).
-pub(super) fn parse_result_path(text: &str) -> Result<Path, String> {
+pub(crate) fn parse_result_path(text: &str) -> Result<Path, String> {
     let path = Path::parse_reference(text)?;
-    if path.root() != super::path::Root::Input {
+    if path.root() != crate::path::Root::Input {
         return Err(format!("\"{text}\" cannot refer to the context object"));
     }
     Ok(path)

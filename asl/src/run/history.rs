@@ -67,7 +67,7 @@ pub trait Observer: Send + Sync {
 
 /// Shared recorder used by every (sub-)execution of one run.
 #[derive(Clone, Default)]
-pub(super) struct History {
+pub(crate) struct History {
     events: Arc<Mutex<Vec<HistoryEvent>>>,
     observer: Option<Arc<dyn Observer>>,
 }

@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use super::error::AslError;
+use crate::error::AslError;
 
 /// A JSON object of the definition, with the fields that are allowed in it.
-pub(super) struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     obj: &'a Map<String, Value>,
     state: Option<&'a str>,
     prefix: String,
@@ -155,7 +155,7 @@ impl<'a> Fields<'a> {
 
 /// Where a state goes when it is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Transition {
+pub(crate) enum Transition {
     Next(String),
     End,
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::error::AslError;
+use crate::error::AslError;
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
@@ -12,7 +12,7 @@ fn is_name(s: &str) -> bool {
 
 /// Replaces every `${Name}`; an undefined name is an error naming it.
 /// Text such as `${ not a name }` is left untouched.
-pub(super) fn substitute(raw: &str, subs: &HashMap<String, String>) -> Result<String, AslError> {
+pub(crate) fn substitute(raw: &str, subs: &HashMap<String, String>) -> Result<String, AslError> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(start) = rest.find("${") {

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 /// Error names defined by the States Language (and AWS) that the interpreter raises itself.
-pub(super) mod names {
+pub(crate) mod names {
     pub const ALL: &str = "States.ALL";
     pub const TASK_FAILED: &str = "States.TaskFailed";
     pub const TIMEOUT: &str = "States.Timeout";
@@ -56,7 +56,7 @@ fn at(state: &Option<String>) -> String {
 
 /// A runtime error as seen by Retry/Catch: an error name and a human readable cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct StatesError {
+pub(crate) struct StatesError {
     pub error: String,
     pub cause: String,
 }

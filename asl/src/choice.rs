@@ -3,12 +3,12 @@
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use super::error::{AslError, StatesError};
-use super::fields::Fields;
-use super::path::{Context, Path};
+use crate::error::{AslError, StatesError};
+use crate::parse::fields::Fields;
+use crate::path::{Context, Path};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
+pub(crate) enum Kind {
     String,
     Numeric,
     Boolean,
@@ -16,7 +16,7 @@ pub(super) enum Kind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Cmp {
+pub(crate) enum Cmp {
     Eq,
     Lt,
     Gt,
@@ -25,7 +25,7 @@ pub(super) enum Cmp {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TypeTest {
+pub(crate) enum TypeTest {
     Null,
     Present,
     Numeric,
@@ -35,13 +35,13 @@ pub(super) enum TypeTest {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Operand {
+pub(crate) enum Operand {
     Value(Value),
     Path(Path),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Test {
+pub(crate) enum Test {
     Compare(Kind, Cmp, Operand),
     Matches(String),
     Type(TypeTest, bool),
@@ -49,7 +49,7 @@ pub(super) enum Test {
 
 /// A (possibly nested) choice rule.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Rule {
+pub(crate) enum Rule {
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
@@ -58,7 +58,7 @@ pub(super) enum Rule {
 
 /// A top-level choice rule with its `Next` state.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Choice {
+pub(crate) struct Choice {
     pub rule: Rule,
     pub next: String,
 }
@@ -128,7 +128,7 @@ fn type_test(name: &str) -> Option<TypeTest> {
     })
 }
 
-pub(super) fn parse_timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
+pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s).ok()
 }
 
@@ -350,7 +350,7 @@ fn compare(kind: Kind, cmp: Cmp, a: &Value, b: &Value) -> bool {
 }
 
 /// `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal.
-pub(super) fn string_matches(s: &str, pattern: &str) -> bool {
+pub(crate) fn string_matches(s: &str, pattern: &str) -> bool {
     #[derive(PartialEq)]
     enum Tok {
         Star,
@@ -394,8 +394,8 @@ pub(super) fn string_matches(s: &str, pattern: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::path::test_context;
     use super::*;
+    use crate::path::test_context;
     use serde_json::json;
 
     fn rule(v: Value) -> Rule {

@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::error::StatesError;
-use super::path::{Context, Path};
+use crate::error::StatesError;
+use crate::path::{Context, Path};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Func {
@@ -57,7 +57,7 @@ enum Arg {
 
 /// A parsed intrinsic function call.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Intrinsic {
+pub(crate) struct Intrinsic {
     name: String,
     func: Func,
     args: Vec<Arg>,
@@ -412,8 +412,8 @@ impl Parser {
 
 #[cfg(test)]
 mod tests {
-    use super::super::path::test_context as ctx;
     use super::*;
+    use crate::path::test_context as ctx;
     use serde_json::json;
 
     fn eval(expr: &str, input: Value) -> Result<Value, StatesError> {

@@ -4,31 +4,31 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::choice::{Choice, parse_timestamp};
-use super::definition_map::{MapState, parse_map};
-use super::error::AslError;
-use super::fields::{Fields, Transition};
-use super::path::Path;
-use super::payload::{Dynamic, Template};
-use super::retry::{Catcher, Retrier, parse_catch, parse_result_path, parse_retry};
-use super::substitution::substitute;
+use crate::choice::{Choice, parse_timestamp};
+use crate::error::AslError;
+use crate::parse::fields::{Fields, Transition};
+use crate::parse::map::{MapState, parse_map};
+use crate::parse::substitution::substitute;
+use crate::path::Path;
+use crate::payload::{Dynamic, Template};
+use crate::retry::{Catcher, Retrier, parse_catch, parse_result_path, parse_retry};
 
 /// A parsed and validated state machine.
 #[derive(Debug, Clone)]
 pub struct StateMachine {
-    pub(super) graph: Graph,
-    pub(super) timeout_seconds: Option<u64>,
+    pub(crate) graph: Graph,
+    pub(crate) timeout_seconds: Option<u64>,
 }
 
 /// A set of states with a start state: the machine itself, a Map's ItemProcessor or a Parallel branch.
 #[derive(Debug, Clone)]
-pub(super) struct Graph {
+pub(crate) struct Graph {
     pub start_at: String,
     pub states: HashMap<String, State>,
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct State {
+pub(crate) struct State {
     pub name: String,
     pub kind: Kind,
     /// `InputPath`; `None` is `null` (the effective input is `{}`).
@@ -46,7 +46,7 @@ pub(super) struct State {
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum WaitFor {
+pub(crate) enum WaitFor {
     Seconds(u64),
     Timestamp(String),
     SecondsPath(Path),
@@ -54,7 +54,7 @@ pub(super) enum WaitFor {
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum Kind {
+pub(crate) enum Kind {
     Pass {
         result: Option<Value>,
     },
@@ -112,7 +112,7 @@ fn allowed_fields(kind: &str) -> Option<Vec<&'static str>> {
         "Succeed" => &[IO],
         "Fail" => &[&["Error", "Cause", "ErrorPath", "CausePath"]],
         "Parallel" => &[IO, NEXT, RESULT, &["Branches"]],
-        "Map" => &[IO, NEXT, RESULT, super::definition_map::MAP_FIELDS],
+        "Map" => &[IO, NEXT, RESULT, crate::parse::map::MAP_FIELDS],
         _ => return None,
     };
     Some(
@@ -124,7 +124,7 @@ fn allowed_fields(kind: &str) -> Option<Vec<&'static str>> {
     )
 }
 
-pub(super) fn check_query_language(fields: &Fields<'_>) -> Result<(), AslError> {
+pub(crate) fn check_query_language(fields: &Fields<'_>) -> Result<(), AslError> {
     match fields.get("QueryLanguage") {
         None => Ok(()),
         Some(Value::String(s)) if s == "JSONPath" => Ok(()),
@@ -176,7 +176,7 @@ fn collect_resources(graph: &Graph, out: &mut BTreeSet<String>) {
 }
 
 /// Parses `StartAt` + `States` of `fields` and validates transitions and reachability.
-pub(super) fn parse_graph(fields: &Fields<'_>) -> Result<Graph, AslError> {
+pub(crate) fn parse_graph(fields: &Fields<'_>) -> Result<Graph, AslError> {
     let start_at = fields.required_str("StartAt")?.to_owned();
     let states_value = fields
         .required("States")?

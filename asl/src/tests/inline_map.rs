@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::super::{ExecutionStatus, HistoryEventKind, TaskFailure};
 use super::{Fake, count, run};
+use crate::{ExecutionStatus, HistoryEventKind, TaskFailure};
 
 const FN: &str = "arn:aws:lambda:local:000000000000:function:square";
 

@@ -23,7 +23,7 @@ type DelayFn = Box<dyn Fn(&Value) -> Duration + Send + Sync>;
 
 /// In-memory task handlers and object store.
 #[derive(Default)]
-pub(super) struct Fake {
+pub(crate) struct Fake {
     handlers: HashMap<String, Handler>,
     delays: HashMap<String, DelayFn>,
     pub calls: Mutex<Vec<(String, Value)>>,
@@ -141,7 +141,7 @@ impl Resources for Fake {
     }
 }
 
-pub(super) fn options() -> ExecutionOptions {
+pub(crate) fn options() -> ExecutionOptions {
     ExecutionOptions {
         name: "test-run".into(),
         state_machine_id: "arn:aws:states:local:000000000000:stateMachine:Test".into(),
@@ -150,18 +150,18 @@ pub(super) fn options() -> ExecutionOptions {
     }
 }
 
-pub(super) fn parse(definition: &Value) -> StateMachine {
+pub(crate) fn parse(definition: &Value) -> StateMachine {
     StateMachine::parse(&definition.to_string(), &HashMap::new()).unwrap()
 }
 
-pub(super) async fn run(definition: Value, input: Value, fake: &Fake) -> ExecutionResult {
+pub(crate) async fn run(definition: Value, input: Value, fake: &Fake) -> ExecutionResult {
     run_execution(&parse(&definition), fake, input, options()).await
 }
 
-pub(super) fn count(result: &ExecutionResult, kind: HistoryEventKind) -> usize {
+pub(crate) fn count(result: &ExecutionResult, kind: HistoryEventKind) -> usize {
     result.history.iter().filter(|e| e.kind == kind).count()
 }
 
-pub(super) fn shared<T>(t: T) -> Arc<T> {
+pub(crate) fn shared<T>(t: T) -> Arc<T> {
     Arc::new(t)
 }

@@ -3,13 +3,13 @@
 
 use serde_json::{Map, Value};
 
-use super::error::StatesError;
-use super::intrinsics::Intrinsic;
-use super::path::{Context, Path, abbreviate};
+use crate::error::StatesError;
+use crate::intrinsics::Intrinsic;
+use crate::path::{Context, Path, abbreviate};
 
 /// A value computed at run time: a path (`$.a`, `$$.Map.Item.Value`) or an intrinsic call.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Dynamic {
+pub(crate) enum Dynamic {
     Path(Path),
     Intrinsic(Intrinsic),
 }
@@ -38,7 +38,7 @@ impl Dynamic {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Template {
+pub(crate) enum Template {
     Literal(Value),
     Object(Vec<(String, Template)>),
     Array(Vec<Template>),
@@ -96,8 +96,8 @@ impl Template {
 
 #[cfg(test)]
 mod tests {
-    use super::super::path::test_context;
     use super::*;
+    use crate::path::test_context;
     use serde_json::json;
 
     fn eval(template: Value, input: Value) -> Result<Value, StatesError> {

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::error::StatesError;
+use crate::error::StatesError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Root {
+pub(crate) enum Root {
     /// `$`: the state's input (or whatever document the path is applied to).
     Input,
     /// `$$`: the context object.
@@ -16,7 +16,7 @@ pub(super) enum Root {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Segment {
+pub(crate) enum Segment {
     Field(String),
     Index(usize),
     Wildcard,
@@ -24,7 +24,7 @@ pub(super) enum Segment {
 
 /// A parsed path such as `$.a.b`, `$['a b'][0]`, `$.items[*].id` or `$$.Execution.Id`.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Path {
+pub(crate) struct Path {
     text: String,
     root: Root,
     segments: Vec<Segment>,
@@ -234,7 +234,7 @@ fn parse_bracket(after: &str) -> Result<(Segment, &str), String> {
 }
 
 /// A short rendering of a document for error messages.
-pub(super) fn abbreviate(value: &Value) -> String {
+pub(crate) fn abbreviate(value: &Value) -> String {
     let text = value.to_string();
     if text.chars().count() > 256 {
         let short: String = text.chars().take(256).collect();
@@ -246,7 +246,7 @@ pub(super) fn abbreviate(value: &Value) -> String {
 
 /// Execution-wide part of the context object.
 #[derive(Debug, Clone)]
-pub(super) struct ExecutionContext {
+pub(crate) struct ExecutionContext {
     pub id: String,
     pub name: String,
     pub input: Value,
@@ -257,7 +257,7 @@ pub(super) struct ExecutionContext {
 
 /// The context object (`$$`) of one state.
 #[derive(Debug, Clone)]
-pub(super) struct Context {
+pub(crate) struct Context {
     pub execution: Arc<ExecutionContext>,
     pub state_name: String,
     pub entered_time: String,
@@ -295,12 +295,12 @@ impl Context {
 }
 
 /// The current time in the format AWS uses in the context object.
-pub(super) fn now_timestamp() -> String {
+pub(crate) fn now_timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
-pub(super) fn test_context() -> Context {
+pub(crate) fn test_context() -> Context {
     Context {
         execution: Arc::new(ExecutionContext {
             id: "arn:aws:states:local:000000000000:execution:sm:run-1".into(),

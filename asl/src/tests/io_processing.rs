@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::super::{ExecutionStatus, HistoryEvent, HistoryEventKind, Observer, TaskFailure};
 use super::{Fake, count, options, parse, run, shared};
+use crate::{ExecutionStatus, HistoryEvent, HistoryEventKind, Observer, TaskFailure};
 
 const ADD: &str = "arn:aws:lambda:local:000000000000:function:add";
 const ECHO: &str = "arn:aws:lambda:local:000000000000:function:echo";
@@ -141,7 +141,7 @@ async fn parameters_with_paths_context_and_intrinsics() {
         id,
         json!("arn:aws:states:local:000000000000:execution:Test:test-run")
     );
-    assert!(super::super::choice::parse_timestamp(start.as_str().unwrap()).is_some());
+    assert!(crate::choice::parse_timestamp(start.as_str().unwrap()).is_some());
 }
 
 /// The ResultSelector example of the specification / developer guide.
@@ -342,7 +342,7 @@ async fn history_and_observer() {
     }});
     let mut opts = options();
     opts.observer = Some(recorder.clone());
-    let r = super::super::run_execution(&parse(&def), &fake, json!({"x": 1}), opts).await;
+    let r = crate::run_execution(&parse(&def), &fake, json!({"x": 1}), opts).await;
     let kinds: Vec<HistoryEventKind> = r.history.iter().map(|e| e.kind).collect();
     use HistoryEventKind::*;
     assert_eq!(
@@ -383,10 +383,5 @@ fn execution_future_is_send() {
     fn assert_send<T: Send>(_: T) {}
     let sm = parse(&json!({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}));
     let fake = Fake::new();
-    assert_send(super::super::run_execution(
-        &sm,
-        &fake,
-        json!({}),
-        options(),
-    ));
+    assert_send(crate::run_execution(&sm, &fake, json!({}), options()));
 }
