@@ -3,24 +3,19 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use integration_tests::local::{
     data_entity, data_rows, job_record, pipeline, run_checked, upload_and_run,
 };
 use integration_tests::products_csv;
+use integration_tests::spy::RecordingTable;
 use serde_json::{Value, json};
 use shared::asl::ExecutionStatus;
-use shared::error::StoreError;
 use shared::keys::Key;
 use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::model::EntityRow;
 use shared::ports::objects::{PutObject, get_bytes};
 use shared::ports::stream::{StreamPosition, StreamReader};
-use shared::ports::table::{
-    BatchGetItems, BatchWrite, GetItem, PutItem, QueryItems, ScanItems, TransactWrite,
-};
-use shared::ports::table::{Condition, Page, Put, WriteError};
-use shared::value::Item;
+use shared::ports::table::GetItem;
 
 async fn stream_len(p: &LocalPipeline) -> usize {
     let mut pos = StreamPosition::default();
@@ -281,92 +276,6 @@ async fn duplicated_s3_event_starts_one_execution() {
     assert_eq!(p.deps.job_records().list().await.unwrap().len(), 1);
 }
 
-/// A table wrapper that commits a concurrent update (version `at` → `at + 1` of `key` in the
-/// data table) just before the pipeline's first write.
-struct Interfering {
-    inner: Arc<shared::embedded::SqliteTables>,
-    fired: std::sync::atomic::AtomicBool,
-    key: Key,
-    at: u64,
-}
-
-#[async_trait]
-impl GetItem for Interfering {
-    async fn get_item(&self, t: &str, k: &Key) -> Result<Option<Item>, StoreError> {
-        self.inner.get_item(t, k).await
-    }
-}
-#[async_trait]
-impl BatchGetItems for Interfering {
-    async fn batch_get(&self, t: &str, k: &[Key]) -> Result<Vec<Item>, StoreError> {
-        self.inner.batch_get(t, k).await
-    }
-}
-#[async_trait]
-impl QueryItems for Interfering {
-    async fn query(
-        &self,
-        t: &str,
-        pk: &str,
-        p: Option<&str>,
-        s: Option<&Key>,
-        l: usize,
-    ) -> Result<Page, StoreError> {
-        self.inner.query(t, pk, p, s, l).await
-    }
-}
-#[async_trait]
-impl ScanItems for Interfering {
-    async fn scan(
-        &self,
-        t: &str,
-        a: u32,
-        b: u32,
-        s: Option<&Key>,
-        l: usize,
-    ) -> Result<Page, StoreError> {
-        self.inner.scan(t, a, b, s, l).await
-    }
-}
-#[async_trait]
-impl PutItem for Interfering {
-    async fn put_item(&self, p: Put) -> Result<(), WriteError> {
-        self.inner.put_item(p).await
-    }
-}
-#[async_trait]
-impl BatchWrite for Interfering {
-    async fn batch_put(&self, t: &str, i: Vec<Item>) -> Result<(), StoreError> {
-        self.inner.batch_put(t, i).await
-    }
-}
-#[async_trait]
-impl TransactWrite for Interfering {
-    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
-        if !self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            // Someone else publishes the next version between our compare and our publish.
-            let item = self
-                .inner
-                .get_item("data", &self.key)
-                .await
-                .unwrap()
-                .unwrap();
-            let mut row = EntityRow::from_data_item(&item).unwrap();
-            row.version = self.at + 1;
-            row.name = "concurrent".into();
-            self.inner
-                .put_item(Put::new(
-                    "data",
-                    row.to_data_item(),
-                    Condition::VersionEquals(self.at),
-                ))
-                .await
-                .unwrap();
-        }
-        self.inner.transact_write(puts).await
-    }
-}
-
 #[tokio::test]
 async fn a_concurrent_update_is_a_conflict_and_survives() {
     let dir = tempfile::tempdir().unwrap();
@@ -375,12 +284,7 @@ async fn a_concurrent_update_is_a_conflict_and_survives() {
     let (status, _) = upload_and_run(&p, "incoming/c.csv", csv, json!({"jobId": "base"})).await;
     assert_eq!(status, ExecutionStatus::Succeeded);
 
-    let table = Interfering {
-        inner: p.tables.clone(),
-        fired: false.into(),
-        key: Key::new("PRODUCT#dst", "C1"),
-        at: 1,
-    };
+    let table = RecordingTable::interfering(p.tables.clone(), Key::new("PRODUCT#dst", "C1"), 1);
     let mut reader = shared::migration_csv::MigrationCsvReader::new(
         "sourcePk,sourceSk,code,name,attributes,targetTenantCode\nPRODUCT#SRC,C1,C1,ours,{},dst\nPRODUCT#SRC,C2,C2,ours,{},dst\n".as_bytes(),
     )
@@ -656,12 +560,11 @@ async fn entity_rollback_restores_a_version_as_a_new_one_and_a_moved_entity_is_a
     assert_eq!(data_entity(&p, "PRODUCT#dst", "C2").await.version, 3);
 
     // Someone updates C2 after the rollback read it: a conflict, and their version stays.
-    p.deps.tables = Arc::new(Interfering {
-        inner: p.tables.clone(),
-        fired: false.into(),
-        key: Key::new("PRODUCT#dst", "C2"),
-        at: 3,
-    });
+    p.deps.tables = Arc::new(RecordingTable::interfering(
+        p.tables.clone(),
+        Key::new("PRODUCT#dst", "C2"),
+        3,
+    ));
     let doc = json!({"jobId": "undo-c2", "mode": "rollback", "toVersion": 1,
                      "keys": [{"pk": "PRODUCT#dst", "sk": "C2"}], "toleratedFailurePercentage": 100});
     let r = run_checked(&p, "undo-c2", doc).await;

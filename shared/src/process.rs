@@ -38,6 +38,19 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Each count with its name, in the output contract's order.
+    pub fn labeled(&self) -> [(&'static str, u64); 7] {
+        [
+            ("total", self.total),
+            ("created", self.created),
+            ("updated", self.updated),
+            ("unchanged", self.unchanged),
+            ("rejected", self.rejected),
+            ("conflicts", self.conflicts),
+            ("failed", self.failed),
+        ]
+    }
+
     pub fn record(&mut self, outcome: Outcome) {
         self.total += 1;
         match outcome {

@@ -168,15 +168,7 @@ pub fn markdown(
     }
     let c = &result.counts;
     let _ = writeln!(md, "## Counts\n\n| outcome | rows |\n|---|---:|");
-    for (label, n) in [
-        ("total", c.total),
-        ("created", c.created),
-        ("updated", c.updated),
-        ("unchanged", c.unchanged),
-        ("rejected", c.rejected),
-        ("conflicts", c.conflicts),
-        ("failed", c.failed),
-    ] {
+    for (label, n) in c.labeled() {
         let _ = writeln!(md, "| {label} | {n} |");
     }
     let v = &result.verification;

@@ -1,5 +1,6 @@
 //! A table wrapper that records every transactional write (when, and its write units) and
-//! otherwise passes each call to the store it wraps.
+//! otherwise passes each call to the store it wraps; optionally it plays a concurrent writer
+//! just before the pipeline's first write.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -7,9 +8,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use shared::error::StoreError;
 use shared::keys::Key;
+use shared::model::EntityRow;
 use shared::ports::table::{
-    BatchGetItems, BatchWrite, GetItem, Page, Put, PutItem, QueryItems, ScanItems, Table,
-    TransactWrite, WriteError,
+    BatchGetItems, BatchWrite, Condition, GetItem, Page, Put, PutItem, QueryItems, ScanItems,
+    Table, TransactWrite, WriteError,
 };
 use shared::value::Item;
 
@@ -17,6 +19,9 @@ pub struct RecordingTable {
     pub inner: Arc<dyn Table>,
     /// (when, write units) of every TransactWriteItems.
     pub writes: Mutex<Vec<(Instant, u64)>>,
+    /// A concurrent update to commit once, before the first transactional write: the data
+    /// row at `key` goes from version `at` to `at + 1`, named "concurrent".
+    interference: Mutex<Option<(Key, u64)>>,
 }
 
 impl RecordingTable {
@@ -24,7 +29,34 @@ impl RecordingTable {
         RecordingTable {
             inner,
             writes: Mutex::new(Vec::new()),
+            interference: Mutex::new(None),
         }
+    }
+
+    /// A wrapper that lets someone else publish version `at + 1` of `key` between the
+    /// pipeline's compare and its first publish.
+    pub fn interfering(inner: Arc<dyn Table>, key: Key, at: u64) -> Self {
+        let table = RecordingTable::new(inner);
+        *table.interference.lock().unwrap() = Some((key, at));
+        table
+    }
+
+    async fn interfere(&self) {
+        let Some((key, at)) = self.interference.lock().unwrap().take() else {
+            return;
+        };
+        let item = self.inner.get_item("data", &key).await.unwrap().unwrap();
+        let mut row = EntityRow::from_data_item(&item).unwrap();
+        row.version = at + 1;
+        row.name = "concurrent".into();
+        self.inner
+            .put_item(Put::new(
+                "data",
+                row.to_data_item(),
+                Condition::VersionEquals(at),
+            ))
+            .await
+            .unwrap();
     }
 
     /// Write units per whole second since the first write.
@@ -98,6 +130,7 @@ impl BatchWrite for RecordingTable {
 #[async_trait]
 impl TransactWrite for RecordingTable {
     async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
+        self.interfere().await;
         let units = shared::write_budget::transact_units(&puts);
         if let Ok(mut w) = self.writes.lock() {
             w.push((Instant::now(), units));

@@ -104,15 +104,7 @@ fn summary(r: &JobResult) {
         r.status
     );
     eprintln!("  ┌────────────┬───────────┐");
-    for (label, n) in [
-        ("total", c.total),
-        ("created", c.created),
-        ("updated", c.updated),
-        ("unchanged", c.unchanged),
-        ("rejected", c.rejected),
-        ("conflicts", c.conflicts),
-        ("failed", c.failed),
-    ] {
+    for (label, n) in c.labeled() {
         eprintln!("  │ {label:<10} │ {n:>9} │");
     }
     eprintln!("  └────────────┴───────────┘");
