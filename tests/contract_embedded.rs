@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use integration_tests::contract::{ObjectFixture, TableFixture, table};
+use integration_tests::contract::{ObjectFixture, TableFixture, UsersFixture, table};
 use shared::embedded::{DirObjectStore, SqliteTables};
 
 async fn sqlite() -> Option<TableFixture> {
@@ -24,6 +24,21 @@ async fn directory() -> Option<ObjectFixture> {
         bucket: "bucket".into(),
         keep_alive: Some(Box::new(dir)),
     })
+}
+
+async fn table_users() -> Option<UsersFixture> {
+    let users = shared::embedded::TableUsers::new(Arc::new(SqliteTables::in_memory().unwrap()));
+    for user in integration_tests::contract::users::seed_users() {
+        users.put_user("us-east-1_local", &user).await.unwrap();
+    }
+    Some(UsersFixture {
+        users: Arc::new(users),
+        pool: "us-east-1_local".into(),
+    })
+}
+
+mod table_user_directory {
+    integration_tests::users_contract!(super::table_users);
 }
 
 mod sqlite_table {

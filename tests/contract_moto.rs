@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use integration_tests::contract::{ObjectFixture, TableFixture};
+use integration_tests::contract::{ObjectFixture, TableFixture, UsersFixture};
 use integration_tests::moto;
 use shared::aws::{DynamoDbStreams, DynamoDbTables, S3Objects};
 
@@ -30,6 +30,22 @@ async fn s3() -> Option<ObjectFixture> {
         bucket,
         keep_alive: None,
     })
+}
+
+async fn cognito() -> Option<UsersFixture> {
+    let c = moto::clients().await?;
+    let pool = moto::create_user_pool(&c).await;
+    for user in integration_tests::contract::users::seed_users() {
+        moto::create_user(&c, &pool, &user).await;
+    }
+    Some(UsersFixture {
+        users: Arc::new(shared::aws::CognitoUsers::new(c.cognito.clone())),
+        pool,
+    })
+}
+
+mod cognito_user_pool {
+    integration_tests::users_contract!(super::cognito);
 }
 
 mod dynamodb_table {

@@ -383,3 +383,89 @@ async fn start_creates_one_execution_in_step_functions_per_upload() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn normalize_users_on_cognito_three_pages_dry_run_and_rerun() {
+    let Some(c) = moto::clients().await else {
+        return;
+    };
+    let aws = aws_runner(&c).await;
+    let pool = moto::create_user_pool(&c).await;
+    for i in 0..120 {
+        let tenant = ["ACME", "acme", "Beta_Co"][i % 3];
+        let user = shared::ports::users::User {
+            username: format!("user{i:03}"),
+            attributes: [
+                ("custom:tenant".to_string(), tenant.to_string()),
+                (
+                    "custom:roles".to_string(),
+                    format!(r#"[{{"role":"admin","tenant":"{tenant}"}}]"#),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        moto::create_user(&c, &pool, &user).await;
+    }
+    let directory = shared::aws::CognitoUsers::new(c.cognito.clone());
+    let before = users_of(&directory, &pool).await;
+    assert_eq!(before.len(), 120);
+
+    let dry = aws.run("users-dry", json!({"jobId": "users-dry", "mode": "normalize-users", "userPoolId": pool, "dryRun": true})).await;
+    assert_eq!(dry.status, ExecutionStatus::Succeeded, "{:?}", dry.cause);
+    assert_eq!(dry.output.as_ref().unwrap()["counts"]["updated"], 80);
+    assert_eq!(
+        users_of(&directory, &pool).await,
+        before,
+        "a dry run writes nothing"
+    );
+
+    let run = aws
+        .run(
+            "users-run",
+            json!({"jobId": "users-run", "mode": "normalize-users", "userPoolId": pool}),
+        )
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.cause);
+    assert_eq!(run.output.as_ref().unwrap()["counts"]["updated"], 80);
+    for (name, attributes) in users_of(&directory, &pool).await {
+        let tenant = &attributes["custom:tenant"];
+        assert_eq!(*tenant, tenant.to_lowercase(), "{name}");
+        assert!(
+            attributes["custom:roles"].contains(&format!("\"tenant\":\"{tenant}\"")),
+            "{name}"
+        );
+    }
+    let again = aws
+        .run(
+            "users-again",
+            json!({"jobId": "users-again", "mode": "normalize-users", "userPoolId": pool}),
+        )
+        .await;
+    assert_eq!(
+        again.output.as_ref().unwrap()["counts"]["updated"],
+        0,
+        "a re-run changes nothing"
+    );
+}
+
+/// Every user of the pool: username → attributes.
+async fn users_of(
+    d: &shared::aws::CognitoUsers,
+    pool: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = shared::ports::UserDirectory::list_users(d, pool, token.as_deref(), 60)
+            .await
+            .unwrap();
+        for u in page.users {
+            out.insert(u.username.clone(), u.attributes);
+        }
+        match page.next {
+            Some(t) => token = Some(t),
+            None => return out,
+        }
+    }
+}

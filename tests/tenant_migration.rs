@@ -256,3 +256,141 @@ async fn a_table_wide_dry_run_reports_and_writes_nothing() {
             .contains("targetTenant needs a sourceTenant")
     );
 }
+
+/// The app's users, with tenants in both spellings and roles JSON; one has broken roles.
+fn app_users() -> Vec<shared::ports::users::User> {
+    let mut users: Vec<shared::ports::users::User> = (0..119)
+        .map(|i| shared::ports::users::User {
+            username: format!("user{i:03}"),
+            attributes: [
+                (
+                    "custom:tenant".to_string(),
+                    ["ACME", "acme", "Beta_Co"][i % 3].to_string(),
+                ),
+                (
+                    "custom:roles".to_string(),
+                    format!(
+                        r#"[{{"role":"admin","tenant":"{}"}},{{"role":"user","tenant":"common"}}]"#,
+                        ["ACME", "acme", "Beta_Co"][i % 3]
+                    ),
+                ),
+                ("email".to_string(), format!("User{i}@Example.com")),
+            ]
+            .into_iter()
+            .collect(),
+        })
+        .collect();
+    users.push(shared::ports::users::User {
+        username: "broken".into(),
+        attributes: [
+            ("custom:tenant".to_string(), "ACME".to_string()),
+            ("custom:roles".to_string(), "[{\"tenant\": ".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+    });
+    users
+}
+
+async fn all_users(
+    d: &dyn shared::ports::UserDirectory,
+    pool: &str,
+) -> Vec<shared::ports::users::User> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = d.list_users(pool, token.as_deref(), 60).await.unwrap();
+        out.extend(page.users);
+        match page.next {
+            Some(t) => token = Some(t),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn normalize_users_lowercases_tenants_reports_broken_roles_and_reruns_to_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path());
+    let pool = "us-east-1_local";
+    let directory = shared::embedded::TableUsers::new(p.tables.clone());
+    for user in app_users() {
+        directory.put_user(pool, &user).await.unwrap();
+    }
+    let before = all_users(&directory, pool).await;
+
+    // Under the default tolerance, one broken user fails the job before anything is written.
+    let r = run_checked(
+        &p,
+        "users-strict",
+        json!({"jobId": "users-strict", "mode": "normalize-users", "userPoolId": pool}),
+    )
+    .await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    assert!(r.cause.unwrap_or_default().contains("nothing was written"));
+    assert_eq!(all_users(&directory, pool).await, before);
+    let strict = job_record(&p, "users-strict").await.unwrap();
+    assert_eq!(
+        strict["counts"]["updated"], 0,
+        "counts claim no write: {strict}"
+    );
+    assert_eq!(strict["counts"]["rejected"], 1, "{strict}");
+
+    // A dry run counts what it would change and writes nothing.
+    let dry = json!({"jobId": "users-dry", "mode": "normalize-users", "userPoolId": pool, "dryRun": true, "toleratedFailurePercentage": 1});
+    let r = run_checked(&p, "users-dry", dry).await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    let counts = &r.output.as_ref().unwrap()["counts"];
+    // 119 users: a third already lowercase in both places; the broken one is rejected.
+    assert_eq!(
+        (
+            counts["updated"].as_u64(),
+            counts["unchanged"].as_u64(),
+            counts["rejected"].as_u64()
+        ),
+        (Some(79), Some(40), Some(1)),
+        "{counts}"
+    );
+    assert_eq!(all_users(&directory, pool).await, before);
+
+    let run = json!({"jobId": "users-run", "mode": "normalize-users", "userPoolId": pool, "toleratedFailurePercentage": 1});
+    let r = run_checked(&p, "users-run", run).await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    assert_eq!(
+        r.output.as_ref().unwrap()["counts"],
+        *counts,
+        "the dry run's counts are the run's"
+    );
+    // Counts are facts: exactly the users it reports as updated changed.
+    let after = all_users(&directory, pool).await;
+    let changed = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+    assert_eq!(changed, 79);
+    for user in all_users(&directory, pool).await {
+        let tenant = &user.attributes["custom:tenant"];
+        if user.username == "broken" {
+            assert_eq!(tenant, "ACME", "a broken user is left alone");
+            continue;
+        }
+        assert_eq!(*tenant, tenant.to_lowercase());
+        let roles: serde_json::Value =
+            serde_json::from_str(&user.attributes["custom:roles"]).unwrap();
+        assert_eq!(roles[0]["tenant"], tenant.as_str());
+        assert_eq!(roles[1]["tenant"], "common");
+        assert!(
+            user.attributes["email"].starts_with("User"),
+            "other attributes untouched"
+        );
+    }
+    let md = String::from_utf8(
+        get_bytes(p.objects.as_ref(), LOCAL_BUCKET, "jobs/users-run/report.md")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(md.contains("user broken: custom:roles is not JSON"), "{md}");
+
+    // Again: nothing left to change.
+    let again = json!({"jobId": "users-again", "mode": "normalize-users", "userPoolId": pool, "toleratedFailurePercentage": 1});
+    let r = run_checked(&p, "users-again", again).await;
+    assert_eq!(r.output.as_ref().unwrap()["counts"]["updated"], 0);
+}

@@ -90,6 +90,11 @@ enum Command {
     Job { job_id: String },
     /// The job's readable report (counts, verification, samples of each problem, time taken).
     Report { job_id: String },
+    /// The local twin of a Cognito user pool (what a normalize-users job works on locally).
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
     /// Benchmark the local pipeline: import N generated rows, import them again (unchanged),
     /// then change every tenth; prints time, rows/s and peak memory per phase. Uses a fresh
     /// state directory under DIR (default: a temporary directory), not --state-dir.
@@ -99,6 +104,14 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum UsersAction {
+    /// Load users (a JSON array of {"username", "attributes"}) into POOL.
+    Load { pool: String, file: PathBuf },
+    /// Every user of POOL as JSON.
+    List { pool: String },
 }
 
 fn main() -> ExitCode {

@@ -46,6 +46,7 @@ pub mod report;
 pub mod repositories;
 pub mod runner;
 pub mod ttl_rules;
+pub mod users;
 pub mod value;
 pub mod wiring;
 pub mod write_budget;

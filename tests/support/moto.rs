@@ -82,3 +82,48 @@ pub async fn create_bucket(c: &AwsClients, name: &str) {
         .await
         .expect("create bucket in moto");
 }
+
+/// A user pool in moto with the app's custom attributes (`custom:tenant`, `custom:roles`).
+pub async fn create_user_pool(c: &AwsClients) -> String {
+    use aws_sdk_cognitoidentityprovider::types::{AttributeDataType, SchemaAttributeType};
+    let attribute = |name: &str| {
+        SchemaAttributeType::builder()
+            .name(name)
+            .attribute_data_type(AttributeDataType::String)
+            .mutable(true)
+            .build()
+    };
+    let out = c
+        .cognito
+        .create_user_pool()
+        .pool_name(unique("pool"))
+        .schema(attribute("tenant"))
+        .schema(attribute("roles"))
+        .send()
+        .await
+        .expect("create a user pool in moto");
+    out.user_pool()
+        .and_then(|p| p.id())
+        .expect("a pool id")
+        .to_string()
+}
+
+/// A user with these attributes, as the app's sign-up would leave it.
+pub async fn create_user(c: &AwsClients, pool: &str, user: &shared::ports::users::User) {
+    use aws_sdk_cognitoidentityprovider::types::AttributeType;
+    let mut request = c
+        .cognito
+        .admin_create_user()
+        .user_pool_id(pool)
+        .username(&user.username);
+    for (name, value) in &user.attributes {
+        request = request.user_attributes(
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .unwrap(),
+        );
+    }
+    request.send().await.expect("create a user in moto");
+}

@@ -16,6 +16,7 @@ mod report;
 mod rollback;
 mod start;
 mod upload;
+mod users;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use shared::keys::Key;
 use shared::local::LocalPipeline;
 
 use crate::progress::Progress;
-use crate::{Cli, Command, DEFINITION};
+use crate::{Cli, Command, DEFINITION, UsersAction};
 
 /// Why a command stopped before it had a result to report.
 pub enum Failure {
@@ -134,6 +135,12 @@ async fn dispatch(cli: Cli) -> Outcome {
         Command::Jobs => return jobs::list(&pipeline).await,
         Command::Job { job_id } => return jobs::show(&pipeline, &job_id).await,
         Command::Report { job_id } => return report::run(&pipeline, &job_id).await,
+        Command::Users { action } => {
+            return match action {
+                UsersAction::Load { pool, file } => users::load(&pipeline, &pool, &file).await,
+                UsersAction::List { pool } => users::list(&pipeline, &pool).await,
+            };
+        }
         Command::Bench { .. } => return Err(usage("bench runs on its own state directory")),
     };
     progress.finish();

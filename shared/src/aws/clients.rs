@@ -17,6 +17,7 @@ pub struct AwsClients {
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub s3: aws_sdk_s3::Client,
     pub sfn: aws_sdk_sfn::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
 }
 
 impl AwsClients {
@@ -41,6 +42,7 @@ impl AwsClients {
             streams: aws_sdk_dynamodbstreams::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             sfn: aws_sdk_sfn::Client::new(config),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
         }
     }
 }

@@ -44,6 +44,7 @@ fn is_not_found_code(code: &str) -> bool {
     matches!(
         code,
         "ResourceNotFoundException"
+            | "UserNotFoundException"
             | "NoSuchKey"
             | "NoSuchBucket"
             | "NotFound"

@@ -9,6 +9,7 @@
 
 pub mod export;
 pub mod history;
+pub mod normalize_users;
 pub mod prepare;
 mod prepared_job;
 pub mod process_chunk;
@@ -36,6 +37,8 @@ pub use prepared_job::PreparedJob;
 pub struct Deps {
     pub tables: Arc<dyn Table>,
     pub objects: Arc<dyn ObjectStore>,
+    /// The Cognito user pools (mode normalize-users).
+    pub users: Arc<dyn crate::ports::UserDirectory>,
     pub table_names: TableNames,
     /// The pipeline's own bucket (reports, chunks, default source bucket).
     pub bucket: String,
@@ -94,16 +97,18 @@ pub enum TaskFunction {
     Process,
     Verify,
     RecordFailure,
+    NormalizeUsers,
 }
 
 impl TaskFunction {
-    pub const ALL: [TaskFunction; 6] = [
+    pub const ALL: [TaskFunction; 7] = [
         TaskFunction::Prepare,
         TaskFunction::Export,
         TaskFunction::Transform,
         TaskFunction::Process,
         TaskFunction::Verify,
         TaskFunction::RecordFailure,
+        TaskFunction::NormalizeUsers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -114,6 +119,7 @@ impl TaskFunction {
             TaskFunction::Process => "process",
             TaskFunction::Verify => "verify",
             TaskFunction::RecordFailure => "record-failure",
+            TaskFunction::NormalizeUsers => "normalize-users",
         }
     }
 
@@ -126,6 +132,7 @@ impl TaskFunction {
             TaskFunction::Process => "ProcessChunk",
             TaskFunction::Verify => "Verify",
             TaskFunction::RecordFailure => "RecordFailure",
+            TaskFunction::NormalizeUsers => "NormalizeUsers",
         }
     }
 
@@ -138,6 +145,7 @@ impl TaskFunction {
             TaskFunction::Process => "ProcessFunctionArn",
             TaskFunction::Verify => "VerifyFunctionArn",
             TaskFunction::RecordFailure => "RecordFailureFunctionArn",
+            TaskFunction::NormalizeUsers => "NormalizeUsersFunctionArn",
         }
     }
 
@@ -170,6 +178,9 @@ impl TaskFunction {
             }
             TaskFunction::RecordFailure => {
                 to_output(&record_failure::handle(parse_input(state, input)?, deps).await?)
+            }
+            TaskFunction::NormalizeUsers => {
+                to_output(&normalize_users::handle(parse_input(state, input)?, deps).await?)
             }
         }
     }

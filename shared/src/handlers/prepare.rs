@@ -22,6 +22,8 @@ pub struct PrepareOutput {
     pub job: PreparedJob,
     /// The source of Transform: the uploaded CSV for import; Export sets it for the other modes.
     pub source: Option<SourceRef>,
+    /// The user loop's progress (mode normalize-users): none yet.
+    pub users: Option<()>,
 }
 
 /// Default Distributed Map concurrency locally (one SQLite writer); in AWS the template's
@@ -101,5 +103,9 @@ pub async fn handle(input: PrepareInput, deps: &Deps) -> Result<PrepareOutput, E
         document: Some(job.document.clone()),
     };
     deps.job_records().put(&record, &now).await?;
-    Ok(PrepareOutput { job, source })
+    Ok(PrepareOutput {
+        job,
+        source,
+        users: None,
+    })
 }

@@ -59,9 +59,15 @@ pub async fn handle(input: RecordFailureInput, deps: &Deps) -> Result<RecordFail
         Some(_) => artifacts.load_transform().await?,
         None => None,
     };
-    let counts = match &transform {
-        Some(t) => artifacts.counts_so_far(t).await?,
-        None => Default::default(),
+    // A normalize-users job carries its counts in `$.users`: what it wrote before it stopped.
+    let users: Option<crate::users::UsersProgress> = input
+        .state
+        .get("users")
+        .and_then(|u| serde_json::from_value(u.clone()).ok());
+    let counts = match (&transform, users) {
+        (Some(t), _) => artifacts.counts_so_far(t).await?,
+        (None, Some(u)) => u.written,
+        (None, None) => Default::default(),
     };
     let rejected_key = transform
         .as_ref()

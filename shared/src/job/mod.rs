@@ -26,6 +26,7 @@ pub enum Mode {
     Transform,
     Reconcile,
     Rollback,
+    NormalizeUsers,
 }
 
 impl Mode {
@@ -37,12 +38,13 @@ impl Mode {
             Mode::Transform => "transform",
             Mode::Reconcile => "reconcile",
             Mode::Rollback => "rollback",
+            Mode::NormalizeUsers => "normalize-users",
         }
     }
 
     /// Modes whose rows come from a table (the Export state runs for them).
     pub fn has_source_table(self) -> bool {
-        !matches!(self, Mode::Import)
+        !matches!(self, Mode::Import | Mode::NormalizeUsers)
     }
 }
 
@@ -225,6 +227,9 @@ pub struct JobDocument {
     /// report holds the SQL that lowercases them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rds_tables: Vec<String>,
+    /// Mode normalize-users: the Cognito user pool (`us-east-1_AbC123`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_pool_id: Option<String>,
     /// A write budget across all chunks running at once, in DynamoDB write units per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_write_units_per_second: Option<f64>,

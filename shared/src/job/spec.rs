@@ -59,6 +59,8 @@ pub enum JobSpec {
     },
     /// Undo job `of_job`.
     Rollback { of_job: String },
+    /// Lowercase the tenant codes of every user of a Cognito user pool.
+    NormalizeUsers { user_pool_id: String },
     /// Restore each of `keys` to its version `to_version` (from history) as a new version,
     /// like the guide's `rollbackToVersion`; a key whose version moves meanwhile is a conflict.
     RollbackEntities {
@@ -82,6 +84,7 @@ impl JobSpec {
             JobSpec::Transform { .. } => Mode::Transform,
             JobSpec::Reconcile { .. } => Mode::Reconcile,
             JobSpec::Rollback { .. } | JobSpec::RollbackEntities { .. } => Mode::Rollback,
+            JobSpec::NormalizeUsers { .. } => Mode::NormalizeUsers,
         }
     }
 
@@ -159,6 +162,22 @@ fn required<'a>(
     }
 }
 
+/// A Cognito user pool id: `<region>_<id>`, letters, digits, `-` and one or more `_`.
+fn check_user_pool_id(id: &str) -> Result<(), Error> {
+    let ok = id.len() <= 55
+        && id.contains('_')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "job document: userPoolId {id:?} is not a user pool id like us-east-1_AbC123"
+        )))
+    }
+}
+
 impl JobDocument {
     /// The mode's fields, checked: every missing one is named at once, before anything is written.
     pub fn spec(&self) -> Result<JobSpec, Error> {
@@ -223,6 +242,9 @@ impl JobDocument {
                 }
                 JobSpec::Transform { scope }
             }
+            Mode::NormalizeUsers => JobSpec::NormalizeUsers {
+                user_pool_id: required(&self.user_pool_id, "userPoolId", &mut missing).to_string(),
+            },
             Mode::Rollback => match (&self.rollback_of, self.keys.is_empty(), self.to_version) {
                 (Some(of_job), true, None) => JobSpec::Rollback {
                     of_job: of_job.clone(),
@@ -256,6 +278,11 @@ impl JobDocument {
                 }
             },
         };
+        if self.user_pool_id.is_some() && self.mode != Mode::NormalizeUsers {
+            return Err(Error::invalid(
+                "job document: userPoolId belongs to mode normalize-users",
+            ));
+        }
         if !self.rds_tables.is_empty() && self.mode != Mode::NormalizeTenant {
             return Err(Error::invalid(
                 "job document: rdsTables belongs to mode normalize-tenant",
@@ -295,6 +322,7 @@ impl JobDocument {
                 return Err(Error::invalid("job document: source.key is empty"));
             }
             JobSpec::Rollback { of_job } => check_job_id(of_job)?,
+            JobSpec::NormalizeUsers { user_pool_id } => check_user_pool_id(user_pool_id)?,
             JobSpec::NormalizeTenant { rds_tables, .. }
             | JobSpec::NormalizeTable { rds_tables, .. } => {
                 for table in rds_tables {

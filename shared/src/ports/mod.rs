@@ -7,9 +7,11 @@
 pub mod objects;
 pub mod stream;
 pub mod table;
+pub mod users;
 pub mod workflow;
 
 pub use objects::{ObjectInfo, ObjectReader, ObjectStore};
 pub use stream::{StreamEventName, StreamPosition, StreamReader, StreamRecord};
 pub use table::{CancellationReason, Condition, Page, Put, Table, WriteError};
+pub use users::{User, UserDirectory, UserPage};
 pub use workflow::{StartOutcome, WorkflowStarter};

@@ -12,6 +12,7 @@ pub fn deps(config: &FunctionConfig, clients: &AwsClients) -> Deps {
     Deps {
         tables: Arc::new(DynamoDbTables::new(clients.dynamodb.clone())),
         objects: Arc::new(S3Objects::new(clients.s3.clone())),
+        users: Arc::new(crate::aws::CognitoUsers::new(clients.cognito.clone())),
         table_names: config.table_names.clone(),
         bucket: config.bucket.clone(),
         chunk_rows: config.chunk_rows,

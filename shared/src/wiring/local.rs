@@ -29,6 +29,7 @@ pub fn deps(tables: Arc<SqliteTables>, objects: Arc<DirObjectStore>) -> Result<D
         .and_then(|v| v.parse().ok())
         .unwrap_or(crate::handlers::DEFAULT_CHUNK_ROWS);
     Ok(Deps {
+        users: Arc::new(crate::embedded::TableUsers::new(tables.clone())),
         tables,
         objects,
         table_names: local_table_names(),

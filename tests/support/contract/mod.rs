@@ -8,10 +8,11 @@
 
 pub mod objects;
 pub mod table;
+pub mod users;
 
 use std::sync::Arc;
 
-use shared::ports::{ObjectStore, StreamReader, Table};
+use shared::ports::{ObjectStore, StreamReader, Table, UserDirectory};
 
 /// An adapter under test: a table store, its stream reader, and the tables to use (`plain`
 /// without a stream, `streamed` with one).
@@ -27,6 +28,12 @@ pub struct ObjectFixture {
     pub bucket: String,
     /// Whatever must live as long as the test (a temporary directory).
     pub keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+/// A user directory whose pool `pool` holds [`users::seed_users`].
+pub struct UsersFixture {
+    pub users: Arc<dyn UserDirectory>,
+    pub pool: String,
 }
 
 /// The clauses of the table contract, each run on a fresh fixture.
@@ -81,6 +88,20 @@ macro_rules! object_contract {
             };
             $crate::contract::objects::check_objects(fixture.objects.as_ref(), &fixture.bucket)
                 .await;
+        }
+    };
+}
+
+/// One `#[tokio::test]` for the user directory contract.
+#[macro_export]
+macro_rules! users_contract {
+    ($fixture:path) => {
+        #[tokio::test]
+        async fn users() {
+            let Some(fixture) = $fixture().await else {
+                return;
+            };
+            $crate::contract::users::check_users(fixture.users.as_ref(), &fixture.pool).await;
         }
     };
 }

@@ -53,8 +53,11 @@ pub async fn handle(input: ExportInput, deps: &Deps) -> Result<ExportSummary, Er
     ))
     .map_err(|e| Error::Retryable(e.to_string()))?;
     let rows = match &job.spec {
-        JobSpec::Import { .. } => {
-            return Err(Error::invalid("Export: mode import has no source table"));
+        JobSpec::Import { .. } | JobSpec::NormalizeUsers { .. } => {
+            return Err(Error::invalid(format!(
+                "Export: mode {} has no source table",
+                job.mode().as_str()
+            )));
         }
         JobSpec::Rollback { of_job } => {
             export_rollback(deps, &deps.artifacts(of_job), &mut writer).await?
