@@ -10,8 +10,8 @@ use shared::error::StoreError;
 use shared::keys::Key;
 use shared::model::EntityRow;
 use shared::ports::table::{
-    BatchGetItems, BatchWrite, Condition, GetItem, Page, Put, PutItem, QueryItems, ScanItems,
-    Table, TransactWrite, WriteError,
+    BatchGetItems, Condition, GetItem, Page, Put, PutItem, QueryItems, ScanItems, Table,
+    TransactWrite, WriteError,
 };
 use shared::value::Item;
 
@@ -119,12 +119,6 @@ impl ScanItems for RecordingTable {
 impl PutItem for RecordingTable {
     async fn put_item(&self, p: Put) -> Result<(), WriteError> {
         self.inner.put_item(p).await
-    }
-}
-#[async_trait]
-impl BatchWrite for RecordingTable {
-    async fn batch_put(&self, t: &str, i: Vec<Item>) -> Result<(), StoreError> {
-        self.inner.batch_put(t, i).await
     }
 }
 #[async_trait]

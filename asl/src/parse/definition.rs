@@ -4,81 +4,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
+use crate::ast::{Graph, Kind, State, StateMachine, WaitFor};
 use crate::choice::{Choice, parse_timestamp};
 use crate::error::AslError;
 use crate::parse::fields::{Fields, Transition};
-use crate::parse::map::{MapState, parse_map};
+use crate::parse::map::parse_map;
 use crate::parse::substitution::substitute;
 use crate::path::Path;
 use crate::payload::{Dynamic, Template};
-use crate::retry::{Catcher, Retrier, parse_catch, parse_result_path, parse_retry};
-
-/// A parsed and validated state machine.
-#[derive(Debug, Clone)]
-pub struct StateMachine {
-    pub(crate) graph: Graph,
-    pub(crate) timeout_seconds: Option<u64>,
-}
-
-/// A set of states with a start state: the machine itself, a Map's ItemProcessor or a Parallel branch.
-#[derive(Debug, Clone)]
-pub(crate) struct Graph {
-    pub start_at: String,
-    pub states: HashMap<String, State>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct State {
-    pub name: String,
-    pub kind: Kind,
-    /// `InputPath`; `None` is `null` (the effective input is `{}`).
-    pub input_path: Option<Path>,
-    /// `OutputPath`; `None` is `null` (the output is `{}`).
-    pub output_path: Option<Path>,
-    /// `ResultPath`; `None` is `null` (the result is discarded, the input is kept).
-    pub result_path: Option<Path>,
-    pub parameters: Option<Template>,
-    pub result_selector: Option<Template>,
-    pub retry: Vec<Retrier>,
-    pub catch: Vec<Catcher>,
-    /// `None` for Choice, Succeed and Fail.
-    pub transition: Option<Transition>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum WaitFor {
-    Seconds(u64),
-    Timestamp(String),
-    SecondsPath(Path),
-    TimestampPath(Path),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Kind {
-    Pass {
-        result: Option<Value>,
-    },
-    Task {
-        resource: String,
-        timeout_seconds: Option<u64>,
-    },
-    Choice {
-        choices: Vec<Choice>,
-        default: Option<String>,
-    },
-    Wait(WaitFor),
-    Succeed,
-    Fail {
-        error: Option<Dynamic>,
-        cause: Option<Dynamic>,
-        error_literal: Option<String>,
-        cause_literal: Option<String>,
-    },
-    Parallel {
-        branches: Vec<Graph>,
-    },
-    Map(Box<MapState>),
-}
+use crate::retry::{parse_catch, parse_result_path, parse_retry};
 
 const TOP_LEVEL: &[&str] = &[
     "Comment",

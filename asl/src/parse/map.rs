@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
+use crate::ast::{ItemBatcher, ItemReader, MapState, Mode, NumberOrPath, ResultWriter};
 use crate::error::AslError;
-use crate::parse::definition::{Graph, check_query_language, parse_graph};
+use crate::parse::definition::{check_query_language, parse_graph};
 use crate::parse::fields::Fields;
 use crate::path::Path;
 use crate::payload::Template;
@@ -27,54 +28,6 @@ pub(crate) const MAP_FIELDS: &[&str] = &[
 
 pub(crate) const GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
 pub(crate) const PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
-
-/// A number given literally or by a reference path into the state's effective input.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum NumberOrPath {
-    Number(f64),
-    Path(Path),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    Inline,
-    Distributed,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct ItemReader {
-    /// `{Bucket, Key}` template.
-    pub parameters: Template,
-    pub max_items: Option<NumberOrPath>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct ItemBatcher {
-    pub max_items: Option<NumberOrPath>,
-    pub max_bytes: Option<NumberOrPath>,
-    pub batch_input: Option<Template>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct ResultWriter {
-    /// `{Bucket, Prefix}` template.
-    pub parameters: Template,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct MapState {
-    pub mode: Mode,
-    pub items_path: Path,
-    pub item_selector: Option<Template>,
-    pub processor: Graph,
-    pub max_concurrency: Option<NumberOrPath>,
-    pub item_reader: Option<ItemReader>,
-    pub item_batcher: Option<ItemBatcher>,
-    pub tolerated_percentage: Option<NumberOrPath>,
-    pub tolerated_count: Option<NumberOrPath>,
-    pub label: Option<String>,
-    pub result_writer: Option<ResultWriter>,
-}
 
 /// Reads `key` (a number) or `key + "Path"` (a reference path); not both.
 fn number_or_path(f: &Fields<'_>, key: &str) -> Result<Option<NumberOrPath>, AslError> {

@@ -7,9 +7,9 @@ use futures::future::{BoxFuture, try_join_all};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::ast::{Graph, Kind, State, StateMachine, WaitFor};
 use crate::choice::parse_timestamp;
 use crate::error::{StatesError, names};
-use crate::parse::definition::{Graph, Kind, State, StateMachine, WaitFor};
 use crate::parse::fields::Transition;
 use crate::path::{Context, ExecutionContext, now_timestamp};
 use crate::retry::{error_matches, random_unit};

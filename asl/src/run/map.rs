@@ -7,9 +7,8 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde_json::{Map, Value, json};
 
+use crate::ast::{ItemBatcher, MapState, Mode, NumberOrPath, ResultWriter, State};
 use crate::error::{StatesError, names};
-use crate::parse::definition::State;
-use crate::parse::map::{ItemBatcher, MapState, Mode, NumberOrPath, ResultWriter};
 use crate::path::{Context, ExecutionContext, now_timestamp};
 use crate::run::executor::Runner;
 use crate::run::history::HistoryEventKind;

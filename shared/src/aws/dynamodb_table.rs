@@ -11,17 +11,15 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue as Av, KeysAndAttributes, Put as DynamoPut, PutRequest, TransactWriteItem,
-    WriteRequest,
+    AttributeValue as Av, KeysAndAttributes, Put as DynamoPut, TransactWriteItem,
 };
 
 use super::errors::{build_error, store_error};
 use crate::error::StoreError;
 use crate::keys::Key;
 use crate::ports::table::{
-    BatchGetItems, BatchWrite, CancellationReason, Condition, GetItem, MAX_BATCH_GET,
-    MAX_BATCH_WRITE, MAX_TRANSACT_ITEMS, Page, Put, PutItem, QueryItems, ScanItems, TransactWrite,
-    WriteError,
+    BatchGetItems, CancellationReason, Condition, GetItem, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Page,
+    Put, PutItem, QueryItems, ScanItems, TransactWrite, WriteError,
 };
 use crate::value::Item;
 
@@ -367,46 +365,6 @@ impl TransactWrite for DynamoDbTables {
                 _ => Err(WriteError::Store(store_error("TransactWriteItems", e))),
             },
         }
-    }
-}
-
-#[async_trait]
-impl BatchWrite for DynamoDbTables {
-    async fn batch_put(&self, table: &str, items: Vec<Item>) -> Result<(), StoreError> {
-        if items.len() > MAX_BATCH_WRITE {
-            return Err(StoreError::InvalidRequest(format!(
-                "BatchWriteItem of {} items; at most {MAX_BATCH_WRITE}",
-                items.len()
-            )));
-        }
-        let mut pending = Vec::with_capacity(items.len());
-        for item in items {
-            check_item_keys(table, &item)?;
-            let request = PutRequest::builder()
-                .set_item(Some(to_dynamo(item)))
-                .build()
-                .map_err(|e| build_error("BatchWriteItem", e))?;
-            pending.push(WriteRequest::builder().put_request(request).build());
-        }
-        let mut round = 0;
-        while !pending.is_empty() {
-            let response = self
-                .client
-                .batch_write_item()
-                .request_items(table, std::mem::take(&mut pending))
-                .send()
-                .await
-                .map_err(|e| store_error("BatchWriteItem", e))?;
-            pending = response
-                .unprocessed_items
-                .and_then(|mut u| u.remove(table))
-                .unwrap_or_default();
-            if !pending.is_empty() {
-                round += 1;
-                wait_for_unprocessed("BatchWriteItem", round, pending.len()).await?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -20,9 +20,8 @@ use crate::error::StoreError;
 use crate::keys::Key;
 use crate::ports::stream::{StreamEventName, StreamPosition, StreamReader, StreamRecord};
 use crate::ports::table::{
-    BatchGetItems, BatchWrite, CancellationReason, Condition, GetItem, MAX_BATCH_GET,
-    MAX_BATCH_WRITE, MAX_TRANSACT_ITEMS, Page, Put, PutItem, QueryItems, ScanItems, TransactWrite,
-    WriteError,
+    BatchGetItems, CancellationReason, Condition, GetItem, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Page,
+    Put, PutItem, QueryItems, ScanItems, TransactWrite, WriteError,
 };
 use crate::value::{Item, get_n, get_s};
 
@@ -416,30 +415,6 @@ impl TransactWrite for SqliteTables {
         }
         for ((put, key), old) in puts.iter().zip(&keys).zip(olds) {
             self.write(&tx, &put.table, key, &put.item, old)?;
-        }
-        tx.commit().map_err(sql_err)?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl BatchWrite for SqliteTables {
-    async fn batch_put(&self, table: &str, items: Vec<Item>) -> Result<(), StoreError> {
-        if items.len() > MAX_BATCH_WRITE {
-            return Err(StoreError::InvalidRequest(format!(
-                "batch write of {} items (max {MAX_BATCH_WRITE})",
-                items.len()
-            )));
-        }
-        let mut conn = self.lock()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        for item in &items {
-            let key = key_of(item)?;
-            Self::check_size(item)?;
-            let old = Self::read(&tx, table, &key)?;
-            self.write(&tx, table, &key, item, old)?;
         }
         tx.commit().map_err(sql_err)?;
         Ok(())

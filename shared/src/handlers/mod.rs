@@ -81,6 +81,20 @@ impl Deps {
         JobArtifacts::new(self.objects.clone(), &self.bucket, job_id)
     }
 
+    /// The data table's rows of partition `pk`, `page_size` at a time.
+    pub fn data_partition(
+        &self,
+        pk: &str,
+        page_size: usize,
+    ) -> crate::repositories::PartitionPages<'_> {
+        crate::repositories::PartitionPages::new(
+            self.tables.as_ref(),
+            &self.table_names.data,
+            pk,
+            page_size,
+        )
+    }
+
     /// The jobs table.
     pub fn job_records(&self) -> JobRecords<'_> {
         JobRecords::new(self.tables.as_ref(), &self.table_names.jobs)

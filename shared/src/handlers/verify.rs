@@ -445,13 +445,9 @@ async fn verify_chunk(
 /// whole partition in memory).
 async fn count_live(deps: &Deps, legacy: &str, samples: &mut Samples) -> Result<u64, Error> {
     let mut left = 0;
-    let mut start: Option<Key> = None;
-    loop {
-        let page = deps
-            .tables
-            .query(&deps.table_names.data, legacy, None, start.as_ref(), 500)
-            .await?;
-        for item in &page.items {
+    let mut pages = deps.data_partition(legacy, 500);
+    while let Some(items) = pages.next().await? {
+        for item in &items {
             if crate::value::get_bool(item, "isDeleted") == Some(true) {
                 continue;
             }
@@ -464,11 +460,8 @@ async fn count_live(deps: &Deps, legacy: &str, samples: &mut Samples) -> Result<
                 ),
             );
         }
-        match page.next {
-            Some(n) => start = Some(n),
-            None => return Ok(left),
-        }
     }
+    Ok(left)
 }
 
 /// Live entities in the target partition without a live counterpart in the source partition.
@@ -479,14 +472,9 @@ async fn count_extra(
     samples: &mut Samples,
 ) -> Result<u64, Error> {
     let mut extra = 0;
-    let mut start: Option<Key> = None;
-    loop {
-        let page = deps
-            .tables
-            .query(&deps.table_names.data, target_pk, None, start.as_ref(), 100)
-            .await?;
-        let live: Vec<EntityRow> = page
-            .items
+    let mut pages = deps.data_partition(target_pk, 100);
+    while let Some(items) = pages.next().await? {
+        let live: Vec<EntityRow> = items
             .iter()
             .filter_map(|i| EntityRow::from_data_item(i).ok())
             .filter(|e| !e.is_deleted)
@@ -503,9 +491,6 @@ async fn count_extra(
                 push(&mut samples.extra, format!("{} / {}", e.pk, e.sk));
             }
         }
-        match page.next {
-            Some(n) => start = Some(n),
-            None => return Ok(extra),
-        }
     }
+    Ok(extra)
 }

@@ -10,7 +10,6 @@ use crate::value::Item;
 /// DynamoDB's limits, enforced by every adapter so the embedded store fails where AWS would.
 pub const MAX_BATCH_GET: usize = 100;
 pub const MAX_TRANSACT_ITEMS: usize = 100;
-pub const MAX_BATCH_WRITE: usize = 25;
 
 /// The condition of a put (our subset of DynamoDB condition expressions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,21 +130,14 @@ pub trait TransactWrite: Send + Sync {
     async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError>;
 }
 
-#[async_trait]
-pub trait BatchWrite: Send + Sync {
-    /// Unconditional puts of up to [`MAX_BATCH_WRITE`] items (not atomic); unprocessed items
-    /// are retried by the adapter.
-    async fn batch_put(&self, table: &str, items: Vec<Item>) -> Result<(), StoreError>;
-}
-
 /// Everything the pipeline needs from a table store.
 pub trait Table:
-    GetItem + BatchGetItems + QueryItems + ScanItems + PutItem + TransactWrite + BatchWrite
+    GetItem + BatchGetItems + QueryItems + ScanItems + PutItem + TransactWrite
 {
 }
 
 impl<T> Table for T where
-    T: GetItem + BatchGetItems + QueryItems + ScanItems + PutItem + TransactWrite + BatchWrite
+    T: GetItem + BatchGetItems + QueryItems + ScanItems + PutItem + TransactWrite
 {
 }
 

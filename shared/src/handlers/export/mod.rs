@@ -170,15 +170,10 @@ async fn export_partition(
     target_tenant: &str,
     writer: &mut Writer,
 ) -> Result<u64, Error> {
-    let pk = from.pk();
-    let mut start: Option<Key> = None;
+    let mut pages = deps.data_partition(&from.pk(), PAGE);
     let mut rows = 0;
-    loop {
-        let page = deps
-            .tables
-            .query(&deps.table_names.data, &pk, None, start.as_ref(), PAGE)
-            .await?;
-        for item in &page.items {
+    while let Some(items) = pages.next().await? {
+        for item in &items {
             let mut entity =
                 EntityRow::from_data_item(item).map_err(|e| Error::invalid(e.to_string()))?;
             if entity.is_deleted {
@@ -188,11 +183,8 @@ async fn export_partition(
             rows += 1;
         }
         deps.progress.rows("Export", rows, None);
-        match page.next {
-            Some(next) => start = Some(next),
-            None => return Ok(rows),
-        }
     }
+    Ok(rows)
 }
 
 /// What job J (`undone`) changed, restored: one chunk result of J at a time.
