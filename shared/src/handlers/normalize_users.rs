@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{Deps, PreparedJob};
 use crate::artifacts::Artifact;
 use crate::error::Error;
-use crate::job::{JobResult, JobSpec, JobStatus, Verification};
+use crate::job::{JobResult, JobSpec, Verification};
 use crate::process::Counts;
 use crate::report::{ReportDetails, Samples, finish};
 use crate::users::{Pass, UsersProgress};
@@ -142,26 +142,21 @@ async fn end_of_pass(
         Pass::Write => (p.written, over_tolerance(&p.written, tolerated)),
     };
     let artifacts = job.artifacts(deps);
-    let result = JobResult {
-        job_id: job.job_id.clone(),
-        mode: Some(job.mode()),
-        status: if cause.is_none() {
-            JobStatus::Succeeded
-        } else {
-            JobStatus::Failed
-        },
-        counts,
-        verification: Verification {
-            success: cause.is_none(),
-            source_count: counts.total,
-            target_count: counts.updated + counts.unchanged,
-            ..Verification::default()
-        },
-        report_key: artifacts.key(Artifact::ReportJson),
-        rejected_key: artifacts.key(Artifact::Rejected),
-        error: cause.as_ref().map(|_| "MigrationFailed".to_string()),
-        cause,
+    let verification = Verification {
+        success: cause.is_none(),
+        source_count: counts.total,
+        target_count: counts.updated + counts.unchanged,
+        ..Verification::default()
     };
+    let causes: Vec<String> = cause.into_iter().collect();
+    let result = JobResult::concluded(
+        &artifacts,
+        job.mode(),
+        counts,
+        verification,
+        artifacts.key(Artifact::Rejected),
+        &causes,
+    );
     // No rows, no rejected rows: the key the output names exists all the same.
     if artifacts.read(Artifact::Rejected).await?.is_none() {
         artifacts

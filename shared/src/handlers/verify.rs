@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::{Deps, PreparedJob};
 use crate::artifacts::{Artifact, ChunkResult, JobArtifacts, TransformSummary, WrittenLog};
 use crate::error::Error;
-use crate::job::{AttributesMode, JobResult, JobSpec, JobStatus, PublishMode, Verification};
+use crate::job::{AttributesMode, JobResult, JobSpec, PublishMode, Verification};
 use crate::keys::Key;
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
@@ -243,21 +243,14 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
             artifacts.key(Artifact::ReportMarkdown)
         ));
     }
-    let result = JobResult {
-        job_id: job.job_id.clone(),
-        mode: Some(job.mode()),
-        status: if causes.is_empty() {
-            JobStatus::Succeeded
-        } else {
-            JobStatus::Failed
-        },
+    let result = JobResult::concluded(
+        &artifacts,
+        job.mode(),
         counts,
         verification,
-        report_key: artifacts.key(Artifact::ReportJson),
-        rejected_key: transform.rejected_key.clone(),
-        error: (!causes.is_empty()).then(|| "MigrationFailed".to_string()),
-        cause: (!causes.is_empty()).then(|| causes.join("; ")),
-    };
+        transform.rejected_key.clone(),
+        &causes,
+    );
     let rds_sql = match &job.spec {
         JobSpec::NormalizeTenant { rds_tables, .. }
         | JobSpec::NormalizeTable { rds_tables, .. } => {

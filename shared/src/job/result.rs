@@ -38,6 +38,34 @@ pub struct JobResult {
 }
 
 impl JobResult {
+    /// How a job that ran to its end concludes: SUCCEEDED when nothing stops it, else FAILED with
+    /// `MigrationFailed` and every cause, joined. The keys are the job's report and rejected rows.
+    pub fn concluded(
+        artifacts: &crate::artifacts::JobArtifacts,
+        mode: Mode,
+        counts: Counts,
+        verification: Verification,
+        rejected_key: String,
+        causes: &[String],
+    ) -> JobResult {
+        let failed = !causes.is_empty();
+        JobResult {
+            job_id: artifacts.job_id().to_string(),
+            mode: Some(mode),
+            status: if failed {
+                JobStatus::Failed
+            } else {
+                JobStatus::Succeeded
+            },
+            counts,
+            verification,
+            report_key: artifacts.key(crate::artifacts::Artifact::ReportJson),
+            rejected_key,
+            error: failed.then(|| "MigrationFailed".to_string()),
+            cause: failed.then(|| causes.join("; ")),
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         self.status == JobStatus::Succeeded
     }
