@@ -99,20 +99,26 @@ fn line(
     }
 }
 
+/// A line billed per request (the units are the requests).
+fn per_request(service: &'static str, operation: &str, requests: f64, unit_price: f64) -> CostLine {
+    line(service, operation, requests, requests, unit_price)
+}
+
 pub fn estimate(m: Measured) -> CostEstimate {
     let p = PRICES;
     let rows = m.rows as f64;
     let chunks = m.chunks as f64;
+    let segments = m.scan_segments as f64;
     let batches = |items: f64| (items / 100.0).ceil();
     // Process reads each row's current entity; Verify re-reads each row it checks.
     let process_reads = rows;
     let verify_reads = rows;
-    let invocations = 4.0 + chunks + m.scan_segments as f64;
-    let other_gb_seconds = (3.0 + m.scan_segments as f64) * OTHER_GB * OTHER_SECONDS
+    let invocations = 4.0 + chunks + segments;
+    let other_gb_seconds = (3.0 + segments) * OTHER_GB * OTHER_SECONDS
         + OTHER_GB * (OTHER_SECONDS + rows * TRANSFORM_SECONDS_PER_ROW);
     let process_gb_seconds = PROCESS_GB * rows * PROCESS_SECONDS_PER_ROW;
     // The main execution's ~12 transitions, three per chunk's child, two per segment.
-    let transitions = 12.0 + 3.0 * chunks + 2.0 * m.scan_segments as f64;
+    let transitions = 12.0 + 3.0 * chunks + 2.0 * segments;
     let mut lines = vec![
         line(
             "DynamoDB",
@@ -150,27 +156,19 @@ pub fn estimate(m: Measured) -> CostEstimate {
         ));
     }
     lines.extend([
-        line(
+        per_request(
             "S3",
             "PUT (chunks, results, summaries, reports)",
-            2.0 * chunks + 10.0 + m.scan_segments as f64 * 2.0,
-            2.0 * chunks + 10.0 + m.scan_segments as f64 * 2.0,
+            2.0 * chunks + 10.0 + segments * 2.0,
             p.s3_put,
         ),
-        line(
+        per_request(
             "S3",
             "GET (chunks read by Process and Verify, results, manifest)",
-            3.0 * chunks + 6.0 + m.scan_segments as f64 * 2.0,
-            3.0 * chunks + 6.0 + m.scan_segments as f64 * 2.0,
+            3.0 * chunks + 6.0 + segments * 2.0,
             p.s3_get,
         ),
-        line(
-            "Lambda",
-            "invocations",
-            invocations,
-            invocations,
-            p.lambda_request,
-        ),
+        per_request("Lambda", "invocations", invocations, p.lambda_request),
         line(
             "Lambda",
             "GB-seconds (arm64)",
@@ -178,10 +176,9 @@ pub fn estimate(m: Measured) -> CostEstimate {
             other_gb_seconds + process_gb_seconds,
             p.lambda_gb_second_arm64,
         ),
-        line(
+        per_request(
             "Step Functions",
             "state transitions (Standard)",
-            transitions,
             transitions,
             p.step_functions_transition,
         ),

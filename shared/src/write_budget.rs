@@ -25,7 +25,6 @@ pub fn transact_units(puts: &[Put]) -> u64 {
 }
 
 struct Bucket {
-    rate: f64,
     capacity: f64,
     tokens: f64,
     last: Instant,
@@ -36,6 +35,8 @@ struct Bucket {
 pub struct WriteMeter {
     units: AtomicU64,
     requests: AtomicU64,
+    /// The chunk's share of the budget, in units per second (none: unlimited).
+    rate: Option<f64>,
     bucket: Option<Mutex<Bucket>>,
 }
 
@@ -52,12 +53,13 @@ impl std::fmt::Debug for WriteMeter {
 impl WriteMeter {
     /// A meter that paces to `units_per_second` (none: unlimited).
     pub fn new(units_per_second: Option<f64>) -> Self {
+        let rate = units_per_second.filter(|r| *r > 0.0);
         WriteMeter {
             units: AtomicU64::new(0),
             requests: AtomicU64::new(0),
-            bucket: units_per_second.filter(|r| *r > 0.0).map(|rate| {
+            rate,
+            bucket: rate.map(|rate| {
                 Mutex::new(Bucket {
-                    rate,
                     capacity: (rate * 0.1).max(1.0),
                     tokens: 0.0,
                     last: Instant::now(),
@@ -68,9 +70,7 @@ impl WriteMeter {
 
     /// This chunk's share of the budget, in units per second.
     pub fn rate(&self) -> Option<f64> {
-        self.bucket
-            .as_ref()
-            .and_then(|b| b.lock().ok().map(|b| b.rate))
+        self.rate
     }
 
     /// The most units one request should carry to stay smooth (a tenth of a second of the
@@ -81,20 +81,20 @@ impl WriteMeter {
 
     /// Waits until `units` may be written, then counts them as written.
     pub async fn charge(&self, units: u64) {
-        if let Some(bucket) = &self.bucket {
+        if let (Some(bucket), Some(rate)) = (&self.bucket, self.rate) {
             loop {
                 let wait = match bucket.lock() {
                     Ok(mut b) => {
                         let now = Instant::now();
                         let limit = b.capacity.max(units as f64);
-                        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * b.rate)
-                            .min(limit);
+                        b.tokens =
+                            (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(limit);
                         b.last = now;
                         if b.tokens >= units as f64 {
                             b.tokens -= units as f64;
                             None
                         } else {
-                            Some(Duration::from_secs_f64((units as f64 - b.tokens) / b.rate))
+                            Some(Duration::from_secs_f64((units as f64 - b.tokens) / rate))
                         }
                     }
                     Err(_) => None, // a poisoned lock: stop pacing rather than stop writing

@@ -252,9 +252,9 @@ impl JobArtifacts {
         })
     }
 
-    /// The rows of one chunk (small: at most the chunk size).
-    pub async fn load_chunk(&self, entry: &ChunkEntry) -> Result<Vec<MigrationRow>, Error> {
-        let key = &entry.key;
+    /// The rows of chunk `index` (small: at most the chunk size).
+    pub async fn load_chunk(&self, index: u32) -> Result<Vec<MigrationRow>, Error> {
+        let key = &self.key(Artifact::Chunk(index));
         let bytes = get_bytes(self.objects.as_ref(), &self.bucket, key).await?;
         bytes
             .split(|b| *b == b'\n')
@@ -265,16 +265,6 @@ impl JobArtifacts {
                     .map_err(|e| corrupt(key, format!("line {}: not a chunk row: {e}", i + 1)))
             })
             .collect()
-    }
-
-    /// The rows of chunk `index` (rollback and verify know chunks by index).
-    pub async fn load_chunk_at(&self, index: u32) -> Result<Vec<MigrationRow>, Error> {
-        self.load_chunk(&ChunkEntry {
-            key: self.key(Artifact::Chunk(index)),
-            index,
-            rows: 0,
-        })
-        .await
     }
 
     /// The result of chunk `index`, if it was processed.
@@ -321,6 +311,20 @@ impl JobArtifacts {
             counts.add_chunk(&entry, result.as_ref());
         }
         Ok(counts)
+    }
+
+    /// Writes a rejected.csv with its header and no row unless the job has one: every key a
+    /// job's output names exists (DESIGN §7), also for a job that rejected nothing.
+    pub async fn ensure_rejected(&self) -> Result<(), Error> {
+        if self.read(Artifact::Rejected).await?.is_some() {
+            return Ok(());
+        }
+        let key = self.key(Artifact::Rejected);
+        let header = crate::migration_csv::RejectionWriter::new(Vec::new())
+            .map_err(|e| corrupt(&key, e))?
+            .into_inner()
+            .map_err(|e| corrupt(&key, e))?;
+        self.put(Artifact::Rejected, header).await
     }
 
     /// Writes report.json (pretty) and report.md.

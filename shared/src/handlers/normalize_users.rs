@@ -158,11 +158,7 @@ async fn end_of_pass(
         &causes,
     );
     // No rows, no rejected rows: the key the output names exists all the same.
-    if artifacts.read(Artifact::Rejected).await?.is_none() {
-        artifacts
-            .put(Artifact::Rejected, b"line,column,reason,record\n".to_vec())
-            .await?;
-    }
+    artifacts.ensure_rejected().await?;
     let details = ReportDetails {
         samples: Samples {
             failed: p.samples.clone(),

@@ -22,8 +22,9 @@ pub struct PrepareOutput {
     pub job: PreparedJob,
     /// The source of Transform: the uploaded CSV for import; Export sets it for the other modes.
     pub source: Option<SourceRef>,
-    /// The user loop's progress (mode normalize-users): none yet.
-    pub users: Option<()>,
+    /// The user loop's progress (`$.users`, mode normalize-users): none yet. Always present, so
+    /// the first `NormalizeUsers` reads `null` there.
+    pub users: Option<crate::users::UsersProgress>,
 }
 
 /// Default Distributed Map concurrency locally (one SQLite writer); in AWS the template's

@@ -38,7 +38,7 @@ pub async fn handle(input: ChunkInput, deps: &Deps) -> Result<ChunkOutput, Error
             counts: done.counts,
         });
     }
-    let rows = artifacts.load_chunk(&chunk).await?;
+    let rows = artifacts.load_chunk(chunk.index).await?;
     let started_ms = unix_ms();
     let ctx = job.publish_context(deps);
     let dry_run = !job.options.writes;

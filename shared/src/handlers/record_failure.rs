@@ -87,10 +87,8 @@ pub async fn handle(input: RecordFailureInput, deps: &Deps) -> Result<RecordFail
     if check_job_id(&job_id).is_ok() {
         // Every key the output names exists (DESIGN §7): a job stopped before Transform has
         // rejected nothing, and says so with an empty rejected.csv.
-        if transform.is_none() && artifacts.read(Artifact::Rejected).await?.is_none() {
-            artifacts
-                .put(Artifact::Rejected, empty_rejections()?)
-                .await?;
+        if transform.is_none() {
+            artifacts.ensure_rejected().await?;
         }
         let details = ReportDetails {
             samples: crate::report::Samples {
@@ -113,13 +111,4 @@ pub async fn handle(input: RecordFailureInput, deps: &Deps) -> Result<RecordFail
         cause,
         result,
     })
-}
-
-/// rejected.csv with its header and no row.
-fn empty_rejections() -> Result<Vec<u8>, Error> {
-    let writer = crate::migration_csv::RejectionWriter::new(Vec::new())
-        .map_err(|e| Error::MigrationFailed(format!("rejected.csv: {e}")))?;
-    writer
-        .into_inner()
-        .map_err(|e| Error::MigrationFailed(format!("rejected.csv: {e}")))
 }

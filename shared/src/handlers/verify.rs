@@ -345,7 +345,7 @@ async fn verify_chunk(
         })
         .map(|o| (o.line, o))
         .collect();
-    let rows = artifacts.load_chunk_at(result.chunk).await?;
+    let rows = artifacts.load_chunk(result.chunk).await?;
     let rows: Vec<MigrationRow> = rows
         .into_iter()
         .filter(|r| written.contains_key(&r.line))
