@@ -321,7 +321,8 @@ fn bench_runs_the_three_phases_and_reports_their_counts() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let phases = json(&out);
+    let report = json(&out);
+    let phases = &report["phases"];
     let counts: Vec<(u64, u64, u64)> = phases
         .as_array()
         .expect("one object per phase")
@@ -341,6 +342,48 @@ fn bench_runs_the_three_phases_and_reports_their_counts() {
         "import, unchanged re-run, every tenth row changed"
     );
     assert!(phases[0]["rowsPerSecond"].as_f64().unwrap_or(0.0) > 0.0);
+    // Requests per row, counted at the table port: the import reads each key once in batches
+    // of 100 and writes two items per row in transactions of 100 items; the unchanged re-run
+    // only reads.
+    let requests = |i: usize, op: &str| phases[i]["requests"][op]["requests"].as_u64();
+    assert_eq!(requests(0, "TransactWriteItems"), Some(1200 * 2 / 100));
+    assert_eq!(requests(1, "TransactWriteItems"), None, "nothing written");
+    assert_eq!(
+        requests(1, "BatchGetItem"),
+        Some(2 * 1200 / 100),
+        "Process and Verify each read every key once, 100 per request"
+    );
+    assert!(phases[0]["dbBytesPerRow"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(
+        phases[0]["states"]["Transform"]["mbPerSecond"]
+            .as_f64()
+            .is_some()
+    );
+    assert!(report["baseline"]["seconds"].as_f64().is_some());
+    // A given CSV: the same three jobs on it.
+    let csv = dir.path().join("given.csv");
+    std::fs::copy(work.join("bench.csv"), &csv).unwrap();
+    let out = migrate(
+        &dir.path().join("unused"),
+        &[
+            "--json",
+            "bench",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--dir",
+            work.to_str().unwrap(),
+            "--no-baseline",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["input"]["rows"], 1200);
+    assert_eq!(report["phases"][2]["counts"]["updated"], 120);
+    assert!(report["baseline"].is_null());
     let bad = migrate(dir.path(), &["bench", "--rows", "0"]);
     assert_eq!(bad.status.code(), Some(2), "zero rows is a usage error");
 }

@@ -95,14 +95,24 @@ enum Command {
         #[command(subcommand)]
         action: UsersAction,
     },
-    /// Benchmark the local pipeline: import N generated rows, import them again (unchanged),
-    /// then change every tenth; prints time, rows/s and peak memory per phase. Uses a fresh
-    /// state directory under DIR (default: a temporary directory), not --state-dir.
+    /// Benchmark the local pipeline on N generated rows or on a given CSV: an import, the same
+    /// file again (unchanged) and every tenth row changed, beside bare SQLite on the same file.
+    /// Prints per job: time, rows/s, CPU µs per row, Transform MB/s, Process and Verify rows/s,
+    /// table requests per row, database bytes per row and peak RSS. Uses a fresh state
+    /// directory under DIR (default: a temporary directory), not --state-dir
     Bench {
+        /// Rows to generate (ignored with --csv)
         #[arg(long, default_value_t = 100_000)]
         rows: u64,
+        /// Run on this migration CSV instead (e.g. the reference input,
+        /// `python3 ../shared/bench/gen_migration_csv.py 100000 m100k.csv`)
+        #[arg(long)]
+        csv: Option<PathBuf>,
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Skip the bare-SQLite reference run
+        #[arg(long)]
+        no_baseline: bool,
     },
 }
 

@@ -44,6 +44,7 @@ pub mod publish;
 pub mod rds_sql;
 pub mod report;
 pub mod repositories;
+pub mod request_count;
 pub mod runner;
 pub mod ttl_rules;
 pub mod users;

@@ -91,9 +91,21 @@ fn open(cli: &Cli, definition: &str) -> Result<(LocalPipeline, Arc<Progress>), F
 
 async fn dispatch(cli: Cli) -> Outcome {
     let definition = definition(&cli)?;
-    if let Command::Bench { rows, dir } = &cli.command {
+    if let Command::Bench {
+        rows,
+        csv,
+        dir,
+        no_baseline,
+    } = &cli.command
+    {
         // Its own fresh state directory, not --state-dir.
-        return bench::run(&definition, *rows, dir.as_deref(), cli.json).await;
+        let options = bench::BenchOptions {
+            rows: *rows,
+            csv: csv.clone(),
+            dir: dir.clone(),
+            baseline: !no_baseline,
+        };
+        return bench::run(&definition, options, cli.json).await;
     }
     let (pipeline, progress) = open(&cli, &definition)?;
     let json = cli.json;

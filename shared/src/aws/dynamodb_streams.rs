@@ -281,6 +281,15 @@ impl StreamReader for DynamoDbStreams {
         let records = records.into_iter().map(convert).collect::<Result<_, _>>()?;
         Ok((records, next))
     }
+
+    /// DynamoDB Streams trims itself (24-hour retention); nothing to do.
+    async fn trim_through(
+        &self,
+        _table: &str,
+        _position: &StreamPosition,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

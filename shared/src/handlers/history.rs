@@ -117,6 +117,11 @@ pub async fn handle(event: Event, deps: &Deps) -> DynamoDbEventResponse {
 }
 
 /// One batch delivered by [`deliver_batch`].
+/// The events the stream mapping delivers (its `FilterCriteria` in template.yaml): an INSERT
+/// has no earlier version, so history has nothing to do with it.
+pub const DELIVERED_EVENTS: [StreamEventName; 2] =
+    [StreamEventName::Modify, StreamEventName::Remove];
+
 #[derive(Debug)]
 pub struct DeliveredBatch {
     /// Records handed to the handler.
@@ -136,9 +141,18 @@ pub async fn deliver_batch(
     position: &StreamPosition,
     deps: &Deps,
 ) -> Result<Option<DeliveredBatch>, crate::Error> {
-    let (records, next) = streams.read_stream(table, position, 100).await?;
+    let (mut records, next) = streams.read_stream(table, position, 100).await?;
     if records.is_empty() {
         return Ok(None);
+    }
+    records.retain(|r| DELIVERED_EVENTS.contains(&r.event_name));
+    if records.is_empty() {
+        // Every record was filtered out: nothing to deliver, continue after them.
+        return Ok(Some(DeliveredBatch {
+            delivered: 0,
+            position: next,
+            failed_at: None,
+        }));
     }
     let response = handle(event_from_records(&records, table), deps).await;
     let failed: Vec<&String> = response

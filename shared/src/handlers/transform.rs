@@ -10,8 +10,7 @@
 //! share of rejected rows exceeds `toleratedFailurePercentage` the state fails with
 //! `InvalidInput`, and `rejected.csv` still lists every bad row.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::io::Write;
 use std::pin::Pin;
@@ -97,10 +96,6 @@ struct RowRules {
     schema: Option<jsonschema::Validator>,
     /// What the rows will be written as (to check them against DynamoDB's and S3's limits).
     publish: PublishContext,
-    /// Target keys seen so far in this file (a 128-bit hash of the key: 1M keys ≈ 24 MB), and
-    /// the line that had each.
-    seen: HashMap<[u8; 16], u64>,
-    hashers: (RandomState, RandomState),
 }
 
 impl RowRules {
@@ -114,37 +109,7 @@ impl RowRules {
             restores: job.spec.restores_rows(),
             schema,
             publish: job.publish_context(deps),
-            seen: HashMap::new(),
-            hashers: (RandomState::new(), RandomState::new()),
         })
-    }
-
-    /// A second row for the same target key would publish two versions in one job (and two
-    /// source rows may map to one target key): the later one is rejected, naming the first.
-    fn check_unique(&mut self, row: &MigrationRow) -> Result<(), (String, String)> {
-        let key = row.target_key();
-        let (a, b) = (
-            self.hashers.0.hash_one((&key.pk, &key.sk)),
-            self.hashers.1.hash_one((&key.pk, &key.sk)),
-        );
-        let mut digest = [0u8; 16];
-        digest[..8].copy_from_slice(&a.to_le_bytes());
-        digest[8..].copy_from_slice(&b.to_le_bytes());
-        match self.seen.entry(digest) {
-            Entry::Occupied(first) => Err((
-                "sourceSk".into(),
-                format!(
-                    "targets {} / {}, like line {}: one job writes each entity once",
-                    key.pk,
-                    key.sk,
-                    first.get()
-                ),
-            )),
-            Entry::Vacant(v) => {
-                v.insert(row.line);
-                Ok(())
-            }
-        }
     }
 
     /// The command and data items the row becomes must fit DynamoDB's limits (key lengths,
@@ -231,8 +196,61 @@ impl RowRules {
                 crate::js_numbers::check_field(field, v).map_err(|e| (field.to_string(), e))?;
             }
         }
-        self.check_limits(row)?;
-        self.check_unique(row)
+        self.check_limits(row)
+    }
+}
+
+/// Target keys seen so far in the file: a second row for the same target key would publish two
+/// versions in one job (and two source rows may map to one target key), so the later one is
+/// rejected, naming the first.
+///
+/// Memory stays small at any file size: a 64-bit hash per key in a hash set (≈10 bytes per row;
+/// 1M rows ≈ 19 MB at the set's largest). A hit is confirmed by finding the earlier row among the
+/// rows buffered and the chunks written so far, which names its line and rules out a hash
+/// collision. A file full of duplicates (run with a tolerance) gets that lookup for its first
+/// 100 duplicates only; later ones are rejected without the line (two of 1M keys share a 64-bit
+/// hash with a chance of about 3 in 100 million).
+struct SeenKeys {
+    hashes: HashSet<u64>,
+    hasher: RandomState,
+    lookups: u32,
+}
+
+const MAX_DUPLICATE_LOOKUPS: u32 = 100;
+
+impl SeenKeys {
+    fn new() -> Self {
+        SeenKeys {
+            hashes: HashSet::new(),
+            hasher: RandomState::new(),
+            lookups: 0,
+        }
+    }
+
+    /// `None` if no earlier row targets `key` (it is recorded now); else the earlier row's line,
+    /// when looked up.
+    async fn earlier(
+        &mut self,
+        key: &Key,
+        writer: &ChunkWriter<'_>,
+    ) -> Result<Option<Option<u64>>, Error> {
+        if self.hashes.insert(self.hasher.hash_one((&key.pk, &key.sk))) {
+            return Ok(None);
+        }
+        if self.lookups >= MAX_DUPLICATE_LOOKUPS {
+            return Ok(Some(None));
+        }
+        self.lookups += 1;
+        if let Some((row, _)) = writer.rows.iter().find(|(r, _)| &r.target_key() == key) {
+            return Ok(Some(Some(row.line)));
+        }
+        for index in 1..=writer.entries.len() as u32 {
+            let rows = writer.artifacts.load_chunk(index).await?;
+            if let Some(row) = rows.iter().find(|r| &r.target_key() == key) {
+                return Ok(Some(Some(row.line)));
+            }
+        }
+        Ok(None) // two keys with one hash: this one is new
     }
 }
 
@@ -344,6 +362,7 @@ async fn transform(
 ) -> Result<TransformSummary, Error> {
     let (etag, size) = (head.etag.clone(), head.size);
     let mut rules = RowRules::new(job, deps)?;
+    let mut seen = SeenKeys::new();
     let body = deps.objects.get_object(&source.bucket, &source.key).await?;
     let bytes_read = Arc::new(AtomicU64::new(0));
     let body = CountingReader {
@@ -405,7 +424,27 @@ async fn transform(
             }
             (CsvItem::Row(mut row), record) => {
                 total += 1;
-                match rules.apply(&mut row) {
+                let checked = match rules.apply(&mut row) {
+                    Ok(()) => {
+                        let key = row.target_key();
+                        match seen.earlier(&key, &writer).await? {
+                            None => Ok(()),
+                            Some(first) => Err((
+                                "sourceSk".to_string(),
+                                format!(
+                                    "targets {} / {}, like {}: one job writes each entity once",
+                                    key.pk,
+                                    key.sk,
+                                    first.map_or("an earlier row".to_string(), |l| format!(
+                                        "line {l}"
+                                    ))
+                                ),
+                            )),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                match checked {
                     Ok(()) => writer.rows.push((row, record)),
                     Err((column, reason)) => reject(
                         &Rejection {

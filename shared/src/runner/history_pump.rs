@@ -105,6 +105,9 @@ impl HistoryPump {
             };
             delivered += batch.delivered;
             self.positions.save(&batch.position).await?;
+            // Checkpointed: the stream need not keep these records (the embedded store frees
+            // them; DynamoDB Streams expires them on its own).
+            self.stream.trim_through(data, &batch.position).await?;
             if let Some(seq) = batch.failed_at {
                 return Err(Error::Retryable(format!(
                     "history: stream record {seq} failed; will be retried"

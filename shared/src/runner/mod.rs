@@ -98,7 +98,19 @@ impl Resources for TaskRunner {
                 format!("unknown resource {resource}"),
             ));
         };
-        let output = function.invoke(input, &self.deps).await;
+        // Each invocation is a task of its own, as each Lambda invocation is its own process:
+        // the Distributed Map's concurrent chunks (polled together by the map's one task) then
+        // run on every worker thread of the runtime rather than taking turns on one.
+        let deps = self.deps.clone();
+        let output = match tokio::spawn(async move { function.invoke(input, &deps).await }).await {
+            Ok(output) => output,
+            Err(e) => {
+                return Err(TaskFailure::new(
+                    "States.TaskFailed",
+                    format!("{} did not finish: {e}", function.name()),
+                ));
+            }
+        };
         // Like the stream's event source mapping: history follows every write.
         if let Err(e) = self.pump_history().await {
             tracing::warn!(error = %e, "history pump");
