@@ -15,6 +15,7 @@ use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::ports::objects::PutObject;
 use shared::ports::table::Table;
 use shared::publish::TableNames;
+use shared::request_count::CountedTable;
 use shared::runner::{HistoryPump, MemoryPositions, TaskRunner};
 use shared::value::{AttributeValue, Item, get_s};
 
@@ -25,6 +26,8 @@ const ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:migrati
 /// in-process runner `migrate` uses, with the AWS adapters a Lambda's `main` wires.
 struct AwsRunner {
     deps: Deps,
+    /// Every table request the handlers make, counted at the port.
+    requests: Arc<CountedTable>,
     runner: TaskRunner,
     state_machine: StateMachine,
 }
@@ -73,7 +76,9 @@ async fn aws_runner(c: &AwsClients) -> AwsRunner {
         scan_segments: 2,
         actor: "migrate".into(),
     };
-    let deps = shared::wiring::aws::deps(&config, c);
+    let mut deps = shared::wiring::aws::deps(&config, c);
+    let requests = Arc::new(CountedTable::new(deps.tables.clone()));
+    deps.tables = requests.clone();
     let history = HistoryPump::new(
         Arc::new(DynamoDbStreams::new(c.dynamodb.clone(), c.streams.clone())),
         Arc::new(MemoryPositions::default()),
@@ -83,10 +88,24 @@ async fn aws_runner(c: &AwsClients) -> AwsRunner {
         state_machine: shared::runner::state_machine(DEFINITION, ARN_PREFIX)
             .expect("definition parses"),
         deps,
+        requests,
     };
     // Start after whatever the stream holds (nothing: the table is new).
     runner.pump_history().await;
     runner
+}
+
+/// CPU time of this process (user + system), in seconds (Linux clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<f64>() / 100.0
 }
 
 /// Every item of a table, keyed by (pk, sk), without the attributes that are timestamps.
@@ -147,6 +166,9 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
     let mut local = LocalPipeline::open(dir.path(), DEFINITION).unwrap();
     local.retry_interval_scale = 0.0;
     local.deps.chunk_rows = 50;
+    local.deps.max_concurrency = 4;
+    let local_requests = Arc::new(CountedTable::new(local.deps.tables.clone()));
+    local.deps.tables = local_requests.clone();
 
     // An import, then a re-import where 30 rows changed (so history has rows too).
     let first = nested_products_csv(300, |_| false);
@@ -164,7 +186,10 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
             .await
             .unwrap();
         let job = |bucket: &str| json!({"jobId": job_id, "mode": "import", "source": {"bucket": bucket, "key": key}});
+        let (aws_before, local_before) = (aws.requests.counts(), local_requests.counts());
+        let cpu_before = cpu_seconds();
         let on_aws = aws.run(job_id, job(&aws.deps.bucket)).await;
+        let client_cpu = cpu_seconds() - cpu_before;
         assert_eq!(
             on_aws.status,
             ExecutionStatus::Succeeded,
@@ -180,6 +205,31 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
         );
         let (a, l) = (on_aws.output.unwrap(), on_local.output.unwrap());
         assert_eq!(a["counts"], l["counts"], "same counts on moto and SQLite");
+        // The same requests on both stores, and few per row: reads 100 keys per BatchGetItem,
+        // writes 100 items per TransactWriteItems, history one PutItem per changed row.
+        let on_moto = aws.requests.counts().since(&aws_before);
+        let on_sqlite = local_requests.counts().since(&local_before);
+        assert_eq!(
+            on_moto, on_sqlite,
+            "{job_id}: table requests on moto and SQLite"
+        );
+        let per_row = on_moto.requests() as f64 / 300.0;
+        eprintln!(
+            "{job_id} on moto: {} requests ({per_row:.3} per row) {:?}; client CPU {:.0} µs per row",
+            on_moto.requests(),
+            on_moto.0,
+            client_cpu * 1e6 / 300.0
+        );
+        if job_id == "parity-1" {
+            // 300 rows, chunks of 50: 6 BatchGetItem + 6 TransactWriteItems in Process, 6
+            // BatchGetItem in Verify (one per chunk result), and the job record's reads and writes.
+            assert_eq!(on_moto.0["TransactWriteItems"].requests, 6);
+            assert_eq!(on_moto.0["BatchGetItem"].requests, 6 + 6);
+            assert!(
+                per_row <= 0.08,
+                "{per_row} requests per row on a fresh import"
+            );
+        }
         assert_eq!(a["verification"], l["verification"]);
     }
 
