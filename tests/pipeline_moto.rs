@@ -3,9 +3,9 @@
 //! event source mapping), compared with the embedded store; the history handler's partial batch
 //! response; `start` creating a real execution in moto's Step Functions.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use integration_tests::local::table_contents;
 use integration_tests::{moto, products_csv};
 use serde_json::{Value, json};
 use shared::asl::{self, ExecutionOptions, ExecutionStatus, StateMachine};
@@ -13,11 +13,9 @@ use shared::aws::{AwsClients, DynamoDbStreams, FunctionConfig, S3Objects, StepFu
 use shared::handlers::{self, Deps};
 use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::ports::objects::PutObject;
-use shared::ports::table::Table;
 use shared::publish::TableNames;
 use shared::request_count::CountedTable;
 use shared::runner::{HistoryPump, MemoryPositions, TaskRunner};
-use shared::value::{AttributeValue, Item, get_s};
 
 const DEFINITION: &str = include_str!("../infra/statemachine.asl.json");
 const ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:migration-";
@@ -106,35 +104,6 @@ fn cpu_seconds() -> f64 {
         .filter_map(|f| f.parse().ok())
         .collect();
     fields.iter().sum::<f64>() / 100.0
-}
-
-/// Every item of a table, keyed by (pk, sk), without the attributes that are timestamps.
-async fn table_contents(t: &dyn Table, name: &str) -> BTreeMap<(String, String), Item> {
-    let mut out = BTreeMap::new();
-    for segment in 0..2 {
-        let mut start = None;
-        loop {
-            let page = t.scan(name, segment, 2, start.as_ref(), 500).await.unwrap();
-            for mut item in page.items {
-                for volatile in ["createdAt", "updatedAt"] {
-                    item.remove(volatile);
-                }
-                if let Some(AttributeValue::M(attributes)) = item.get_mut("attributes") {
-                    attributes.remove("_migratedAt");
-                }
-                let key = (
-                    get_s(&item, "pk").unwrap_or_default().to_string(),
-                    get_s(&item, "sk").unwrap_or_default().to_string(),
-                );
-                out.insert(key, item);
-            }
-            match page.next {
-                Some(n) => start = Some(n),
-                None => break,
-            }
-        }
-    }
-    out
 }
 
 /// `n` products with a nested attribute; `changed` rows update only `dims.w` (a partial nested

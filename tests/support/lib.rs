@@ -2,6 +2,7 @@
 //! adapter) and helpers to build CSVs and pipelines.
 
 pub mod contract;
+pub mod faults;
 pub mod infra;
 pub mod local;
 pub mod moto;

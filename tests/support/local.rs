@@ -1,14 +1,16 @@
 //! Helpers for the pipeline tests on the embedded store: a local pipeline on a temporary state
 //! directory, a job run from an uploaded CSV, data-row reads.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use shared::asl::ExecutionStatus;
 use shared::keys::Key;
 use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::model::EntityRow;
 use shared::ports::objects::PutObject;
-use shared::ports::table::query_all;
-use shared::value::Item;
+use shared::ports::table::{Table, query_all};
+use shared::value::{AttributeValue, Item, get_s};
 
 pub const DEFINITION: &str = include_str!("../../infra/statemachine.asl.json");
 
@@ -146,4 +148,33 @@ async fn data_entity_if_exists(p: &LocalPipeline, pk: &str, sk: &str) -> Option<
         .await
         .unwrap()?;
     Some(EntityRow::from_data_item(&item).unwrap())
+}
+
+/// Every item of a table, keyed by (pk, sk), without the attributes that are timestamps.
+pub async fn table_contents(t: &dyn Table, name: &str) -> BTreeMap<(String, String), Item> {
+    let mut out = BTreeMap::new();
+    for segment in 0..2 {
+        let mut start = None;
+        loop {
+            let page = t.scan(name, segment, 2, start.as_ref(), 500).await.unwrap();
+            for mut item in page.items {
+                for volatile in ["createdAt", "updatedAt"] {
+                    item.remove(volatile);
+                }
+                if let Some(AttributeValue::M(attributes)) = item.get_mut("attributes") {
+                    attributes.remove("_migratedAt");
+                }
+                let key = (
+                    get_s(&item, "pk").unwrap_or_default().to_string(),
+                    get_s(&item, "sk").unwrap_or_default().to_string(),
+                );
+                out.insert(key, item);
+            }
+            match page.next {
+                Some(n) => start = Some(n),
+                None => break,
+            }
+        }
+    }
+    out
 }
