@@ -28,6 +28,7 @@ pub mod history;
 pub mod job;
 pub mod js_numbers;
 pub mod keys;
+pub mod kill_points;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod large_attributes;

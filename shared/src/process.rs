@@ -296,8 +296,12 @@ async fn write_group(
             .flat_map(|(_, _, p)| p.iter().cloned())
             .collect();
         ctx.writes.charge(transact_units(&puts)).await;
+        crate::kill_points::reached("process:before-write");
         match table.transact_write(puts).await {
-            Ok(()) => return Ok(group.into_iter().map(|(_, o, _)| o).collect()),
+            Ok(()) => {
+                crate::kill_points::reached("process:after-write");
+                return Ok(group.into_iter().map(|(_, o, _)| o).collect());
+            }
             Err(WriteError::Store(e)) if e.is_retriable() => return Err(e.into()),
             Err(e) => {
                 tracing::debug!(rows = group.len(), error = %e, "group transaction refused; writing row by row")

@@ -64,6 +64,7 @@ pub async fn handle(input: ChunkInput, deps: &Deps) -> Result<ChunkOutput, Error
             rows: outcomes,
         })
         .await?;
+    crate::kill_points::reached("process:chunk-done");
     tracing::info!(job_id = %job.job_id, chunk = chunk.index, created = counts.created, updated = counts.updated,
         unchanged = counts.unchanged, conflicts = counts.conflicts, failed = counts.failed, "chunk processed");
     Ok(ChunkOutput {

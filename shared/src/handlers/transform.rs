@@ -84,6 +84,7 @@ pub async fn handle(input: TransformInput, deps: &Deps) -> Result<TransformSumma
     }
     let summary = transform(&job, &artifacts, &source, &head, deps).await?;
     artifacts.save_transform(&summary).await?;
+    crate::kill_points::reached("transform:done");
     check_tolerance(&summary, &job)?;
     Ok(summary)
 }
@@ -276,6 +277,7 @@ impl ChunkWriter<'_> {
         let index = self.entries.len() as u32 + 1;
         let entry = self.artifacts.save_chunk(index, &good).await?;
         self.entries.push(entry);
+        crate::kill_points::reached("transform:chunk");
         Ok(rejected)
     }
 }

@@ -104,6 +104,7 @@ impl SagaWait {
 
 pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error> {
     let VerifyInput { job, transform } = input;
+    crate::kill_points::reached("verify:start");
     let artifacts = job.artifacts(deps);
     let mut samples = Samples::default();
     let mut verification = Verification::default();
@@ -285,6 +286,7 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
         cost_estimate,
         rds_sql,
     };
+    crate::kill_points::reached("verify:done");
     finish(
         &artifacts,
         &deps.job_records(),

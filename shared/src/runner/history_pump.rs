@@ -104,6 +104,9 @@ impl HistoryPump {
                 return Ok(delivered);
             };
             delivered += batch.delivered;
+            if batch.delivered > 0 {
+                crate::kill_points::reached("history:delivered");
+            }
             self.positions.save(&batch.position).await?;
             // Checkpointed: the stream need not keep these records (the embedded store frees
             // them; DynamoDB Streams expires them on its own).

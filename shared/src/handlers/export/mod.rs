@@ -115,6 +115,7 @@ async fn finish(
         rows,
     };
     artifacts.save_export(&summary).await?;
+    crate::kill_points::reached("export:done");
     Ok(summary)
 }
 
@@ -183,6 +184,7 @@ async fn export_partition(
             rows += 1;
         }
         deps.progress.rows("Export", rows, None);
+        crate::kill_points::reached("export:page");
     }
     Ok(rows)
 }
