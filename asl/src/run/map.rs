@@ -430,7 +430,12 @@ async fn run_distributed(
                     name,
                     json!({ "index": index, "total": total, "executionArn": arn }),
                 );
-                let result = runner
+                let child = Runner {
+                    resources: runner.resources,
+                    history: runner.history.for_child_execution(),
+                    retry_scale: runner.retry_scale,
+                };
+                let result = child
                     .run_graph(
                         &map.processor,
                         child_input.clone(),
