@@ -562,7 +562,7 @@ fn killed_at_any_point_the_rerun_ends_with_the_tables_of_an_uninterrupted_run() 
     }
 }
 
-/// Two `migrate` processes on one state directory, each running a job over the same 600
+/// Two `migrate` processes on one state directory, each running a job over the same 1,200
 /// entities side by side: one renames them, the other renames them the same way and adds an
 /// attribute. Both finish and verify; every row of each job is written, unchanged or reported
 /// as a conflict (none failed); each job's counts are the versions it published; no version is
@@ -573,6 +573,8 @@ fn killed_at_any_point_the_rerun_ends_with_the_tables_of_an_uninterrupted_run() 
 fn two_processes_on_one_state_dir_lose_no_write() {
     let dir = tempfile::tempdir().unwrap();
     let state = crash_suite_state(dir.path(), "shared");
+    // 1,200 rows in chunks of 50 on both sides: long enough that the two processes overlap.
+    std::fs::write(state.join("s3/migration-local/incoming/imp.csv"), csv(1200)).unwrap();
     let jobs = crash_suite_jobs(dir.path());
     let out = start(&state, &jobs[0].1, None);
     assert_eq!(
@@ -582,7 +584,7 @@ fn two_processes_on_one_state_dir_lose_no_write() {
         String::from_utf8_lossy(&out.stderr)
     );
     let incoming = state.join("s3/migration-local/incoming");
-    let renamed = csv(600).replace("Name ", "A-name ");
+    let renamed = csv(1200).replace("Name ", "A-name ");
     let with_m: String = renamed
         .lines()
         .map(|l| format!("{}\n", l.replace("{\"\"n\"\":", "{\"\"m\"\":1,\"\"n\"\":")))
@@ -627,12 +629,30 @@ fn two_processes_on_one_state_dir_lose_no_write() {
         assert_eq!(n("failed"), 0, "{id}: {v}");
         assert_eq!(
             n("created") + n("updated") + n("unchanged") + n("conflicts"),
-            600,
+            1200,
             "{id}: every row written, unchanged or a conflict: {v}"
         );
         counts.insert(id, c);
     }
     eprintln!("side by side: {counts:?}");
+    // The two jobs did run side by side: their Process phases (first chunk started to last
+    // chunk finished, from the chunk results) overlap.
+    let span = |id: &str| {
+        let dir = state.join(format!("s3/migration-local/jobs/{id}/results/chunks"));
+        let (mut first, mut last) = (u64::MAX, 0u64);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let r: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+            first = first.min(r["startedMs"].as_u64().unwrap());
+            last = last.max(r["finishedMs"].as_u64().unwrap());
+        }
+        (first, last)
+    };
+    let ((a0, a1), (b0, b1)) = (span("a"), span("b"));
+    assert!(
+        a0 <= b1 && b0 <= a1,
+        "the two jobs' writes overlapped in time: a {a0}..{a1}, b {b0}..{b1}"
+    );
     let n = |id: &str, k: &str| counts[id][k].as_u64().unwrap_or(u64::MAX);
     let commands = json(&migrate(&state, &["query", "command", "PRODUCT#dst"]));
     let commands = commands.as_array().unwrap();
@@ -650,7 +670,7 @@ fn two_processes_on_one_state_dir_lose_no_write() {
     }
     let data = json(&migrate(&state, &["query", "data", "PRODUCT#dst"]));
     let data = data.as_array().unwrap();
-    assert_eq!(data.len(), 600);
+    assert_eq!(data.len(), 1200);
     assert!(
         data.iter()
             .all(|r| r["name"].as_str().is_some_and(|n| n.starts_with("A-name "))),

@@ -152,8 +152,8 @@ async fn a_tenth_of_calls_failing_ends_with_the_tables_of_a_clean_run() {
     }
 }
 
-/// Every write throttled: the job fails once the retries are spent, says why, and claims no
-/// write; nothing was written.
+/// Every transaction cancelled (a conflict each time): the rows fail once the write's own
+/// retries are spent, the job fails saying so, claims no write, and nothing was written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_that_always_fail_end_in_a_clear_failure_that_claims_nothing() {
     let dir = tempfile::tempdir().unwrap();

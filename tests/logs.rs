@@ -26,7 +26,7 @@ fn csv(name: &str, secret: &str) -> String {
     let mut out = String::from("sourcePk,sourceSk,code,name,attributes,targetTenantCode\n");
     for i in 1..=40 {
         out.push_str(&format!(
-            "PRODUCT#SRC,P{i:03},P{i:03},{name}{i},\"{{\"\"secret\"\":\"\"{secret}{i}\"\",\"\"n\"\":7301{i}}}\",dst\n"
+            "PRODUCT#SRC,P{i:03},P{i:03},{name}{i},\"{{\"\"secret\"\":\"\"{secret}{i}\"\",\"\"n\"\":59173864{i}}}\",dst\n"
         ));
     }
     // A row rejected for its attributes (broken JSON holding a value).
@@ -82,7 +82,13 @@ async fn no_log_line_holds_an_attribute_value() {
         "the pipeline logged: {} lines",
         logs.lines().count()
     );
-    for value in ["Zebulon-", "Kq7Secret-", "Xanthippe-", "Vw3Hidden-", "7301"] {
+    for value in [
+        "Zebulon-",
+        "Kq7Secret-",
+        "Xanthippe-",
+        "Vw3Hidden-",
+        "59173864",
+    ] {
         let line = logs.lines().find(|l| l.contains(value));
         assert!(
             line.is_none(),

@@ -84,8 +84,8 @@ proptest! {
         }
     }
 
-    /// What Verify and compare rely on: an update already contained in the stored attributes
-    /// changes nothing when merged again.
+    /// What Verify and compare rely on: when the stored attributes (here the result of a merge)
+    /// contain the update, merging it again changes nothing.
     #[test]
     fn an_update_contained_in_the_stored_attributes_merges_to_them(a in attributes(), b in attributes()) {
         let stored = merge_deep(&a, &b);

@@ -208,23 +208,25 @@ impl RowRules {
 /// Memory stays small at any file size: a 64-bit hash per key in a hash set (≈10 bytes per row;
 /// 1M rows ≈ 19 MB at the set's largest). A hit is confirmed by finding the earlier row among the
 /// rows buffered and the chunks written so far, which names its line and rules out a hash
-/// collision. A file full of duplicates (run with a tolerance) gets that lookup for its first
-/// 100 duplicates only; later ones are rejected without the line (two of 1M keys share a 64-bit
-/// hash with a chance of about 3 in 100 million).
+/// collision. The lookup reads back at most 200 chunks per file in all (a file full of late
+/// duplicates must not turn Transform into thousands of GETs); once they are spent, a hit is
+/// rejected without the line (two of 1M keys share a 64-bit hash with a chance of about 3 in
+/// 100 million).
 struct SeenKeys {
     hashes: HashSet<u64>,
     hasher: RandomState,
-    lookups: u32,
+    /// Chunks read back so far to confirm hits.
+    chunk_reads: u32,
 }
 
-const MAX_DUPLICATE_LOOKUPS: u32 = 100;
+const MAX_CHUNK_READS: u32 = 200;
 
 impl SeenKeys {
     fn new() -> Self {
         SeenKeys {
             hashes: HashSet::new(),
             hasher: RandomState::new(),
-            lookups: 0,
+            chunk_reads: 0,
         }
     }
 
@@ -238,14 +240,15 @@ impl SeenKeys {
         if self.hashes.insert(self.hasher.hash_one((&key.pk, &key.sk))) {
             return Ok(None);
         }
-        if self.lookups >= MAX_DUPLICATE_LOOKUPS {
-            return Ok(Some(None));
-        }
-        self.lookups += 1;
         if let Some((row, _)) = writer.rows.iter().find(|(r, _)| &r.target_key() == key) {
             return Ok(Some(Some(row.line)));
         }
-        for index in 1..=writer.entries.len() as u32 {
+        // The most recent chunks first: a duplicate is most often near its first row.
+        for index in (1..=writer.entries.len() as u32).rev() {
+            if self.chunk_reads >= MAX_CHUNK_READS {
+                return Ok(Some(None));
+            }
+            self.chunk_reads += 1;
             let rows = writer.artifacts.load_chunk(index).await?;
             if let Some(row) = rows.iter().find(|r| &r.target_key() == key) {
                 return Ok(Some(Some(row.line)));

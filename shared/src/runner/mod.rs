@@ -78,6 +78,15 @@ impl TaskRunner {
     }
 }
 
+/// Aborts a spawned invocation when the future awaiting it is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn failure(e: &Error) -> TaskFailure {
     TaskFailure::new(e.error_type().as_str(), e.to_string())
 }
@@ -101,8 +110,13 @@ impl Resources for TaskRunner {
         // Each invocation is a task of its own, as each Lambda invocation is its own process:
         // the Distributed Map's concurrent chunks (polled together by the map's one task) then
         // run on every worker thread of the runtime rather than taking turns on one.
+        // Dropping this future (a Map failing fast, a task timeout) must still stop the
+        // handler, as it did before it ran in a task of its own: the guard aborts the task.
         let deps = self.deps.clone();
-        let output = match tokio::spawn(async move { function.invoke(input, &deps).await }).await {
+        let mut task = AbortOnDrop(tokio::spawn(
+            async move { function.invoke(input, &deps).await },
+        ));
+        let output = match (&mut task.0).await {
             Ok(output) => output,
             Err(e) => {
                 return Err(TaskFailure::new(

@@ -77,21 +77,31 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
              understands ({LAYOUT_VERSION}); use a newer migrate"
         )));
     }
-    let has_items: bool = conn
+    // Layout 1 is recognised by its own table (`stream_tables`), not by `items`, which both
+    // layouts have.
+    let layout_1: bool = conn
         .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'",
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stream_tables'",
             [],
             |_| Ok(true),
         )
         .optional()
         .map_err(sql_err)?
         .unwrap_or(false);
-    if version < LAYOUT_VERSION && has_items {
+    if version == LAYOUT_VERSION {
+        return Ok(()); // set in the same transaction as the schema: it is all there
+    }
+    if layout_1 {
         upgrade_from_layout_1(conn)?;
     } else {
-        conn.execute_batch(SCHEMA).map_err(sql_err)?;
-        conn.pragma_update(None, "user_version", LAYOUT_VERSION)
+        // One transaction: a crash (or a second process) never sees half a schema.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql_err)?;
+        tx.execute_batch(SCHEMA).map_err(sql_err)?;
+        tx.pragma_update(None, "user_version", LAYOUT_VERSION)
+            .map_err(sql_err)?;
+        tx.commit().map_err(sql_err)?;
     }
     Ok(())
 }
@@ -182,8 +192,15 @@ fn upgrade_from_layout_1(conn: &mut Connection) -> Result<(), StoreError> {
     tx.pragma_update(None, "user_version", LAYOUT_VERSION)
         .map_err(sql_err)?;
     tx.commit().map_err(sql_err)?;
-    // Layout 1 was several times larger: give the space back.
-    conn.execute_batch("VACUUM").map_err(sql_err)?;
+    // Layout 1 was several times larger: give the space back. VACUUM builds its copy in a
+    // temporary file, not in memory; the upgrade is committed already, so a failed VACUUM only
+    // leaves the file larger than it needs to be.
+    let vacuum = conn
+        .execute_batch("PRAGMA temp_store = FILE; VACUUM; PRAGMA temp_store = MEMORY;")
+        .map_err(sql_err);
+    if let Err(e) = vacuum {
+        tracing::warn!(error = %e, "compacting the upgraded tables failed; they stay as they are");
+    }
     Ok(())
 }
 
