@@ -13,6 +13,7 @@ use shared::aws::{AwsClients, DynamoDbStreams, FunctionConfig, S3Objects, StepFu
 use shared::handlers::{self, Deps};
 use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::ports::objects::PutObject;
+use shared::process_stats::cpu_seconds;
 use shared::publish::TableNames;
 use shared::request_count::CountedTable;
 use shared::runner::{HistoryPump, MemoryPositions, TaskRunner};
@@ -93,19 +94,6 @@ async fn aws_runner(c: &AwsClients) -> AwsRunner {
     runner
 }
 
-/// CPU time of this process (user + system), in seconds (Linux clock ticks of 1/100 s).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    fields.iter().sum::<f64>() / 100.0
-}
-
 /// `n` products with a nested attribute; `changed` rows update only `dims.w` (a partial nested
 /// update, which must keep `dims.h`: the framework's deep merge).
 fn nested_products_csv(n: usize, changed: impl Fn(usize) -> bool) -> String {
@@ -156,9 +144,9 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
             .unwrap();
         let job = |bucket: &str| json!({"jobId": job_id, "mode": "import", "source": {"bucket": bucket, "key": key}});
         let (aws_before, local_before) = (aws.requests.counts(), local_requests.counts());
-        let cpu_before = cpu_seconds();
+        let cpu_before = cpu_seconds().unwrap_or(0.0);
         let on_aws = aws.run(job_id, job(&aws.deps.bucket)).await;
-        let client_cpu = cpu_seconds() - cpu_before;
+        let client_cpu = cpu_seconds().unwrap_or(0.0) - cpu_before;
         assert_eq!(
             on_aws.status,
             ExecutionStatus::Succeeded,

@@ -41,6 +41,7 @@ pub mod model;
 pub mod operations;
 pub mod ports;
 pub mod process;
+pub mod process_stats;
 pub mod publish;
 pub mod rds_sql;
 pub mod report;

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use shared::asl::{ExecutionStatus, HistoryEvent, HistoryEventKind};
 use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::ports::objects::PutObject;
+use shared::process_stats::{cpu_seconds, peak_rss};
 use shared::request_count::{CountedTable, RequestCounts};
 
 /// What to benchmark.
@@ -31,26 +32,6 @@ pub struct BenchOptions {
     pub dir: Option<PathBuf>,
     /// Also measure the bare-SQLite reference on the same file.
     pub baseline: bool,
-}
-
-/// Peak resident set size of this process so far (Linux `VmHWM`), in bytes.
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// CPU time of this process so far (user + system, all threads), in seconds. Linux reports it
-/// in clock ticks of 1/100 s (`USER_HZ`, fixed at 100 on every architecture Linux runs on).
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start at state (field 3).
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
 }
 
 fn file_bytes(path: &Path) -> u64 {
