@@ -57,6 +57,16 @@ pub fn depth(v: &AttributeValue) -> usize {
 
 /// Checks the key lengths, the nesting depth and the size of an item about to be written.
 pub fn check_item(item: &Item) -> Result<(), String> {
+    check_item_with_attributes(item, std::iter::empty())
+}
+
+/// [`check_item`] of `item` with the entries `more` added to its `attributes` map (names the map
+/// does not hold yet): the same answer as building the whole item, without building it. Transform
+/// checks every row this way: the row's attributes are neither cloned nor converted.
+pub fn check_item_with_attributes<'a>(
+    item: &Item,
+    more: impl IntoIterator<Item = (&'a String, &'a AttributeValue)>,
+) -> Result<(), String> {
     for (name, max) in [("pk", MAX_PK_BYTES), ("sk", MAX_SK_BYTES)] {
         match get_s(item, name) {
             Some("") => return Err(format!("{name} is empty")),
@@ -70,12 +80,27 @@ pub fn check_item(item: &Item) -> Result<(), String> {
             None => return Err(format!("{name} is missing or not a string")),
         }
     }
-    if let Some((name, _)) = item.iter().find(|(_, v)| depth(v) > MAX_DEPTH) {
+    // The added entries count only where `attributes` is a map (not an `s3://` pointer).
+    let (mut more_size, mut more_depth) = (0, 0);
+    if matches!(item.get("attributes"), Some(AttributeValue::M(_))) {
+        for (k, v) in more {
+            more_size += 1 + k.len() + value_size(v);
+            more_depth = more_depth.max(1 + depth(v));
+        }
+    }
+    let depth_of = |name: &str, v: &AttributeValue| {
+        if name == "attributes" {
+            depth(v).max(more_depth)
+        } else {
+            depth(v)
+        }
+    };
+    if let Some((name, _)) = item.iter().find(|(n, v)| depth_of(n, v) > MAX_DEPTH) {
         return Err(format!(
             "{name} is nested deeper than DynamoDB's {MAX_DEPTH} levels"
         ));
     }
-    let size = item_size(item);
+    let size = item_size(item) + more_size;
     if size > MAX_ITEM_BYTES {
         return Err(format!(
             "the item is {size} bytes, more than DynamoDB's 400 KB"

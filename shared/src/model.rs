@@ -139,8 +139,29 @@ impl EntityRow {
         content_attributes(&self.attributes)
     }
 
+    /// `attributes` as an item holds it: the map, or the `s3://` pointer while unresolved.
+    fn attributes_value(&self) -> AttributeValue {
+        match &self.attributes_pointer {
+            Some(pointer) if self.attributes.is_empty() => s(pointer),
+            _ => AttributeValue::M(
+                self.attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// [`Self::attributes_value`], moving the map out of the row instead of copying it.
+    fn take_attributes_value(&mut self) -> AttributeValue {
+        match &self.attributes_pointer {
+            Some(pointer) if self.attributes.is_empty() => s(pointer),
+            _ => AttributeValue::M(std::mem::take(&mut self.attributes).into_iter().collect()),
+        }
+    }
+
     /// The fields every table shares, in the framework's shape.
-    fn common_item(&self, sk: String) -> Item {
+    fn common_item(&self, sk: String, attributes: AttributeValue) -> Item {
         let mut item = self.extra.clone();
         item.insert("pk".into(), s(&self.pk));
         item.insert("sk".into(), s(sk));
@@ -161,13 +182,7 @@ impl EntityRow {
                 None => AttributeValue::Null(true),
             },
         );
-        item.insert(
-            "attributes".into(),
-            match &self.attributes_pointer {
-                Some(pointer) if self.attributes.is_empty() => s(pointer),
-                _ => AttributeValue::M(self.attributes.clone().into_iter().collect()),
-            },
-        );
+        item.insert("attributes".into(), attributes);
         item.insert("requestId".into(), s(&self.request_id));
         item.insert("createdAt".into(), s(&self.created_at));
         item.insert("createdBy".into(), s(&self.created_by));
@@ -195,7 +210,17 @@ impl EntityRow {
     /// The data-table item: sk without version, `cpk`/`csk` pointing at the command row; no
     /// `source`, `syncMode` or `status` (DataService's `transformCommandToData`).
     pub fn to_data_item(&self) -> Item {
-        let mut item = self.common_item(self.sk.clone());
+        self.data_item_with(self.attributes_value())
+    }
+
+    /// [`Self::to_data_item`], consuming the row: its attributes move into the item.
+    pub fn into_data_item(mut self) -> Item {
+        let attributes = self.take_attributes_value();
+        self.data_item_with(attributes)
+    }
+
+    fn data_item_with(&self, attributes: AttributeValue) -> Item {
+        let mut item = self.common_item(self.sk.clone(), attributes);
         let cpk = self.cpk.clone().unwrap_or_else(|| self.pk.clone());
         let csk = self
             .csk
@@ -210,7 +235,10 @@ impl EntityRow {
     /// A command's `created*` are its own (`new Date()`, the caller, the caller's IP: the same as
     /// its `updated*`), not the entity's first creation, which only the data row keeps.
     pub fn to_command_item(&self) -> Item {
-        let mut item = self.common_item(keys::versioned_sk(&self.sk, self.version));
+        let mut item = self.common_item(
+            keys::versioned_sk(&self.sk, self.version),
+            self.attributes_value(),
+        );
         item.insert("createdAt".into(), s(&self.updated_at));
         item.insert("createdBy".into(), s(&self.updated_by));
         match item.get("updatedIp").cloned() {

@@ -244,42 +244,66 @@ pub async fn process_rows(
             }
         }
         // Rows go out in transactions of up to 100 items (with a write budget, of at most a
-        // tenth of a second of the chunk's share); a dry run meters what it would send.
+        // tenth of a second of the chunk's share); a dry run meters what it would send. A
+        // group's puts are moved into one list, each row keeping its range of it, so the
+        // group's transaction and a row's own one (the fallback) send the same puts uncopied.
         let max_units = ctx.writes.max_request_units();
-        let mut group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)> = Vec::new();
-        let (mut group_items, mut group_units) = (0, 0);
-        for entry in pending {
-            let units = transact_units(&entry.2);
-            let full = group_items + entry.2.len() > MAX_TRANSACT_ITEMS
+        let mut group = Group::default();
+        let mut group_units = 0;
+        for (row, outcome, puts) in pending {
+            let units = transact_units(&puts);
+            let full = group.puts.len() + puts.len() > MAX_TRANSACT_ITEMS
                 || max_units.is_some_and(|m| group_units + units > m);
-            if full && !group.is_empty() {
+            if full && !group.rows.is_empty() {
                 let done = std::mem::take(&mut group);
                 outcomes.extend(send_group(table, objects, done, ctx, dry_run).await?);
-                (group_items, group_units) = (0, 0);
+                group_units = 0;
             }
-            group_items += entry.2.len();
             group_units += units;
-            group.push(entry);
+            group.push(row, outcome, puts);
         }
-        if !group.is_empty() {
+        if !group.rows.is_empty() {
             outcomes.extend(send_group(table, objects, group, ctx, dry_run).await?);
         }
     }
     Ok(outcomes)
 }
 
+/// Rows that go out in one transaction: each row's planned outcome and its range of `puts`.
+#[derive(Default)]
+struct Group<'a> {
+    rows: Vec<(&'a MigrationRow, RowOutcome, std::ops::Range<usize>)>,
+    puts: Vec<Put>,
+}
+
+impl<'a> Group<'a> {
+    fn push(&mut self, row: &'a MigrationRow, outcome: RowOutcome, puts: Vec<Put>) {
+        let start = self.puts.len();
+        self.puts.extend(puts);
+        self.rows.push((row, outcome, start..self.puts.len()));
+    }
+
+    fn outcomes(self) -> Vec<RowOutcome> {
+        self.rows.into_iter().map(|(_, o, _)| o).collect()
+    }
+}
+
 /// Writes a group, or in a dry run only meters the transaction it would be.
 async fn send_group(
     table: &dyn Table,
     objects: &dyn ObjectStore,
-    group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)>,
+    group: Group<'_>,
     ctx: &PublishContext,
     dry_run: bool,
 ) -> Result<Vec<RowOutcome>, Error> {
     if dry_run {
-        let units = group.iter().map(|(_, _, p)| transact_units(p)).sum();
+        let units = group
+            .rows
+            .iter()
+            .map(|(_, _, range)| transact_units(&group.puts[range.clone()]))
+            .sum();
         ctx.writes.record(units);
-        return Ok(group.into_iter().map(|(_, o, _)| o).collect());
+        return Ok(group.outcomes());
     }
     write_group(table, objects, group, ctx).await
 }
@@ -287,30 +311,26 @@ async fn send_group(
 async fn write_group(
     table: &dyn Table,
     objects: &dyn ObjectStore,
-    group: Vec<(&MigrationRow, RowOutcome, Vec<Put>)>,
+    group: Group<'_>,
     ctx: &PublishContext,
 ) -> Result<Vec<RowOutcome>, Error> {
-    if group.len() > 1 {
-        let puts: Vec<Put> = group
-            .iter()
-            .flat_map(|(_, _, p)| p.iter().cloned())
-            .collect();
-        ctx.writes.charge(transact_units(&puts)).await;
+    if group.rows.len() > 1 {
+        ctx.writes.charge(transact_units(&group.puts)).await;
         crate::kill_points::reached("process:before-write");
-        match table.transact_write(puts).await {
+        match table.transact_write(&group.puts).await {
             Ok(()) => {
                 crate::kill_points::reached("process:after-write");
-                return Ok(group.into_iter().map(|(_, o, _)| o).collect());
+                return Ok(group.outcomes());
             }
             Err(WriteError::Store(e)) if e.is_retriable() => return Err(e.into()),
             Err(e) => {
-                tracing::debug!(rows = group.len(), error = %e, "group transaction refused; writing row by row")
+                tracing::debug!(rows = group.rows.len(), error = %e, "group transaction refused; writing row by row")
             }
         }
     }
-    let mut out = Vec::with_capacity(group.len());
-    for (row, outcome, puts) in group {
-        out.push(write_row(table, objects, row, outcome, puts, ctx).await?);
+    let mut out = Vec::with_capacity(group.rows.len());
+    for (row, outcome, range) in group.rows {
+        out.push(write_row(table, objects, row, outcome, &group.puts[range], ctx).await?);
     }
     Ok(out)
 }
@@ -320,14 +340,14 @@ async fn write_row(
     objects: &dyn ObjectStore,
     row: &MigrationRow,
     planned: RowOutcome,
-    puts: Vec<Put>,
+    puts: &[Put],
     ctx: &PublishContext,
 ) -> Result<RowOutcome, Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        ctx.writes.charge(transact_units(&puts)).await;
-        match table.transact_write(puts.clone()).await {
+        ctx.writes.charge(transact_units(puts)).await;
+        match table.transact_write(puts).await {
             Ok(()) => return Ok(planned),
             Err(WriteError::Cancelled(reasons))
                 if reasons.contains(&CancellationReason::ConditionalCheckFailed) =>

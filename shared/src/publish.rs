@@ -232,7 +232,7 @@ pub fn soft_deleted(
 /// The puts of publishing `next` over a data row at version `next.version - 1` (or none):
 /// `direct`: command `{sk}@{v+1}` if it does not exist, and the data row if its version is
 /// still v; `app`: the command row only (the app's saga checks the version and writes data).
-pub fn publish_puts(next: &EntityRow, tables: &TableNames, mode: PublishMode) -> Vec<Put> {
+pub fn publish_puts(next: EntityRow, tables: &TableNames, mode: PublishMode) -> Vec<Put> {
     let command = Put::new(
         &tables.command,
         next.to_command_item(),
@@ -248,7 +248,8 @@ pub fn publish_puts(next: &EntityRow, tables: &TableNames, mode: PublishMode) ->
             };
             vec![
                 command,
-                Put::new(&tables.data, next.to_data_item(), data_condition),
+                // The row is done with: its attributes move into the data item (one copy less).
+                Put::new(&tables.data, next.into_data_item(), data_condition),
             ]
         }
     }
@@ -375,13 +376,14 @@ pub fn plan_row(
             done
         }
         Comparison::NotExist | Comparison::Changed => {
-            puts.extend(publish_puts(&next, &ctx.tables, ctx.publish_mode));
             let kind = if comparison == Comparison::NotExist {
                 Outcome::Created
             } else {
                 Outcome::Updated
             };
-            outcome(kind, target.map(|t| t.version), Some(next.version), None)
+            let written = outcome(kind, target.map(|t| t.version), Some(next.version), None);
+            puts.extend(publish_puts(next, &ctx.tables, ctx.publish_mode));
+            written
         }
     };
 
@@ -395,7 +397,7 @@ pub fn plan_row(
                     previous_version: old.version,
                     new_version: deleted.version,
                 });
-                puts.extend(publish_puts(&deleted, &ctx.tables, ctx.publish_mode));
+                puts.extend(publish_puts(deleted, &ctx.tables, ctx.publish_mode));
                 if result.outcome == Outcome::Unchanged {
                     result.outcome = Outcome::Updated;
                 }

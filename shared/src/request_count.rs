@@ -147,7 +147,7 @@ impl PutItem for CountedTable {
 
 #[async_trait]
 impl TransactWrite for CountedTable {
-    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
+    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
         self.count("TransactWriteItems", puts.len());
         self.inner.transact_write(puts).await
     }
@@ -169,7 +169,7 @@ mod tests {
     #[tokio::test]
     async fn each_call_is_one_request_with_its_items() {
         let t = CountedTable::new(Arc::new(SqliteTables::in_memory().unwrap()));
-        t.transact_write(vec![
+        t.transact_write(&[
             Put::new("t", item("a"), Condition::NotExists),
             Put::new("t", item("b"), Condition::NotExists),
         ])

@@ -315,6 +315,39 @@ pub fn attributes_to_json_string(attributes: &Attributes) -> String {
     serde_json::to_string(&PlainItem(attributes)).unwrap_or_else(|_| "{}".to_string())
 }
 
+/// The length of [`attributes_to_json_string`] of `over` laid over `base` (an entry of `over`
+/// replaces `base`'s of the same name), counted as it is written: nothing is built or copied.
+pub fn overlaid_json_len(base: &Attributes, over: &Attributes) -> usize {
+    struct Overlay<'a>(&'a Attributes, &'a Attributes);
+    impl Serialize for Overlay<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let (base, over) = (self.0, self.1);
+            let mut m = serializer.serialize_map(None)?;
+            for (k, v) in over
+                .iter()
+                .chain(base.iter().filter(|(k, _)| !over.contains_key(*k)))
+            {
+                m.serialize_entry(k, &PlainJson(v))?;
+            }
+            m.end()
+        }
+    }
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing into a counter cannot fail (see attributes_to_json_string).
+    let _ = serde_json::to_writer(&mut count, &Overlay(base, over));
+    count.0
+}
+
 /// Helpers to read typed top-level fields of an item.
 pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     match item.get(name) {

@@ -144,7 +144,7 @@ async fn publish(tables: &SqliteTables, ctx: &PublishContext, row: &MigrationRow
     match plan_row(row, stored.as_ref(), None, ctx, &HashMap::new()) {
         Plan::Done(o) => o.outcome,
         Plan::Write { outcome, puts } => {
-            tables.transact_write(puts).await.unwrap();
+            tables.transact_write(&puts).await.unwrap();
             outcome.outcome
         }
     }

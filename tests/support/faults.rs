@@ -197,7 +197,7 @@ impl PutItem for FaultyTable {
 
 #[async_trait]
 impl TransactWrite for FaultyTable {
-    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
+    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
         let keys: Vec<(&str, Option<Key>)> = puts
             .iter()
             .map(|p| (p.table.as_str(), key_of(&p.item)))

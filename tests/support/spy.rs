@@ -123,7 +123,7 @@ impl PutItem for RecordingTable {
 }
 #[async_trait]
 impl TransactWrite for RecordingTable {
-    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
+    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
         self.interfere().await;
         let units = shared::write_budget::transact_units(&puts);
         if let Ok(mut w) = self.writes.lock() {

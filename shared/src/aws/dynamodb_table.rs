@@ -313,7 +313,7 @@ impl PutItem for DynamoDbTables {
 
 #[async_trait]
 impl TransactWrite for DynamoDbTables {
-    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
+    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
         if puts.len() > MAX_TRANSACT_ITEMS {
             return Err(WriteError::Store(StoreError::InvalidRequest(format!(
                 "TransactWriteItems of {} items; at most {MAX_TRANSACT_ITEMS}",
@@ -334,8 +334,9 @@ impl TransactWrite for DynamoDbTables {
             }
             let c = condition(put.condition);
             let dynamo_put = DynamoPut::builder()
-                .table_name(put.table)
-                .set_item(Some(to_dynamo(put.item)))
+                .table_name(&put.table)
+                // The SDK's request owns its values: the one copy of a put on this path.
+                .set_item(Some(to_dynamo(put.item.clone())))
                 .set_condition_expression(c.expression)
                 .set_expression_attribute_names(c.names)
                 .set_expression_attribute_values(c.values)

@@ -19,6 +19,9 @@
 //! * `publishMode: direct`: every written key goes to `jobs/<jobId>/written.jsonl` (the app's
 //!   data-sync handlers did not see them: that list is what a re-sync needs).
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
 use serde::Deserialize;
 
 use super::{Deps, PreparedJob};
@@ -120,7 +123,33 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
     let mut counts = Counts::of_transform(&transform);
     let mut metered = Metered::default();
     let mut results = artifacts.chunk_results().await?;
-    while let Some((entry, result)) = results.next().await? {
+    // The next chunks' rows are read while this one is compared (on another core): reading
+    // back (chunk file, data rows) is most of Verify's work. Only a direct publish reads
+    // ahead; `app` mode waits for the saga and reads again.
+    let read_ahead = writes && saga.is_none();
+    let mut ahead = std::collections::VecDeque::new();
+    let mut exhausted = false;
+    loop {
+        while !exhausted && ahead.len() < VERIFY_AHEAD {
+            match results.next().await? {
+                Some((entry, result)) => {
+                    let fetch = result.as_ref().filter(|_| read_ahead).map(|r| {
+                        tokio::spawn(read_written(
+                            deps.tables.clone(),
+                            deps.table_names.data.clone(),
+                            artifacts.clone(),
+                            r.chunk,
+                            written_lines(r),
+                        ))
+                    });
+                    ahead.push_back((entry, result, fetch));
+                }
+                None => exhausted = true,
+            }
+        }
+        let Some((entry, result, fetch)) = ahead.pop_front() else {
+            break;
+        };
         counts.add_chunk(&entry, result.as_ref());
         if let Some(r) = &result {
             metered.add(r);
@@ -152,11 +181,18 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
             }
         }
         if writes {
+            let read = match fetch {
+                Some(task) => Some(task.await.map_err(|e| {
+                    Error::Retryable(format!("reading chunk {} back failed: {e}", entry.index))
+                })??),
+                None => None,
+            };
             let unfinished = verify_chunk(
                 deps,
                 &job,
                 &artifacts,
                 &result,
+                read,
                 &mut verification,
                 &mut samples,
                 saga.as_ref(),
@@ -298,22 +334,68 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
     Ok(result)
 }
 
-fn field_value(entity: &EntityRow, field: &str) -> Option<AttributeValue> {
+fn field_value<'a>(entity: &'a EntityRow, field: &str) -> Option<Cow<'a, AttributeValue>> {
     match field {
-        "code" => Some(AttributeValue::S(entity.code.clone())),
-        "name" => Some(AttributeValue::S(entity.name.clone())),
-        "isDeleted" => Some(AttributeValue::Bool(entity.is_deleted)),
-        other => entity.attributes.get(other).cloned(),
+        "code" => Some(Cow::Owned(AttributeValue::S(entity.code.clone()))),
+        "name" => Some(Cow::Owned(AttributeValue::S(entity.name.clone()))),
+        "isDeleted" => Some(Cow::Owned(AttributeValue::Bool(entity.is_deleted))),
+        other => entity.attributes.get(other).map(Cow::Borrowed),
     }
 }
 
-fn row_value(row: &MigrationRow, field: &str) -> Option<AttributeValue> {
+fn row_value<'a>(row: &'a MigrationRow, field: &str) -> Option<Cow<'a, AttributeValue>> {
     match field {
-        "code" => Some(AttributeValue::S(row.code.clone())),
-        "name" => Some(AttributeValue::S(row.name.clone())),
-        "isDeleted" => Some(AttributeValue::Bool(row.is_deleted.unwrap_or(false))),
-        other => row.attributes.get(other).cloned(),
+        "code" => Some(Cow::Owned(AttributeValue::S(row.code.clone()))),
+        "name" => Some(Cow::Owned(AttributeValue::S(row.name.clone()))),
+        "isDeleted" => Some(Cow::Owned(AttributeValue::Bool(
+            row.is_deleted.unwrap_or(false),
+        ))),
+        other => row.attributes.get(other).map(Cow::Borrowed),
     }
+}
+
+/// How many chunks Verify reads ahead of the one it compares.
+const VERIFY_AHEAD: usize = 2;
+
+/// The lines of a chunk that were written or found unchanged: the rows Verify checks.
+fn written_lines(result: &ChunkResult) -> HashSet<u64> {
+    result
+        .rows
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.outcome,
+                Outcome::Created | Outcome::Updated | Outcome::Unchanged
+            )
+        })
+        .map(|o| o.line)
+        .collect()
+}
+
+/// A chunk's checked rows and their data rows as they are now.
+struct ReadBack {
+    rows: Vec<MigrationRow>,
+    found: HashMap<Key, EntityRow>,
+}
+
+/// Reads back chunk `chunk`'s rows at `lines` and their data rows (owned handles: it runs as a
+/// task of its own while the previous chunk is compared).
+async fn read_written(
+    tables: std::sync::Arc<dyn crate::ports::table::Table>,
+    data_table: String,
+    artifacts: JobArtifacts,
+    chunk: u32,
+    lines: HashSet<u64>,
+) -> Result<ReadBack, Error> {
+    let rows: Vec<MigrationRow> = artifacts
+        .load_chunk(chunk)
+        .await?
+        .into_iter()
+        .filter(|r| lines.contains(&r.line))
+        .collect();
+    let keys: Vec<Key> = rows.iter().map(MigrationRow::target_key).collect();
+    let found = read_data_rows(tables.as_ref(), &data_table, &keys).await?;
+    Ok(ReadBack { rows, found })
 }
 
 /// Rows of a chunk whose command the app's saga did not bring into the data table in time.
@@ -330,13 +412,14 @@ async fn verify_chunk(
     job: &PreparedJob,
     artifacts: &JobArtifacts,
     result: &ChunkResult,
+    read: Option<ReadBack>,
     v: &mut Verification,
     samples: &mut Samples,
     saga: Option<&SagaWait>,
 ) -> Result<Unfinished, Error> {
     let compare_fields = &job.options.compare_fields;
     let merged = job.options.attributes_mode == AttributesMode::Merge;
-    let mut written: std::collections::HashMap<u64, &crate::publish::RowOutcome> = result
+    let mut written: HashMap<u64, &crate::publish::RowOutcome> = result
         .rows
         .iter()
         .filter(|o| {
@@ -347,17 +430,23 @@ async fn verify_chunk(
         })
         .map(|o| (o.line, o))
         .collect();
-    let rows = artifacts.load_chunk(result.chunk).await?;
-    let rows: Vec<MigrationRow> = rows
-        .into_iter()
-        .filter(|r| written.contains_key(&r.line))
-        .collect();
-    let keys: Vec<Key> = rows.iter().map(MigrationRow::target_key).collect();
-    let mut found = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &keys).await?;
+    let ReadBack { rows, mut found } = match read {
+        Some(read) => read,
+        None => {
+            read_written(
+                deps.tables.clone(),
+                deps.table_names.data.clone(),
+                artifacts.clone(),
+                result.chunk,
+                written.keys().copied().collect(),
+            )
+            .await?
+        }
+    };
     let mut unfinished = Unfinished::default();
     if let Some(saga) = saga {
         // The version each written row's command carries; the saga must bring the data row there.
-        let behind = |found: &std::collections::HashMap<Key, EntityRow>| -> Vec<(u64, Key, u64)> {
+        let behind = |found: &HashMap<Key, EntityRow>| -> Vec<(u64, Key, u64)> {
             rows.iter()
                 .filter_map(|r| {
                     let wanted = written.get(&r.line)?.new_version?;
@@ -409,23 +498,26 @@ async fn verify_chunk(
             );
             continue;
         }
-        let fields: Vec<String> = if compare_fields.is_empty() {
+        // A field differs when the row sets it and the stored entity does not hold it.
+        let differs = |f: &&str| {
+            if crate::model::is_metadata(f) {
+                return false;
+            }
+            match (row_value(row, f), field_value(entity, f)) {
+                (None, _) => false,
+                (Some(r), Some(e)) if merged => !crate::merge::is_merged_into(&r, &e),
+                (r, e) => r != e,
+            }
+        };
+        let differing = if compare_fields.is_empty() {
             ["code", "name"]
-                .iter()
-                .map(|s| s.to_string())
-                .chain(row.attributes.keys().cloned())
-                .collect()
+                .into_iter()
+                .chain(row.attributes.keys().map(String::as_str))
+                .find(differs)
         } else {
-            compare_fields.clone()
+            compare_fields.iter().map(String::as_str).find(differs)
         };
-        let same = |f: &str| match (row_value(row, f), field_value(entity, f)) {
-            (Some(r), Some(e)) if merged => crate::merge::is_merged_into(&r, &e),
-            (r, e) => r == e,
-        };
-        if let Some(field) = fields
-            .iter()
-            .find(|f| !crate::model::is_metadata(f) && row_value(row, f).is_some() && !same(f))
-        {
+        if let Some(field) = differing {
             v.difference_count += 1;
             push(
                 &mut samples.differences,

@@ -127,7 +127,7 @@ pub trait PutItem: Send + Sync {
 #[async_trait]
 pub trait TransactWrite: Send + Sync {
     /// All or nothing, up to [`MAX_TRANSACT_ITEMS`] puts on distinct items.
-    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError>;
+    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError>;
 }
 
 /// Everything the pipeline needs from a table store.

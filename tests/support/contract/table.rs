@@ -47,7 +47,7 @@ pub async fn check_limits(t: &dyn Table, table: &str) {
         "pk is 2049 bytes",
     );
     refused(
-        t.transact_write(vec![Put::new(table, long_pk, Condition::None)])
+        t.transact_write(&[Put::new(table, long_pk, Condition::None)])
             .await,
         "a pk of 2,049 bytes in a transaction",
         "pk is 2049 bytes",
@@ -172,14 +172,14 @@ pub async fn check_put_get(t: &dyn Table, table: &str) {
 
 /// Transactions are all or nothing, with one cancellation reason per item.
 pub async fn check_transactions(t: &dyn Table, table: &str) {
-    t.transact_write(vec![
+    t.transact_write(&[
         Put::new(table, item("T#t", "1", 1, "a"), Condition::NotExists),
         Put::new(table, item("T#t", "2", 1, "a"), Condition::NotExists),
     ])
     .await
     .unwrap();
     let r = t
-        .transact_write(vec![
+        .transact_write(&[
             Put::new(table, item("T#t", "3", 1, "new"), Condition::NotExists),
             Put::new(table, item("T#t", "1", 2, "b"), Condition::VersionEquals(5)),
         ])
@@ -202,7 +202,7 @@ pub async fn check_transactions(t: &dyn Table, table: &str) {
         "nothing of a cancelled transaction is written"
     );
     let dup = t
-        .transact_write(vec![
+        .transact_write(&[
             Put::new(table, item("T#t", "4", 1, "a"), Condition::None),
             Put::new(table, item("T#t", "4", 1, "b"), Condition::None),
         ])
@@ -218,7 +218,7 @@ pub async fn check_transactions(t: &dyn Table, table: &str) {
         })
         .collect();
     assert!(
-        t.transact_write(many).await.is_err(),
+        t.transact_write(&many).await.is_err(),
         "101 items are refused"
     );
     let hundred: Vec<Put> = (0..100)
@@ -230,7 +230,7 @@ pub async fn check_transactions(t: &dyn Table, table: &str) {
             )
         })
         .collect();
-    t.transact_write(hundred)
+    t.transact_write(&hundred)
         .await
         .expect("100 items are accepted");
 }

@@ -206,20 +206,27 @@ impl SqliteTables {
         Ok(meta)
     }
 
-    fn read(conn: &Connection, table: i64, key: &Key) -> Result<Option<Stored>, StoreError> {
-        let found: Option<(i64, Vec<u8>)> = conn
-            .prepare_cached(
-                "SELECT id, body FROM items WHERE tbl = ?1 AND h = ?2 AND pk = ?3 AND sk = ?4",
+    /// The row id and stored bytes of `key`, if it exists.
+    fn read_body(
+        conn: &Connection,
+        table: i64,
+        key: &Key,
+    ) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        conn.prepare_cached(
+            "SELECT id, body FROM items WHERE tbl = ?1 AND h = ?2 AND pk = ?3 AND sk = ?4",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![table, i64::from(pk_hash(&key.pk)), key.pk, key.sk],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .and_then(|mut s| {
-                s.query_row(
-                    params![table, i64::from(pk_hash(&key.pk)), key.pk, key.sk],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-            })
-            .map_err(sql_err)?;
-        found
+            .optional()
+        })
+        .map_err(sql_err)
+    }
+
+    fn read(conn: &Connection, table: i64, key: &Key) -> Result<Option<Stored>, StoreError> {
+        Self::read_body(conn, table, key)?
             .map(|(row, body)| {
                 let item = codec::decode(&body)?;
                 Ok(Stored { row, body, item })
@@ -334,17 +341,22 @@ impl BatchGetItems for SqliteTables {
                 "duplicate key in batch get: {key}"
             )));
         }
-        let conn = self.lock()?;
-        let Some(meta) = self.table(&conn, table, false)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some(stored) = Self::read(&conn, meta.id, key)? {
-                out.push(stored.item);
+        // Only the reads hold the connection; the items are decoded after it is released, so
+        // concurrent readers (Process's chunks, Verify's read-ahead) decode in parallel.
+        let bodies = {
+            let conn = self.lock()?;
+            let Some(meta) = self.table(&conn, table, false)? else {
+                return Ok(Vec::new());
+            };
+            let mut bodies = Vec::with_capacity(keys.len());
+            for key in keys {
+                if let Some((_, body)) = Self::read_body(&conn, meta.id, key)? {
+                    bodies.push(body);
+                }
             }
-        }
-        Ok(out)
+            bodies
+        };
+        bodies.iter().map(|b| codec::decode(b)).collect()
     }
 }
 
@@ -463,7 +475,7 @@ impl PutItem for SqliteTables {
 
 #[async_trait]
 impl TransactWrite for SqliteTables {
-    async fn transact_write(&self, puts: Vec<Put>) -> Result<(), WriteError> {
+    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
         if puts.is_empty() || puts.len() > MAX_TRANSACT_ITEMS {
             return Err(StoreError::InvalidRequest(format!(
                 "a transaction holds 1 to {MAX_TRANSACT_ITEMS} items, not {}",
@@ -491,7 +503,7 @@ impl TransactWrite for SqliteTables {
         }
         let mut conn = self.lock()?;
         let mut metas = Vec::with_capacity(puts.len());
-        for put in &puts {
+        for put in puts {
             metas.push(
                 self.table(&conn, &put.table, true)?.ok_or_else(|| {
                     StoreError::Other(format!("table {} not registered", put.table))
