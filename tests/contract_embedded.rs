@@ -52,7 +52,7 @@ mod directory_objects {
 /// Stricter than the shared contract, as DynamoDB is: a put that changes nothing has no record.
 #[tokio::test]
 async fn sqlite_writes_no_stream_record_for_a_no_op_put() {
-    use shared::ports::stream::{StreamPosition, StreamReader};
+    use shared::ports::stream::{StreamEventName, StreamPosition, StreamReader};
     use shared::ports::table::{Condition, Put, PutItem};
     let t = SqliteTables::in_memory().unwrap();
     t.enable_stream("s").unwrap();
@@ -64,7 +64,7 @@ async fn sqlite_writes_no_stream_record_for_a_no_op_put() {
         .await
         .unwrap();
     let (records, _) = t
-        .read_stream("s", &StreamPosition::default(), 10)
+        .read_stream("s", &StreamPosition::default(), 10, &StreamEventName::ALL)
         .await
         .unwrap();
     assert_eq!(records.len(), 1, "only the INSERT");

@@ -14,7 +14,7 @@ use shared::keys::Key;
 use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::model::EntityRow;
 use shared::ports::objects::{PutObject, get_bytes};
-use shared::ports::stream::{StreamPosition, StreamReader};
+use shared::ports::stream::{StreamEventName, StreamPosition, StreamReader};
 use shared::ports::table::GetItem;
 
 /// How many records the data table's stream has ever had: the history consumer's checkpoint
@@ -23,7 +23,12 @@ async fn stream_len(p: &LocalPipeline) -> usize {
     // Nothing may be pending: a record past the checkpoint would not be counted.
     let (pending, _) = p
         .tables
-        .read_stream("data", &StreamPosition::default(), 10)
+        .read_stream(
+            "data",
+            &StreamPosition::default(),
+            10,
+            &StreamEventName::ALL,
+        )
         .await
         .unwrap();
     assert!(

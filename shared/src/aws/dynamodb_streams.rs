@@ -170,6 +170,7 @@ impl StreamReader for DynamoDbStreams {
         table: &str,
         position: &StreamPosition,
         limit: usize,
+        events: &[StreamEventName],
     ) -> Result<(Vec<StreamRecord>, StreamPosition), StoreError> {
         let arn = self.stream_arn(table).await?;
         let mut shards = Vec::new();
@@ -278,7 +279,11 @@ impl StreamReader for DynamoDbStreams {
             Some(r) => StreamPosition(Some(sequence_number(r).to_string())),
             None => position.clone(),
         };
-        let records = records.into_iter().map(convert).collect::<Result<_, _>>()?;
+        // GetRecords has no filter: the records left out are dropped here, after the position
+        // has passed them.
+        let mut records: Vec<StreamRecord> =
+            records.into_iter().map(convert).collect::<Result<_, _>>()?;
+        records.retain(|r| events.contains(&r.event_name));
         Ok((records, next))
     }
 

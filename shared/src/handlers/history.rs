@@ -141,12 +141,13 @@ pub async fn deliver_batch(
     position: &StreamPosition,
     deps: &Deps,
 ) -> Result<Option<DeliveredBatch>, crate::Error> {
-    let (mut records, next) = streams.read_stream(table, position, 100).await?;
+    let (records, next) = streams
+        .read_stream(table, position, 100, &DELIVERED_EVENTS)
+        .await?;
     if records.is_empty() {
-        return Ok(None);
-    }
-    records.retain(|r| DELIVERED_EVENTS.contains(&r.event_name));
-    if records.is_empty() {
+        if next == *position {
+            return Ok(None); // caught up
+        }
         // Every record was filtered out: nothing to deliver, continue after them.
         return Ok(Some(DeliveredBatch {
             delivered: 0,

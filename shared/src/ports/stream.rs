@@ -14,6 +14,13 @@ pub enum StreamEventName {
 }
 
 impl StreamEventName {
+    /// Every kind of record (a reader without a filter).
+    pub const ALL: [StreamEventName; 3] = [
+        StreamEventName::Insert,
+        StreamEventName::Modify,
+        StreamEventName::Remove,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             StreamEventName::Insert => "INSERT",
@@ -42,13 +49,17 @@ pub struct StreamPosition(pub Option<String>);
 
 #[async_trait]
 pub trait StreamReader: Send + Sync {
-    /// Records of `table`'s stream after `position`, at most `limit`, with the position to
-    /// continue from. An empty result means the reader has caught up.
+    /// Records of `table`'s stream after `position` whose kind is in `events` (the event source
+    /// mapping's `FilterCriteria`), at most `limit`, with the position to continue from. The
+    /// position also passes the records the filter left out, so an empty result with a position
+    /// past `position` means "skipped some, read on"; an empty result at `position` means the
+    /// reader has caught up. The embedded store filters before it decodes any image.
     async fn read_stream(
         &self,
         table: &str,
         position: &StreamPosition,
         limit: usize,
+        events: &[StreamEventName],
     ) -> Result<(Vec<StreamRecord>, StreamPosition), StoreError>;
 
     /// The consumer has checkpointed `position`: records up to it will not be read again.

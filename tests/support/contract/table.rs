@@ -316,8 +316,15 @@ pub async fn check_query_scan(t: &dyn Table, table: &str) {
 
 /// Every successful write yields one stream record, in order; a no-op write yields none.
 pub async fn check_stream(t: &dyn Table, streams: &dyn StreamReader, table: &str) {
-    let (before, mut pos) = drain(streams, table, StreamPosition::default()).await;
+    let (before, mut pos) = drain(
+        streams,
+        table,
+        StreamPosition::default(),
+        &StreamEventName::ALL,
+    )
+    .await;
     let _ = before;
+    let start = pos.clone();
     t.put_item(Put::new(
         table,
         item("S#t", "x", 1, "one"),
@@ -343,7 +350,7 @@ pub async fn check_stream(t: &dyn Table, streams: &dyn StreamReader, table: &str
         ))
         .await;
     assert!(refused.is_err());
-    let (records, next) = drain(streams, table, pos).await;
+    let (records, next) = drain(streams, table, pos, &StreamEventName::ALL).await;
     pos = next;
     let _ = pos;
     // DynamoDB writes no record for a put that changes nothing; moto writes a MODIFY whose old
@@ -372,18 +379,49 @@ pub async fn check_stream(t: &dyn Table, streams: &dyn StreamReader, table: &str
         ours[0].sequence_number < ours[1].sequence_number,
         "records are in order"
     );
+
+    // A filter (the history mapping's): only the kinds asked for come back, and the position
+    // passes the others, so reading on from it finds nothing left.
+    let changed = |records: Vec<shared::ports::StreamRecord>| -> Vec<_> {
+        records
+            .into_iter()
+            .filter(|r| shared::value::get_s(&r.keys, "pk") == Some("S#t"))
+            .filter(|r| r.old_image.is_none() || r.old_image != r.new_image)
+            .collect()
+    };
+    let (modified, end) = drain(streams, table, start.clone(), &[StreamEventName::Modify]).await;
+    assert!(
+        modified
+            .iter()
+            .all(|r| r.event_name == StreamEventName::Modify)
+    );
+    let modified = changed(modified);
+    assert_eq!(modified.len(), 1, "the one MODIFY, without the INSERT");
+    assert_eq!(modified[0].new_image, Some(item("S#t", "x", 2, "two")));
+    let (after_end, _) = drain(streams, table, end, &StreamEventName::ALL).await;
+    assert!(
+        after_end.is_empty(),
+        "the filtered reader's position passed every record"
+    );
+    let (inserted, _) = drain(streams, table, start, &[StreamEventName::Insert]).await;
+    let inserted = changed(inserted);
+    assert_eq!(inserted.len(), 1);
+    assert_eq!(inserted[0].event_name, StreamEventName::Insert);
 }
 
+/// Reads to the end of the stream: an empty page at the position it was asked for.
 async fn drain(
     streams: &dyn StreamReader,
     table: &str,
     mut pos: StreamPosition,
+    events: &[StreamEventName],
 ) -> (Vec<shared::ports::StreamRecord>, StreamPosition) {
     let mut out = Vec::new();
     loop {
-        let (records, next) = streams.read_stream(table, &pos, 100).await.unwrap();
+        let (records, next) = streams.read_stream(table, &pos, 100, events).await.unwrap();
+        let caught_up = records.is_empty() && next == pos;
         pos = next;
-        if records.is_empty() {
+        if caught_up {
             return (out, pos);
         }
         out.extend(records);

@@ -248,12 +248,12 @@ impl SqliteTables {
         table: TableMeta,
         key: &Key,
         item: &Item,
+        body: Vec<u8>,
         old: Option<Stored>,
     ) -> Result<(), StoreError> {
         if old.as_ref().is_some_and(|o| &o.item == item) {
             return Ok(()); // nothing changes: DynamoDB writes no stream record either
         }
-        let body = codec::encode(item)?;
         match &old {
             Some(o) => conn
                 .prepare_cached("UPDATE items SET body = ?1 WHERE id = ?2")
@@ -456,6 +456,7 @@ impl PutItem for SqliteTables {
     async fn put_item(&self, put: Put) -> Result<(), WriteError> {
         let key = key_of(&put.item)?;
         Self::check_size(&put.item)?;
+        let body = codec::encode(&put.item)?;
         let mut conn = self.lock()?;
         let meta = self
             .table(&conn, &put.table, true)?
@@ -467,7 +468,7 @@ impl PutItem for SqliteTables {
         if !condition_holds(put.condition, old.as_ref().map(|o| &o.item)) {
             return Err(WriteError::ConditionFailed);
         }
-        Self::write(&tx, meta, &key, &put.item, old)?;
+        Self::write(&tx, meta, &key, &put.item, body, old)?;
         tx.commit().map_err(sql_err)?;
         Ok(())
     }
@@ -491,6 +492,11 @@ impl TransactWrite for SqliteTables {
                 Ok(key)
             })
             .collect::<Result<Vec<Key>, StoreError>>()?;
+        // Encoded before the connection is taken: concurrent writers encode in parallel.
+        let bodies = puts
+            .iter()
+            .map(|put| codec::encode(&put.item))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut seen = HashSet::with_capacity(puts.len());
         for (put, key) in puts.iter().zip(&keys) {
             if !seen.insert((put.table.as_str(), key)) {
@@ -530,8 +536,10 @@ impl TransactWrite for SqliteTables {
         if refused {
             return Err(WriteError::Cancelled(reasons)); // dropping tx rolls back
         }
-        for (((put, key), meta), old) in puts.iter().zip(&keys).zip(metas).zip(olds) {
-            Self::write(&tx, meta, key, &put.item, old)?;
+        for ((((put, key), meta), old), body) in
+            puts.iter().zip(&keys).zip(metas).zip(olds).zip(bodies)
+        {
+            Self::write(&tx, meta, key, &put.item, body, old)?;
         }
         tx.commit().map_err(sql_err)?;
         Ok(())
@@ -545,12 +553,9 @@ impl StreamReader for SqliteTables {
         table: &str,
         position: &StreamPosition,
         limit: usize,
+        events: &[StreamEventName],
     ) -> Result<(Vec<StreamRecord>, StreamPosition), StoreError> {
         let after = parse_position(position)?;
-        let conn = self.lock()?;
-        let Some(meta) = self.table(&conn, table, false)? else {
-            return Ok((Vec::new(), position.clone()));
-        };
         type Row = (
             i64,
             String,
@@ -559,29 +564,61 @@ impl StreamReader for SqliteTables {
             Option<Vec<u8>>,
             Option<Vec<u8>>,
         );
-        let rows: Vec<Row> = conn
-            .prepare_cached(
-                "SELECT seq, event_name, pk, sk, old_image, new_image FROM stream_records
-                 WHERE tbl = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![meta.id, after, limit as i64], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })?
-                .collect::<Result<_, _>>()
-            })
-            .map_err(sql_err)?;
-        let mut next = after;
+        let wants = |e: StreamEventName| events.contains(&e);
+        let (rows, next): (Vec<Row>, i64) = {
+            let conn = self.lock()?;
+            let Some(meta) = self.table(&conn, table, false)? else {
+                return Ok((Vec::new(), position.clone()));
+            };
+            // The filter runs in SQL: the images of records left out are never read or decoded.
+            let rows: Vec<Row> = conn
+                .prepare_cached(
+                    "SELECT seq, event_name, pk, sk, old_image, new_image FROM stream_records
+                     WHERE tbl = ?1 AND seq > ?2
+                       AND ((event_name = 'INSERT' AND ?4) OR (event_name = 'MODIFY' AND ?5)
+                            OR (event_name = 'REMOVE' AND ?6))
+                     ORDER BY seq LIMIT ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![
+                            meta.id,
+                            after,
+                            limit as i64,
+                            wants(StreamEventName::Insert),
+                            wants(StreamEventName::Modify),
+                            wants(StreamEventName::Remove)
+                        ],
+                        |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                            ))
+                        },
+                    )?
+                    .collect::<Result<_, _>>()
+                })
+                .map_err(sql_err)?;
+            // A short page read everything up to the stream's end: the position passes the
+            // records left out after the last one returned (read under the same lock, so no
+            // write slipped in between).
+            let next = if rows.len() < limit {
+                conn.prepare_cached("SELECT max(seq) FROM stream_records WHERE tbl = ?1")
+                    .and_then(|mut s| s.query_row(params![meta.id], |r| r.get::<_, Option<i64>>(0)))
+                    .map_err(sql_err)?
+                    .unwrap_or(after)
+                    .max(after)
+            } else {
+                rows.last().map_or(after, |r| r.0)
+            };
+            (rows, next)
+        };
         let mut out = Vec::with_capacity(rows.len());
         for (seq, event, pk, sk, old, new) in rows {
-            next = seq;
             let event_name = match event.as_str() {
                 "INSERT" => StreamEventName::Insert,
                 "MODIFY" => StreamEventName::Modify,
@@ -599,7 +636,12 @@ impl StreamReader for SqliteTables {
                 new_image: new.as_deref().map(codec::decode).transpose()?,
             });
         }
-        Ok((out, StreamPosition(Some(format!("{next:021}")))))
+        let next = if next == 0 && position.0.is_none() {
+            position.clone()
+        } else {
+            StreamPosition(Some(format!("{next:021}")))
+        };
+        Ok((out, next))
     }
 
     async fn trim_through(&self, table: &str, position: &StreamPosition) -> Result<(), StoreError> {

@@ -52,7 +52,12 @@ async fn a_layout_1_database_is_upgraded_in_place() {
         .unwrap();
     assert_eq!(page.items.len(), 1);
     let (records, next) = tables
-        .read_stream("data", &StreamPosition::default(), 10)
+        .read_stream(
+            "data",
+            &StreamPosition::default(),
+            10,
+            &StreamEventName::ALL,
+        )
         .await
         .unwrap();
     assert_eq!(records.len(), 1);
@@ -64,7 +69,10 @@ async fn a_layout_1_database_is_upgraded_in_place() {
         .put_item(Put::new("data", changed, Condition::None))
         .await
         .unwrap();
-    let (records, _) = tables.read_stream("data", &next, 10).await.unwrap();
+    let (records, _) = tables
+        .read_stream("data", &next, 10, &StreamEventName::ALL)
+        .await
+        .unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].sequence_number, "000000000000000000008");
     assert_eq!(records[0].old_image.as_ref(), Some(&item));
@@ -90,13 +98,13 @@ async fn trimmed_records_are_gone_and_later_ones_stay() {
             .unwrap();
     }
     let (first, at) = tables
-        .read_stream("s", &StreamPosition::default(), 2)
+        .read_stream("s", &StreamPosition::default(), 2, &StreamEventName::ALL)
         .await
         .unwrap();
     assert_eq!(first.len(), 2);
     tables.trim_through("s", &at).await.unwrap();
     let (all, _) = tables
-        .read_stream("s", &StreamPosition::default(), 10)
+        .read_stream("s", &StreamPosition::default(), 10, &StreamEventName::ALL)
         .await
         .unwrap();
     assert_eq!(all.len(), 1);
