@@ -365,6 +365,17 @@ async fn check_references(
     Ok((good, rejected))
 }
 
+/// A row of the file after the row rules: rejected by the parser, or parsed with the rules'
+/// verdict (the column and reason when they reject it).
+enum Checked {
+    Rejected(Rejection),
+    Row {
+        row: MigrationRow,
+        record: String,
+        verdict: Result<(), (String, String)>,
+    },
+}
+
 /// Counts the bytes read from the source object, for progress.
 struct CountingReader {
     inner: ObjectReader,
@@ -423,6 +434,28 @@ async fn transform(
             }
         }
     });
+    // The row rules (operations, schema, numbers, limits) run on a thread of their own, between
+    // the parser and the chunk writer: the three stages overlap on the machine's cores. Each
+    // row comes out in file order with its verdict.
+    let (checked_tx, mut checked_rx) = mpsc::channel::<Result<Checked, Error>>(256);
+    let checker = tokio::task::spawn_blocking(move || {
+        while let Some(item) = rx.blocking_recv() {
+            let checked = item.map(|(item, record)| match item {
+                CsvItem::Rejected(r) => Checked::Rejected(r),
+                CsvItem::Row(mut row) => {
+                    let verdict = rules.apply(&mut row);
+                    Checked::Row {
+                        row,
+                        record,
+                        verdict,
+                    }
+                }
+            });
+            if checked_tx.blocking_send(checked).is_err() {
+                return; // the chunk writer gave up (an error): stop
+            }
+        }
+    });
 
     let rejected_file =
         tempfile::NamedTempFile::new().map_err(|e| Error::Retryable(format!("temp file: {e}")))?;
@@ -444,19 +477,23 @@ async fn transform(
             .write(r)
             .map_err(|e| Error::Retryable(format!("writing rejected.csv: {e}")))
     };
-    while let Some(item) = rx.recv().await {
+    while let Some(item) = checked_rx.recv().await {
         if total % PROGRESS_EVERY == 0 {
             let read = bytes_read.load(Ordering::Relaxed);
             deps.progress.rows("Transform", total, Some((read, size)));
         }
         match item? {
-            (CsvItem::Rejected(r), _) => {
+            Checked::Rejected(r) => {
                 total += 1;
                 reject(&r, &mut rejected)?;
             }
-            (CsvItem::Row(mut row), record) => {
+            Checked::Row {
+                row,
+                record,
+                verdict,
+            } => {
                 total += 1;
-                let checked = match rules.apply(&mut row) {
+                let checked = match verdict {
                     Ok(()) => {
                         let key = row.target_key();
                         match seen.earlier(&key, &writer).await? {
@@ -499,6 +536,9 @@ async fn transform(
     parser
         .await
         .map_err(|e| Error::Retryable(format!("CSV parser task failed: {e}")))?;
+    checker
+        .await
+        .map_err(|e| Error::Retryable(format!("row rules task failed: {e}")))?;
     for r in writer.flush().await? {
         reject(&r, &mut rejected)?;
     }

@@ -66,8 +66,6 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     // The WAL is truncated back to 64 MB after a checkpoint, so it does not keep a peak's size.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
         .map_err(sql_err)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 8192)
-        .map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(32);
 
     let version: i64 = conn
