@@ -48,6 +48,8 @@ impl LocalPipeline {
         let tables = Arc::new(SqliteTables::open(&state_dir.join("tables.sqlite3"))?);
         let names = local_table_names();
         tables.enable_stream(&names.data)?;
+        // The history mapping's filter, applied where records are written (see the method).
+        tables.keep_stream_events(&names.data, &crate::handlers::history::DELIVERED_EVENTS)?;
         let objects = Arc::new(DirObjectStore::new(state_dir.join("s3")));
         let history = Arc::new(HistoryPump::new(
             tables.clone(),

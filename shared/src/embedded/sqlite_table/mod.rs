@@ -39,6 +39,19 @@ pub use layout::LAYOUT_VERSION;
 struct TableMeta {
     id: i64,
     streamed: bool,
+    /// The kinds of stream record kept (bits of [`event_bit`]); every kind unless
+    /// [`SqliteTables::keep_stream_events`] narrowed it.
+    kept: u8,
+}
+
+const ALL_EVENTS: u8 = 0b111;
+
+fn event_bit(event: StreamEventName) -> u8 {
+    match event {
+        StreamEventName::Insert => 0b001,
+        StreamEventName::Modify => 0b010,
+        StreamEventName::Remove => 0b100,
+    }
 }
 
 /// An item as read inside a write: its row id and stored bytes come along, so the write updates
@@ -54,6 +67,8 @@ pub struct SqliteTables {
     conn: Mutex<Connection>,
     /// `table_names`, cached: every call resolves its table.
     tables: RwLock<HashMap<String, TableMeta>>,
+    /// Stream record kinds kept per table, when narrowed (see `keep_stream_events`).
+    kept_events: RwLock<HashMap<String, u8>>,
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -132,6 +147,7 @@ impl SqliteTables {
                         TableMeta {
                             id: r.get(1)?,
                             streamed: r.get(2)?,
+                            kept: ALL_EVENTS,
                         },
                     ))
                 })?
@@ -141,7 +157,35 @@ impl SqliteTables {
         Ok(SqliteTables {
             conn: Mutex::new(conn),
             tables: RwLock::new(tables),
+            kept_events: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// From now on (in this process), `table`'s stream keeps only records of the kinds in
+    /// `events`. `migrate`'s one consumer of a stream is the history mapping, whose
+    /// `FilterCriteria` drops INSERTs before any handler sees them: the embedded store applies
+    /// that filter where the record is written, so an import does not write a full image per
+    /// item only to trim it again. The stores' contract (every kind) holds for any table not
+    /// narrowed; the setting is not persisted, each opener states it.
+    pub fn keep_stream_events(
+        &self,
+        table: &str,
+        events: &[StreamEventName],
+    ) -> Result<(), StoreError> {
+        let kept = events.iter().fold(0, |bits, e| bits | event_bit(*e));
+        self.kept_events
+            .write()
+            .map_err(|_| poisoned("stream filters"))?
+            .insert(table.to_string(), kept);
+        if let Some(meta) = self
+            .tables
+            .write()
+            .map_err(|_| poisoned("table names"))?
+            .get_mut(table)
+        {
+            meta.kept = kept;
+        }
+        Ok(())
     }
 
     /// Turns on the stream of `table` (NEW_AND_OLD_IMAGES).
@@ -192,11 +236,26 @@ impl SqliteTables {
                     Ok(TableMeta {
                         id: r.get(0)?,
                         streamed: r.get(1)?,
+                        kept: ALL_EVENTS,
                     })
                 })
                 .optional()
             })
             .map_err(sql_err)?;
+        let meta = match meta {
+            Some(mut m) => {
+                if let Some(kept) = self
+                    .kept_events
+                    .read()
+                    .map_err(|_| poisoned("stream filters"))?
+                    .get(name)
+                {
+                    m.kept = *kept;
+                }
+                Some(m)
+            }
+            None => None,
+        };
         if let Some(meta) = meta {
             self.tables
                 .write()
@@ -273,12 +332,12 @@ impl SqliteTables {
                 }),
         }
         .map_err(sql_err)?;
-        if table.streamed {
-            let event = if old.is_some() {
-                StreamEventName::Modify
-            } else {
-                StreamEventName::Insert
-            };
+        let event = if old.is_some() {
+            StreamEventName::Modify
+        } else {
+            StreamEventName::Insert
+        };
+        if table.streamed && table.kept & event_bit(event) != 0 {
             conn.prepare_cached(
                 "INSERT INTO stream_records (tbl, event_name, pk, sk, old_image, new_image)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

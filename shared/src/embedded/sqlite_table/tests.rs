@@ -110,3 +110,47 @@ async fn trimmed_records_are_gone_and_later_ones_stay() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].keys.get("sk"), Some(&crate::value::s("2")));
 }
+
+#[tokio::test]
+async fn a_narrowed_stream_keeps_only_the_kinds_asked_for() {
+    let tables = SqliteTables::in_memory().unwrap();
+    tables.enable_stream("s").unwrap();
+    tables.enable_stream("all").unwrap();
+    tables
+        .keep_stream_events("s", &[StreamEventName::Modify, StreamEventName::Remove])
+        .unwrap();
+    let item = |version: u64| {
+        let mut item = Item::new();
+        item.insert("pk".into(), crate::value::s("p"));
+        item.insert("sk".into(), crate::value::s("a"));
+        item.insert("version".into(), crate::value::n(version));
+        item
+    };
+    for table in ["s", "all"] {
+        for version in [1, 2] {
+            tables
+                .put_item(Put::new(table, item(version), Condition::None))
+                .await
+                .unwrap();
+        }
+    }
+    let (narrowed, _) = tables
+        .read_stream("s", &StreamPosition::default(), 10, &StreamEventName::ALL)
+        .await
+        .unwrap();
+    assert_eq!(
+        narrowed.iter().map(|r| r.event_name).collect::<Vec<_>>(),
+        [StreamEventName::Modify],
+        "the INSERT was not kept"
+    );
+    assert_eq!(narrowed[0].old_image, Some(item(1)));
+    let (all, _) = tables
+        .read_stream("all", &StreamPosition::default(), 10, &StreamEventName::ALL)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.event_name).collect::<Vec<_>>(),
+        [StreamEventName::Insert, StreamEventName::Modify],
+        "a table not narrowed keeps every kind"
+    );
+}
