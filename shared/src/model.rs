@@ -274,6 +274,19 @@ impl EntityRow {
         Self::from_item(item, false)
     }
 
+    /// [`Self::from_data_item`] of an item read for this row alone: its attributes move into
+    /// the row instead of being copied (the read paths of Process and Verify).
+    pub fn from_data_item_owned(mut item: Item) -> Result<EntityRow, ModelError> {
+        let attributes = item.remove("attributes");
+        let mut row = Self::from_item(&item, false)?;
+        (row.attributes, row.attributes_pointer) =
+            attributes_of(attributes).map_err(|reason| ModelError {
+                key: format!("{} / {}", row.pk, row.sk),
+                reason,
+            })?;
+        Ok(row)
+    }
+
     /// Reads a command- or history-table row (`{sk}@{version}` is split back).
     pub fn from_versioned_item(item: &Item) -> Result<EntityRow, ModelError> {
         Self::from_item(item, true)
@@ -303,18 +316,8 @@ impl EntityRow {
         } else {
             raw_sk.clone()
         };
-        let (attributes, attributes_pointer) = match item.get("attributes") {
-            Some(AttributeValue::M(m)) => (m.clone().into_iter().collect(), None),
-            None | Some(AttributeValue::Null(_)) => (Attributes::new(), None),
-            Some(AttributeValue::S(p)) if crate::large_attributes::is_pointer(p) => {
-                (Attributes::new(), Some(p.clone()))
-            }
-            Some(_) => {
-                return Err(bad(
-                    "attributes is neither a map nor an s3:// pointer".into()
-                ));
-            }
-        };
+        let (attributes, attributes_pointer) =
+            attributes_of(item.get("attributes").cloned()).map_err(bad)?;
         let text = |name: &str| get_s(item, name).unwrap_or_default().to_string();
         let optional = |name: &str| {
             get_s(item, name)
@@ -364,6 +367,18 @@ impl EntityRow {
             pk,
             sk,
         })
+    }
+}
+
+/// A stored `attributes`: a map, nothing, or an `s3://` pointer to the offloaded object.
+fn attributes_of(value: Option<AttributeValue>) -> Result<(Attributes, Option<String>), String> {
+    match value {
+        Some(AttributeValue::M(m)) => Ok((m.into_iter().collect(), None)),
+        None | Some(AttributeValue::Null(_)) => Ok((Attributes::new(), None)),
+        Some(AttributeValue::S(p)) if crate::large_attributes::is_pointer(&p) => {
+            Ok((Attributes::new(), Some(p)))
+        }
+        Some(_) => Err("attributes is neither a map nor an s3:// pointer".into()),
     }
 }
 
@@ -418,7 +433,13 @@ pub fn dirty_fields(a: &EntityRow, b: &EntityRow) -> BTreeSet<&'static str> {
     if a.ttl != b.ttl {
         out.insert("ttl");
     }
-    if a.content_attributes() != b.content_attributes() {
+    // Both maps are sorted: compare their non-metadata entries pairwise, without copying them.
+    if !a
+        .attributes
+        .iter()
+        .filter(|(k, _)| !is_metadata(k))
+        .eq(b.attributes.iter().filter(|(k, _)| !is_metadata(k)))
+    {
         out.insert("attributes");
     }
     out
@@ -544,6 +565,28 @@ mod tests {
         assert_eq!(get_s(&back.to_data_item(), "attributes"), Some(pointer));
         item.insert("attributes".into(), s("plain text"));
         assert!(EntityRow::from_data_item(&item).is_err());
+    }
+
+    /// Reading an owned item gives the row reading it borrowed gives, error or not.
+    #[test]
+    fn an_owned_item_reads_as_the_borrowed_one() {
+        let pointer = "s3://app-bucket/ddb/data/PRODUCT#t1/P001/01J00000000000000000000000.json";
+        let mut items = Vec::new();
+        let mut item = row().to_data_item();
+        item.insert("customTopLevel".into(), s("kept"));
+        items.push(item.clone());
+        item.insert("attributes".into(), s(pointer));
+        items.push(item.clone());
+        item.remove("attributes");
+        items.push(item.clone());
+        item.insert("attributes".into(), s("plain text"));
+        items.push(item.clone());
+        item.remove("version");
+        items.push(item);
+        for item in items {
+            let borrowed = EntityRow::from_data_item(&item);
+            assert_eq!(EntityRow::from_data_item_owned(item), borrowed);
+        }
     }
 
     #[test]

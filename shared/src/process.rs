@@ -94,7 +94,7 @@ pub async fn read_data_rows(
     for batch in unique.chunks(MAX_BATCH_GET) {
         for item in table.batch_get(data_table, batch).await? {
             let row =
-                EntityRow::from_data_item(&item).map_err(|e| Error::invalid(e.to_string()))?;
+                EntityRow::from_data_item_owned(item).map_err(|e| Error::invalid(e.to_string()))?;
             out.insert(row.data_key(), row);
         }
     }
