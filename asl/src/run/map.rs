@@ -174,10 +174,38 @@ async fn run_inline(
 struct ChildRecord {
     name: String,
     arn: String,
-    input: Value,
+    /// The child's input as JSON text: what the result files hold, and far smaller than the
+    /// value (a run keeps one record per child until its ResultWriter writes them).
+    input: String,
     start: DateTime<Utc>,
     stop: DateTime<Utc>,
     result: Result<Value, StatesError>,
+}
+
+/// The children's inputs: built batches (ItemBatcher), or the items, selected as each child starts.
+enum ChildInputs {
+    Built(Vec<Value>),
+    Selected(Vec<Value>),
+}
+
+enum ChildInput {
+    Built(Value),
+    Selected(Value),
+}
+
+impl ChildInputs {
+    fn len(&self) -> usize {
+        match self {
+            ChildInputs::Built(v) | ChildInputs::Selected(v) => v.len(),
+        }
+    }
+
+    fn into_iter(self) -> Box<dyn Iterator<Item = ChildInput> + Send> {
+        match self {
+            ChildInputs::Built(v) => Box::new(v.into_iter().map(ChildInput::Built)),
+            ChildInputs::Selected(v) => Box::new(v.into_iter().map(ChildInput::Selected)),
+        }
+    }
 }
 
 fn millis(t: &DateTime<Utc>) -> String {
@@ -189,7 +217,7 @@ impl ChildRecord {
     fn to_json(&self, state_machine_arn: &str) -> Value {
         let mut obj = Map::new();
         obj.insert("ExecutionArn".into(), json!(self.arn));
-        obj.insert("Input".into(), json!(self.input.to_string()));
+        obj.insert("Input".into(), json!(self.input));
         obj.insert("InputDetails".into(), json!({ "Included": true }));
         obj.insert("Name".into(), json!(self.name));
         match &self.result {
@@ -367,18 +395,26 @@ async fn run_distributed(
     let name = Some(state.name.as_str());
     let items = read_items(runner, map, &input, ctx).await?;
     let item_count = items.len();
-    let selected = items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| select_item(map, &input, ctx, i, item))
-        .collect::<Result<Vec<_>, _>>()?;
-    let child_inputs: Vec<(Value, Value)> = match &map.item_batcher {
+    // Each child's input is built when the child starts, not all up front: a run of thousands
+    // of chunks would otherwise hold every input (the job document, once per child) at once.
+    // The ItemSelector is still evaluated for every item before any child starts, so a bad
+    // selector fails the state as before, with nothing run.
+    let child_inputs: ChildInputs = match &map.item_batcher {
         // (child input, Map.Item.Value)
-        Some(batcher) => batch(batcher, selected, &input, ctx)?
-            .into_iter()
-            .map(|b| (b.clone(), b))
-            .collect(),
-        None => selected.into_iter().zip(items).collect(),
+        Some(batcher) => {
+            let selected = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| select_item(map, &input, ctx, i, item))
+                .collect::<Result<Vec<_>, _>>()?;
+            ChildInputs::Built(batch(batcher, selected, &input, ctx)?)
+        }
+        None => {
+            for (i, item) in items.iter().enumerate() {
+                select_item(map, &input, ctx, i, item)?;
+            }
+            ChildInputs::Selected(items)
+        }
     };
     let tolerated_pct = resolve_opt(
         &map.tolerated_percentage,
@@ -409,53 +445,55 @@ async fn run_distributed(
             .split_once(":stateMachine:")
             .map_or("", |(_, n)| n)
     );
-    let children = child_inputs
-        .into_iter()
-        .enumerate()
-        .map(|(index, (child_input, item))| {
-            let child_name = uuid::Uuid::new_v4().to_string();
-            let arn = format!("{exec_prefix}:{map_run_id}:{child_name}");
-            let exec = Arc::new(ExecutionContext {
-                id: arn.clone(),
-                name: child_name.clone(),
-                input: child_input.clone(),
-                start_time: now_timestamp(),
-                state_machine_id: child_sm_arn.clone(),
-                state_machine_name: format!("{}/{label}", ctx.execution.state_machine_name),
-            });
-            async move {
-                let start = Utc::now();
-                runner.history.record(
-                    HistoryEventKind::MapItemStarted,
-                    name,
-                    json!({ "index": index, "total": total, "executionArn": arn }),
-                );
-                let child = Runner {
-                    resources: runner.resources,
-                    history: runner.history.for_child_execution(),
-                    retry_scale: runner.retry_scale,
-                };
-                let result = child
-                    .run_graph(
-                        &map.processor,
-                        child_input.clone(),
-                        exec,
-                        Some((index, item)),
-                    )
-                    .await;
-                (
-                    index,
-                    ChildRecord {
-                        name: child_name,
-                        arn,
-                        input: child_input,
-                        start,
-                        stop: Utc::now(),
-                        result,
-                    },
-                )
-            }
+    let input_ref = &input;
+    let children = child_inputs.into_iter().enumerate().map(|(index, entry)| {
+        // (child input, Map.Item.Value); selecting cannot fail here (checked above).
+        let (child_input, item) = match entry {
+            ChildInput::Built(batch) => (batch.clone(), batch),
+            ChildInput::Selected(item) => (
+                select_item(map, input_ref, ctx, index, &item).unwrap_or(Value::Null),
+                item,
+            ),
+        };
+        let child_name = uuid::Uuid::new_v4().to_string();
+        let arn = format!("{exec_prefix}:{map_run_id}:{child_name}");
+        let exec = Arc::new(ExecutionContext {
+            id: arn.clone(),
+            name: child_name.clone(),
+            input: child_input.clone(),
+            start_time: now_timestamp(),
+            state_machine_id: child_sm_arn.clone(),
+            state_machine_name: format!("{}/{label}", ctx.execution.state_machine_name),
         });
+        async move {
+            let start = Utc::now();
+            runner.history.record(
+                HistoryEventKind::MapItemStarted,
+                name,
+                json!({ "index": index, "total": total, "executionArn": arn }),
+            );
+            let child = Runner {
+                resources: runner.resources,
+                history: runner.history.for_child_execution(),
+                retry_scale: runner.retry_scale,
+            };
+            let input_text = child_input.to_string();
+            let result = child
+                .run_graph(&map.processor, child_input, exec, Some((index, item)))
+                .await;
+            (
+                index,
+                ChildRecord {
+                    name: child_name,
+                    arn,
+                    input: input_text,
+                    start,
+                    stop: Utc::now(),
+                    result,
+                },
+            )
+        }
+    });
     let mut records: Vec<Option<ChildRecord>> = (0..total).map(|_| None).collect();
     let (mut succeeded, mut failed) = (0usize, 0usize);
     let mut stream = stream::iter(children).buffer_unordered(limit.min(total.max(1)));
@@ -595,20 +633,20 @@ async fn write_results(
     };
     let mut files = Map::new();
     for (status, ok) in [("FAILED", false), ("PENDING", false), ("SUCCEEDED", true)] {
-        let entries: Vec<Value> = if status == "PENDING" {
-            Vec::new()
-        } else {
-            records
-                .iter()
-                .filter(|r| r.result.is_ok() == ok)
-                .map(|r| r.to_json(child_sm_arn))
-                .collect()
-        };
+        // The file is written entry by entry into its body: the entries are never all values
+        // at once.
+        let mut body = Vec::new();
+        if status != "PENDING" {
+            for record in records.iter().filter(|r| r.result.is_ok() == ok) {
+                body.push(if body.is_empty() { b'[' } else { b',' });
+                serde_json::to_writer(&mut body, &record.to_json(child_sm_arn))
+                    .map_err(|e| StatesError::new(names::RESULT_WRITER_FAILED, e.to_string()))?;
+            }
+        }
         let mut listed = Vec::new();
-        if !entries.is_empty() {
+        if !body.is_empty() {
+            body.push(b']');
             let key = format!("{dir}{status}_0.json");
-            let body = serde_json::to_vec(&entries)
-                .map_err(|e| StatesError::new(names::RESULT_WRITER_FAILED, e.to_string()))?;
             let size = body.len();
             put(key.clone(), body).await?;
             listed.push(json!({ "Key": key, "Size": size }));

@@ -354,7 +354,8 @@ fn row_value<'a>(row: &'a MigrationRow, field: &str) -> Option<Cow<'a, Attribute
     }
 }
 
-/// How many chunks Verify reads ahead of the one it compares.
+/// How many chunks' reads are under way when Verify takes the next one to compare: while it
+/// compares that one, one more is read (both cores busy, two chunks' rows in memory).
 const VERIFY_AHEAD: usize = 2;
 
 /// The lines of a chunk that were written or found unchanged: the rows Verify checks.
