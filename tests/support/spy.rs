@@ -125,7 +125,7 @@ impl PutItem for RecordingTable {
 impl TransactWrite for RecordingTable {
     async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
         self.interfere().await;
-        let units = shared::write_budget::transact_units(&puts);
+        let units = shared::write_budget::transact_units(puts);
         if let Ok(mut w) = self.writes.lock() {
             w.push((Instant::now(), units));
         }

@@ -320,11 +320,11 @@ impl TransactWrite for DynamoDbTables {
                 puts.len()
             ))));
         }
-        let token = client_request_token(&puts);
+        let token = client_request_token(puts);
         let mut seen = std::collections::HashSet::new();
         let mut items = Vec::with_capacity(puts.len());
         for put in puts {
-            check_keys(&put)?;
+            check_keys(put)?;
             let key = put.key();
             if !seen.insert((put.table.clone(), key.clone())) {
                 return Err(WriteError::Store(StoreError::InvalidRequest(format!(

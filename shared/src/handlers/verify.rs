@@ -408,6 +408,7 @@ struct Unfinished {
 
 /// Checks the rows one chunk created, updated or left unchanged against the data table
 /// (waiting first for the app's saga in `app` mode).
+#[allow(clippy::too_many_arguments)] // the chunk, what was read for it, and where results go
 async fn verify_chunk(
     deps: &Deps,
     job: &PreparedJob,
