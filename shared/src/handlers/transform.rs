@@ -165,6 +165,19 @@ impl RowRules {
     }
 }
 
+/// The column and reason of a row whose `table` item breaks a limit (`why`, from
+/// [`crate::limits`]): the key lengths come from the tenant and the sk, the rest from attributes.
+fn limit_rejection(table: &str, why: String) -> (String, String) {
+    let column = if why.starts_with("pk") {
+        "targetTenantCode"
+    } else if why.starts_with("sk") {
+        "sourceSk"
+    } else {
+        "attributes"
+    };
+    (column.to_string(), format!("as a {table} item: {why}"))
+}
+
 /// See [`RowRules::check_limits`].
 fn check_limits(publish: &PublishContext, row: &mut MigrationRow) -> Result<(), (String, String)> {
     let attributes = std::mem::take(&mut row.attributes);
@@ -214,16 +227,8 @@ fn check_limits_of(
         let rest = attributes
             .iter()
             .filter(|(name, _)| !metadata.contains_key(*name));
-        crate::limits::check_item_with_attributes(&item, rest).map_err(|why| {
-            let column = if why.starts_with("pk") {
-                "targetTenantCode"
-            } else if why.starts_with("sk") {
-                "sourceSk"
-            } else {
-                "attributes"
-            };
-            (column.to_string(), format!("as a {table} item: {why}"))
-        })?;
+        crate::limits::check_item_with_attributes(&item, rest)
+            .map_err(|why| limit_rejection(table, why))?;
     }
     Ok(())
 }
@@ -605,16 +610,7 @@ mod tests {
                     AttributeValue::S(format!("s3://{}/{key}", large.bucket)),
                 );
             }
-            crate::limits::check_item(&item).map_err(|why| {
-                let column = if why.starts_with("pk") {
-                    "targetTenantCode"
-                } else if why.starts_with("sk") {
-                    "sourceSk"
-                } else {
-                    "attributes"
-                };
-                (column.to_string(), format!("as a {table} item: {why}"))
-            })?;
+            crate::limits::check_item(&item).map_err(|why| limit_rejection(table, why))?;
         }
         Ok(())
     }
