@@ -29,10 +29,26 @@ const MAX_SAFE_INTEGER: &str = "9007199254740991";
 /// Whether JavaScript reads this (DynamoDB-normalized) number as the same value: an integer
 /// within ±(2^53−1), or a decimal whose shortest float64 form reads back as the same decimal.
 pub fn is_js_safe(normalized: &str) -> bool {
+    is_js_safe_with(normalized, 15)
+}
+
+/// [`is_js_safe`], taking decimals of at most `exact_digits` significant digits as safe
+/// without the float64 round trip.
+fn is_js_safe_with(normalized: &str, exact_digits: usize) -> bool {
     let digits = normalized.strip_prefix('-').unwrap_or(normalized);
     if !digits.contains('.') {
         return digits.len() < MAX_SAFE_INTEGER.len()
             || (digits.len() == MAX_SAFE_INTEGER.len() && digits <= MAX_SAFE_INTEGER);
+    }
+    // A decimal of at most 15 significant digits (within DynamoDB's range, far from float64's
+    // subnormals) always reads back as itself: float64 holds 15 decimal digits exactly.
+    let significant = digits
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .skip_while(|d| *d == b'0')
+        .count();
+    if significant <= exact_digits {
+        return true;
     }
     match normalized.parse::<f64>() {
         // Rust prints a float64 in its shortest round-tripping form, as JavaScript does.
@@ -111,6 +127,36 @@ fn visit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+
+        /// Decimals of up to 15 significant digits survive the float64 round trip, at every
+        /// magnitude DynamoDB allows: the shortcut answers as the round trip.
+        #[test]
+        fn fifteen_digit_decimals_are_exact(
+            digits in "[1-9][0-9]{0,14}",
+            point in 0usize..16,
+            zeros in 0usize..125,
+            negative in proptest::prelude::any::<bool>(),
+        ) {
+            let point = point.min(digits.len());
+            let text = if zeros % 2 == 0 {
+                format!("{}{}.{}1", &digits[..point], "0".repeat(zeros / 8), &digits[point..])
+            } else {
+                format!("0.{}{}", "0".repeat(zeros), digits)
+            };
+            let text = format!("{}{text}", if negative { "-" } else { "" });
+            let Ok(normalized) = normalize_number(&text) else { return Ok(()); };
+            if normalized.contains('.') {
+                proptest::prop_assert_eq!(
+                    is_js_safe_with(&normalized, 15),
+                    is_js_safe_with(&normalized, 0),
+                    "{}", normalized
+                );
+            }
+        }
+    }
     use crate::value::attributes_from_json_str;
 
     #[test]

@@ -18,7 +18,7 @@ pub fn item_size(item: &Item) -> usize {
     item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
 
-fn value_size(v: &AttributeValue) -> usize {
+pub(crate) fn value_size(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::S(s) => s.len(),
         AttributeValue::N(n) => number_size(n),
@@ -37,7 +37,7 @@ fn value_size(v: &AttributeValue) -> usize {
     }
 }
 
-fn number_size(n: &str) -> usize {
+pub(crate) fn number_size(n: &str) -> usize {
     let digits = n
         .bytes()
         .filter(u8::is_ascii_digit)
@@ -57,15 +57,18 @@ pub fn depth(v: &AttributeValue) -> usize {
 
 /// Checks the key lengths, the nesting depth and the size of an item about to be written.
 pub fn check_item(item: &Item) -> Result<(), String> {
-    check_item_with_attributes(item, std::iter::empty())
+    check_item_with_added(item, 0, 0)
 }
 
-/// [`check_item`] of `item` with the entries `more` added to its `attributes` map (names the map
-/// does not hold yet): the same answer as building the whole item, without building it. Transform
-/// checks every row this way: the row's attributes are neither cloned nor converted.
-pub fn check_item_with_attributes<'a>(
+/// [`check_item`] of `item` with entries added to its `attributes` map (names the map does not
+/// hold yet) that take `added_size` bytes as DynamoDB counts a map's members (Σ 1 + name +
+/// value) and nest `added_depth` levels inside the map (1 + the deepest value's depth): the
+/// same answer as building the whole item, without building it. Transform checks every row
+/// this way: the row's attributes are neither cloned nor, where no rule needs them, built.
+pub fn check_item_with_added(
     item: &Item,
-    more: impl IntoIterator<Item = (&'a String, &'a AttributeValue)>,
+    added_size: usize,
+    added_depth: usize,
 ) -> Result<(), String> {
     for (name, max) in [("pk", MAX_PK_BYTES), ("sk", MAX_SK_BYTES)] {
         match get_s(item, name) {
@@ -81,13 +84,11 @@ pub fn check_item_with_attributes<'a>(
         }
     }
     // The added entries count only where `attributes` is a map (not an `s3://` pointer).
-    let (mut more_size, mut more_depth) = (0, 0);
-    if matches!(item.get("attributes"), Some(AttributeValue::M(_))) {
-        for (k, v) in more {
-            more_size += 1 + k.len() + value_size(v);
-            more_depth = more_depth.max(1 + depth(v));
-        }
-    }
+    let (more_size, more_depth) = if matches!(item.get("attributes"), Some(AttributeValue::M(_))) {
+        (added_size, added_depth)
+    } else {
+        (0, 0)
+    };
     let depth_of = |name: &str, v: &AttributeValue| {
         if name == "attributes" {
             depth(v).max(more_depth)

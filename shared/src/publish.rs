@@ -117,13 +117,30 @@ pub fn map_row(
     ctx: &PublishContext,
     rule_ttl: Option<&String>,
 ) -> EntityRow {
-    let pk = row.target_pk();
-    let sk = row.source_sk.clone();
-    let version = existing.map_or(1, |e| e.version + 1);
-    let mut attributes: Attributes = match (ctx.attributes_mode, existing) {
+    let attributes: Attributes = match (ctx.attributes_mode, existing) {
         (AttributesMode::Merge, Some(e)) => merge_deep(&e.attributes, &row.attributes),
         _ => row.attributes.clone(),
     };
+    entity_of(row, attributes, existing, ctx, rule_ttl)
+}
+
+/// [`map_row`] of a new entity, leaving the row's own attributes out (its attributes map holds
+/// only the pipeline's metadata): what Transform checks DynamoDB's limits on, adding the size
+/// of the row's attributes by arithmetic.
+pub fn map_row_skeleton<A>(row: &MigrationRow<A>, ctx: &PublishContext) -> EntityRow {
+    entity_of(row, Attributes::new(), None, ctx, None)
+}
+
+fn entity_of<A>(
+    row: &MigrationRow<A>,
+    mut attributes: Attributes,
+    existing: Option<&EntityRow>,
+    ctx: &PublishContext,
+    rule_ttl: Option<&String>,
+) -> EntityRow {
+    let pk = row.target_pk();
+    let sk = row.source_sk.clone();
+    let version = existing.map_or(1, |e| e.version + 1);
     for (k, v) in ctx.metadata() {
         attributes.insert(k.to_string(), v);
     }

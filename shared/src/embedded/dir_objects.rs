@@ -125,16 +125,22 @@ impl PutObject for DirObjectStore {
     ) -> Result<ObjectInfo, StoreError> {
         let dest = self.path(bucket, key)?;
         let tmp = self.tmp_path();
-        if let Some(dir) = tmp.parent() {
-            tokio::fs::create_dir_all(dir).await?;
-        }
-        let mut file = tokio::fs::File::create(&tmp).await?;
-        file.write_all(&body).await?;
-        file.sync_all().await?;
-        drop(file);
-        let digest = Sha256::digest(&body);
-        self.finish(&tmp, &dest, key, body.len() as u64, &digest)
-            .await
+        // One trip to the blocking pool writes, syncs and hashes the whole body (tokio's File
+        // would copy it into its own buffer and make a trip per piece).
+        let written = tmp.clone();
+        let (size, digest) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            use std::io::Write as _;
+            if let Some(dir) = written.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut file = std::fs::File::create(&written)?;
+            file.write_all(&body)?;
+            file.sync_all()?;
+            Ok((body.len() as u64, Sha256::digest(&body)))
+        })
+        .await
+        .map_err(|e| std::io::Error::other(format!("writing {key}: {e}")))??;
+        self.finish(&tmp, &dest, key, size, &digest).await
     }
 
     async fn put_object_stream(

@@ -14,7 +14,8 @@ pub use writer::MigrationCsvWriter;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{self, Key};
-use crate::value::Attributes;
+use crate::value::plain_json::{Shape, ShapeReader};
+use crate::value::{Attributes, ValueError};
 
 pub const REQUIRED_COLUMNS: [&str; 6] = [
     "sourcePk",
@@ -26,18 +27,31 @@ pub const REQUIRED_COLUMNS: [&str; 6] = [
 ];
 pub const OPTIONAL_COLUMNS: [&str; 5] = ["type", "version", "isDeleted", "seq", "ttl"];
 
-/// A valid row of a migration CSV (or of a transformed chunk).
+/// A valid row of a migration CSV (or of a transformed chunk). `A` is how its attributes are
+/// held: as values ([`Attributes`], everywhere but Transform) or as Transform reads them
+/// ([`RowAttributes`]: the JSON text, turned into values only when a rule needs them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct MigrationRow {
+#[serde(
+    rename_all = "camelCase",
+    bound(
+        serialize = "A: crate::value::plain_attributes::ToPlainJson",
+        deserialize = "A: crate::value::plain_attributes::FromPlainJson"
+    )
+)]
+pub struct MigrationRow<A = Attributes> {
     /// The line of the source file where the row starts (1 is the header).
     pub line: u64,
     pub source_pk: String,
     pub source_sk: String,
     pub code: String,
     pub name: String,
-    /// DynamoDB-typed values (numbers kept as exact text).
-    pub attributes: Attributes,
+    /// DynamoDB-typed values (numbers kept as exact text). In a chunk file they are the plain
+    /// JSON object of the CSV column (`attributesJson`): Transform writes a row it did not need
+    /// to change as the text it read, without turning it into values and back. (A chunk written
+    /// by an earlier version, with DynamoDB-typed `attributes`, is refused as corrupt rather
+    /// than read as plain JSON.)
+    #[serde(rename = "attributesJson", with = "crate::value::plain_attributes")]
+    pub attributes: A,
     /// As written; empty means "keep the source tenant".
     pub target_tenant_code: String,
     /// The `type` column, when present and non-empty.
@@ -54,7 +68,108 @@ pub struct MigrationRow {
     pub ttl: Option<String>,
 }
 
-impl MigrationRow {
+/// A row's attributes as Transform holds them.
+#[derive(Debug, Clone)]
+pub enum RowAttributes {
+    /// The column as the CSV holds it, not read yet ([`RowAttributes::read`]).
+    Text(String),
+    /// The JSON object as it is in the file (one line: no line break in it), with its shape.
+    Json {
+        text: Box<serde_json::value::RawValue>,
+        shape: Shape,
+    },
+    /// Values: read from text a rule had to change (or that the shape could not take).
+    Values(Attributes),
+}
+
+/// Equal when they are the same values (however the text was spaced or escaped).
+impl PartialEq for RowAttributes {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (RowAttributes::Values(a), RowAttributes::Values(b)) => a == b,
+            _ => self.clone().into_values().ok() == other.clone().into_values().ok(),
+        }
+    }
+}
+
+impl Default for RowAttributes {
+    fn default() -> Self {
+        RowAttributes::Values(Attributes::new())
+    }
+}
+
+impl RowAttributes {
+    /// Reads the column's text: kept as JSON text where the shape reader takes it and it is
+    /// one line (a chunk row is one line), else parsed into values. `Err` is the reason the
+    /// row is rejected (column `attributes`).
+    pub fn read(self, shapes: &mut ShapeReader) -> Result<RowAttributes, String> {
+        let RowAttributes::Text(text) = self else {
+            return Ok(self);
+        };
+        if let Some(shape) = shapes.shape(&text).filter(|_| !text.contains(['\n', '\r']))
+            && let Ok(text) = serde_json::value::RawValue::from_string(text.clone())
+        {
+            return Ok(RowAttributes::Json { text, shape });
+        }
+        match crate::value::attributes_from_json_str(&text) {
+            Ok(values) => Ok(RowAttributes::Values(values)),
+            Err(ValueError::Json(e)) if text.trim().is_empty() => Err(format!(
+                "is empty; write {{}} for no attributes ({e})"
+            )),
+            Err(_) if crate::large_attributes::is_pointer(text.trim()) => Err(
+                "is an s3:// pointer to attributes kept in S3 that could not be read (see the export's log); the row is left out".into(),
+            ),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The attributes as values (the JSON text parsed).
+    pub fn into_values(self) -> Result<Attributes, ValueError> {
+        match self {
+            RowAttributes::Text(text) => crate::value::attributes_from_json_str(&text),
+            RowAttributes::Json { text, .. } => crate::value::attributes_from_json_str(text.get()),
+            RowAttributes::Values(v) => Ok(v),
+        }
+    }
+}
+
+impl<A> MigrationRow<A> {
+    /// The same row with `attributes` in place of its own (which are returned): the row's other
+    /// fields move, nothing is copied.
+    pub fn with_attributes<B>(self, attributes: B) -> (MigrationRow<B>, A) {
+        let MigrationRow {
+            line,
+            source_pk,
+            source_sk,
+            code,
+            name,
+            attributes: own,
+            target_tenant_code,
+            entity_type,
+            version,
+            is_deleted,
+            seq,
+            ttl,
+        } = self;
+        (
+            MigrationRow {
+                line,
+                source_pk,
+                source_sk,
+                code,
+                name,
+                attributes,
+                target_tenant_code,
+                entity_type,
+                version,
+                is_deleted,
+                seq,
+                ttl,
+            },
+            own,
+        )
+    }
+
     /// TYPE: the `type` column, else the part of `sourcePk` before its last `#`.
     pub fn target_type(&self) -> &str {
         match &self.entity_type {

@@ -16,18 +16,19 @@ pub(super) fn check(raw: &[u8]) -> Result<(), (usize, &'static str)> {
         if i < n && raw[i] == b'"' {
             i += 1;
             loop {
-                if i >= n {
-                    return Err((field, "quoted field is not closed (missing closing quote)"));
-                }
-                if raw[i] == b'"' {
-                    if i + 1 < n && raw[i + 1] == b'"' {
-                        i += 2;
-                        continue;
+                // The next quote: a doubled one, or the closing one.
+                match memchr::memchr(b'"', &raw[i..]) {
+                    None => {
+                        return Err((field, "quoted field is not closed (missing closing quote)"));
                     }
-                    i += 1;
-                    break;
+                    Some(at) => i += at,
+                }
+                if i + 1 < n && raw[i + 1] == b'"' {
+                    i += 2;
+                    continue;
                 }
                 i += 1;
+                break;
             }
             if i < n && raw[i] != b',' {
                 return Err((
@@ -36,14 +37,16 @@ pub(super) fn check(raw: &[u8]) -> Result<(), (usize, &'static str)> {
                 ));
             }
         } else {
-            while i < n && raw[i] != b',' {
-                if raw[i] == b'"' {
+            // The field ends at the next comma; a quote before it is an error.
+            match memchr::memchr2(b',', b'"', &raw[i..]) {
+                Some(at) if raw[i + at] == b'"' => {
                     return Err((
                         field,
                         "quote inside an unquoted field (quote the field and double the quote)",
                     ));
                 }
-                i += 1;
+                Some(at) => i += at,
+                None => i = n,
             }
         }
         if i >= n {

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use super::{MigrationRow, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, Rejection, quoting};
+use super::{MigrationRow, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, Rejection, RowAttributes, quoting};
 use crate::keys::{self, VER_SEPARATOR};
-use crate::value::{self, ValueError};
+use crate::value::plain_json::ShapeReader;
+use crate::value::{self, Attributes};
 
 /// What a header can get wrong; it fails the whole job before anything is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,10 +36,10 @@ fn allowed_columns() -> String {
         .join(", ")
 }
 
-/// One record of the file.
+/// One record of the file: a row (its attributes held as `A`) or a rejection.
 #[derive(Debug, Clone, PartialEq)]
-pub enum CsvItem {
-    Row(MigrationRow),
+pub enum CsvItem<A = Attributes> {
+    Row(MigrationRow<A>),
     Rejected(Rejection),
 }
 
@@ -46,12 +47,33 @@ pub enum CsvItem {
 /// record, so a rejection can quote the record and its quoting can be checked strictly.
 #[derive(Default)]
 struct RawBuffer {
-    /// Stream offset of `bytes[0]`.
+    /// Stream offset of `bytes[start]`.
     base: u64,
-    /// Line terminators before `bytes[0]` (line numbers are counted here: the csv crate's
+    /// Line terminators before `bytes[start]` (line numbers are counted here: the csv crate's
     /// own count is off by one after a BOM).
     newlines_before: u64,
     bytes: Vec<u8>,
+    /// Bytes before `start` are attributed to records already; they are dropped in one move
+    /// once they are many, not after every record.
+    start: usize,
+}
+
+impl RawBuffer {
+    /// The bytes not yet attributed to a record.
+    fn pending(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    /// Attributes the next `n` pending bytes to a record.
+    fn consume(&mut self, n: usize) {
+        self.newlines_before += count_newlines(&self.bytes[self.start..self.start + n]);
+        self.start += n;
+        self.base += n as u64;
+        if self.start >= 16 * 1024 && self.start * 2 >= self.bytes.len() {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+    }
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
@@ -118,6 +140,8 @@ pub struct MigrationCsvReader<R: Read> {
     record: csv::ByteRecord,
     /// The raw text of the record last returned (for a rejection decided after parsing).
     last_record: String,
+    /// Reads the shape of each row's attributes (its buffers kept from row to row).
+    shapes: ShapeReader,
 }
 
 impl<R: Read> MigrationCsvReader<R> {
@@ -192,10 +216,8 @@ impl<R: Read> MigrationCsvReader<R> {
         };
         let end = csv.position().byte();
         if let Ok(mut raw) = raw.lock() {
-            let cut = (end.saturating_sub(raw.base) as usize).min(raw.bytes.len());
-            raw.newlines_before += count_newlines(&raw.bytes[..cut]);
-            raw.bytes.drain(..cut);
-            raw.base = end;
+            let cut = (end.saturating_sub(raw.base) as usize).min(raw.pending().len());
+            raw.consume(cut);
         }
         Ok(MigrationCsvReader {
             csv,
@@ -204,6 +226,7 @@ impl<R: Read> MigrationCsvReader<R> {
             names,
             record: csv::ByteRecord::new(),
             last_record: String::new(),
+            shapes: ShapeReader::default(),
         })
     }
 
@@ -224,32 +247,34 @@ impl<R: Read> MigrationCsvReader<R> {
         let Ok(mut raw) = self.raw.lock() else {
             return (0, String::new(), Ok(()));
         };
-        let mut from = (start.saturating_sub(raw.base) as usize).min(raw.bytes.len());
-        let to = (end.saturating_sub(raw.base) as usize).min(raw.bytes.len());
+        let pending = raw.pending();
+        let mut from = (start.saturating_sub(raw.base) as usize).min(pending.len());
+        let to = (end.saturating_sub(raw.base) as usize).min(pending.len());
         // The csv crate may end a record between the '\r' and '\n' of a CRLF; a record never
         // starts with a line terminator, so leftovers belong to the previous line.
-        while from < to && matches!(raw.bytes[from], b'\r' | b'\n') {
+        while from < to && matches!(pending[from], b'\r' | b'\n') {
             from += 1;
         }
-        let line = raw.newlines_before + count_newlines(&raw.bytes[..from]) + 1;
-        let bytes = &raw.bytes[from..to];
+        let line = raw.newlines_before + count_newlines(&pending[..from]) + 1;
+        let bytes = &pending[from..to];
         let check = quoting::check(bytes);
-        let text = String::from_utf8_lossy(bytes)
-            .trim_end_matches(['\r', '\n'])
-            .to_string();
-        raw.newlines_before += count_newlines(&raw.bytes[..to]);
-        raw.bytes.drain(..to);
-        raw.base += to as u64;
+        let mut text = match std::str::from_utf8(bytes) {
+            Ok(t) => t.to_string(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        };
+        let kept = text.trim_end_matches(['\r', '\n']).len();
+        text.truncate(kept);
+        raw.consume(to);
         (line, text, check)
     }
 
-    fn parse(&self, line: u64, record_text: String) -> CsvItem {
+    fn parse(&self, line: u64, record_text: &str) -> CsvItem<RowAttributes> {
         let reject = |column: Option<&str>, reason: String| {
             CsvItem::Rejected(Rejection {
                 line,
                 column: column.map(str::to_string),
                 reason,
-                record: record_text.clone(),
+                record: record_text.to_string(),
             })
         };
         let rec = &self.record;
@@ -276,7 +301,11 @@ impl<R: Read> MigrationCsvReader<R> {
         }
     }
 
-    fn build(&self, line: u64, f: &[&str]) -> Result<MigrationRow, (&'static str, String)> {
+    fn build(
+        &self,
+        line: u64,
+        f: &[&str],
+    ) -> Result<MigrationRow<RowAttributes>, (&'static str, String)> {
         let c = self.columns;
         let key_field = |name: &'static str,
                          value: &str,
@@ -317,22 +346,8 @@ impl<R: Read> MigrationCsvReader<R> {
         }
         let code = key_field("code", f[c.code], true)?;
         let name = f[c.name].to_string();
-        let attributes = match value::attributes_from_json_str(f[c.attributes]) {
-            Ok(a) => a,
-            Err(ValueError::Json(e)) if f[c.attributes].trim().is_empty() => {
-                return Err((
-                    "attributes",
-                    format!("is empty; write {{}} for no attributes ({e})"),
-                ));
-            }
-            Err(_) if crate::large_attributes::is_pointer(f[c.attributes].trim()) => {
-                return Err((
-                    "attributes",
-                    "is an s3:// pointer to attributes kept in S3 that could not be read (see the export's log); the row is left out".into(),
-                ));
-            }
-            Err(e) => return Err(("attributes", e.to_string())),
-        };
+        // Read later (RowAttributes::read): in Transform on the rules' thread, not the parser's.
+        let attributes = RowAttributes::Text(f[c.attributes].to_string());
         let target_tenant_code = key_field("targetTenantCode", f[c.target_tenant], false)?;
         if target_tenant_code.contains('#') {
             return Err((
@@ -396,10 +411,12 @@ impl<R: Read> MigrationCsvReader<R> {
     }
 }
 
-impl<R: Read> Iterator for MigrationCsvReader<R> {
-    type Item = Result<CsvItem, std::io::Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: Read> MigrationCsvReader<R> {
+    /// The next record as Transform reads it, with its raw text (terminator removed): a row's
+    /// attributes stay JSON text where they can ([`RowAttributes::Json`]).
+    pub fn next_record(
+        &mut self,
+    ) -> Option<Result<(CsvItem<RowAttributes>, String), std::io::Error>> {
         let mut record = std::mem::take(&mut self.record);
         let read = self.csv.read_byte_record(&mut record);
         self.record = record;
@@ -411,17 +428,18 @@ impl<R: Read> Iterator for MigrationCsvReader<R> {
                     None => self.csv.position().byte(),
                 };
                 let (line, text, quoting) = self.take_raw(start);
-                self.last_record.clone_from(&text);
                 if let Err((field, why)) = quoting {
                     let column = self.names.get(field - 1).cloned();
-                    return Some(Ok(CsvItem::Rejected(Rejection {
+                    let rejection = Rejection {
                         line,
                         column,
                         reason: why.to_string(),
-                        record: text,
-                    })));
+                        record: text.clone(),
+                    };
+                    return Some(Ok((CsvItem::Rejected(rejection), text)));
                 }
-                Some(Ok(self.parse(line, text)))
+                let item = self.parse(line, &text);
+                Some(Ok((item, text)))
             }
             Err(e) => match e.kind() {
                 csv::ErrorKind::Io(_) => Some(Err(std::io::Error::other(e.to_string()))),
@@ -431,6 +449,38 @@ impl<R: Read> Iterator for MigrationCsvReader<R> {
                 ))),
             },
         }
+    }
+}
+
+impl<R: Read> Iterator for MigrationCsvReader<R> {
+    type Item = Result<CsvItem, std::io::Error>;
+
+    /// The next record, its attributes as values.
+    fn next(&mut self) -> Option<Self::Item> {
+        let (item, text) = match self.next_record()? {
+            Ok(next) => next,
+            Err(e) => return Some(Err(e)),
+        };
+        let item = match item {
+            CsvItem::Rejected(r) => CsvItem::Rejected(r),
+            CsvItem::Row(row) => {
+                let (row, attributes) = row.with_attributes(Attributes::new());
+                match attributes
+                    .read(&mut self.shapes)
+                    .and_then(|a| a.into_values().map_err(|e| e.to_string()))
+                {
+                    Ok(values) => CsvItem::Row(row.with_attributes(values).0),
+                    Err(reason) => CsvItem::Rejected(Rejection {
+                        line: row.line,
+                        column: Some("attributes".into()),
+                        reason,
+                        record: text.clone(),
+                    }),
+                }
+            }
+        };
+        self.last_record = text;
+        Some(Ok(item))
     }
 }
 

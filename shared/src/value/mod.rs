@@ -1,16 +1,19 @@
 //! Attribute values with DynamoDB semantics, and exact conversion from and to plain JSON.
 //!
 //! Values are [`serde_dynamo::AttributeValue`]: a number is kept as its decimal text, so a
-//! 38-digit number or `0.1` round-trips exactly. Plain JSON (the CSV `attributes` column, the
-//! output of `migrate get`) is read through `serde_json::value::RawValue`, which hands us each
-//! number's text untouched; this avoids serde_json's `arbitrary_precision` feature, which would
-//! change number handling for every crate in the build.
+//! 38-digit number or `0.1` round-trips exactly. Plain JSON (the CSV `attributes` column, a
+//! chunk row) is read by [`plain_json`], which hands us each number's text untouched; numbers
+//! are written back through `serde_json::value::RawValue`. This avoids serde_json's
+//! `arbitrary_precision` feature, which would change number handling for every crate in the
+//! build.
 //!
 //! Numbers are normalized the way DynamoDB stores them (no leading or trailing zeros, no
 //! exponent, at most 38 significant digits, magnitude 1E-130 to 9.99…E+125), so that a value
 //! read back from either store compares equal to the value that was written.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod plain_json;
+
+use std::collections::BTreeMap;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -44,8 +47,50 @@ pub const MAX_DEPTH: usize = 32;
 /// Maximum significant digits of a DynamoDB number.
 pub const MAX_NUMBER_DIGITS: usize = 38;
 
+/// Whether `text` is a number already in the form [`normalize_number`] gives (most numbers in
+/// real data are): `0`, or an optional `-`, digits without a leading zero (or `0` before the
+/// point) and, after a point, digits not ending in `0`; no exponent; at most 38 digits in all
+/// (so within DynamoDB's digits and range).
+pub fn is_normalized_number(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b == b"0" {
+        return true;
+    }
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if digits.is_empty() || digits.iter().filter(|c| c.is_ascii_digit()).count() > MAX_NUMBER_DIGITS
+    {
+        return false;
+    }
+    let (int, frac) = match digits.iter().position(|c| *c == b'.') {
+        Some(i) => (&digits[..i], Some(&digits[i + 1..])),
+        None => (digits, None),
+    };
+    let all_digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    if int.is_empty() || !all_digits(int) || (int[0] == b'0' && (int.len() > 1 || frac.is_none())) {
+        return false;
+    }
+    match frac {
+        None => true,
+        Some(f) => {
+            !f.is_empty()
+                && all_digits(f)
+                && f.last() != Some(&b'0')
+                // `-0.x` is fine; a value of zero would be written `0`.
+                && (int != b"0" || f.iter().any(|d| *d != b'0'))
+        }
+    }
+}
+
 /// Normalizes a decimal number the way DynamoDB stores it.
 pub fn normalize_number(text: &str) -> Result<String, ValueError> {
+    if is_normalized_number(text) {
+        return Ok(text.to_string());
+    }
+    normalize_number_by_digits(text)
+}
+
+/// [`normalize_number`] by taking the digits and exponent apart and putting them back.
+fn normalize_number_by_digits(text: &str) -> Result<String, ValueError> {
     let err = |why| ValueError::Number(text.to_string(), why);
     let (negative, rest) = match text.strip_prefix('-') {
         Some(r) => (true, r),
@@ -76,7 +121,9 @@ pub fn normalize_number(text: &str) -> Result<String, ValueError> {
             e.parse().map_err(|_| err("has an invalid exponent"))?
         }
     };
-    let mut digits: String = format!("{int_part}{frac_part}");
+    let mut digits = String::with_capacity(int_part.len() + frac_part.len());
+    digits.push_str(int_part);
+    digits.push_str(frac_part);
     exp -= frac_part.len() as i64;
     let trimmed = digits.trim_start_matches('0');
     if trimmed.is_empty() {
@@ -121,9 +168,7 @@ pub fn normalize_number(text: &str) -> Result<String, ValueError> {
 
 /// Parses plain JSON text into an attribute value, keeping every number's digits.
 pub fn from_json_str(text: &str) -> Result<AttributeValue, ValueError> {
-    let raw: Box<RawValue> =
-        serde_json::from_str(text).map_err(|e| ValueError::Json(e.to_string()))?;
-    from_raw(&raw)
+    plain_json::parse(text)
 }
 
 /// Parses the `attributes` column: a JSON object.
@@ -131,78 +176,6 @@ pub fn attributes_from_json_str(text: &str) -> Result<Attributes, ValueError> {
     match from_json_str(text)? {
         AttributeValue::M(map) => Ok(map.into_iter().collect()),
         _ => Err(ValueError::NotAnObject),
-    }
-}
-
-fn json_err(e: serde_json::Error) -> ValueError {
-    ValueError::Json(e.to_string())
-}
-
-/// The members of a JSON object in document order, duplicates included (a map would keep only
-/// one value of a duplicated key, silently).
-struct Members(Vec<(String, Box<RawValue>)>);
-
-impl<'de> serde::Deserialize<'de> for Members {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Members;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Members, A::Error> {
-                let mut out = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
-                    out.push(entry);
-                }
-                Ok(Members(out))
-            }
-        }
-        d.deserialize_map(Visit)
-    }
-}
-
-fn from_raw(raw: &RawValue) -> Result<AttributeValue, ValueError> {
-    from_raw_at(raw, 1)
-}
-
-/// `depth`: the nesting level of this value (DynamoDB allows [`MAX_DEPTH`]).
-fn from_raw_at(raw: &RawValue, depth: usize) -> Result<AttributeValue, ValueError> {
-    let text = raw.get().trim();
-    let container = matches!(text.as_bytes().first(), Some(b'{') | Some(b'['));
-    if container && depth > MAX_DEPTH {
-        return Err(ValueError::TooDeep);
-    }
-    match text.as_bytes().first() {
-        Some(b'{') => {
-            let Members(members) = serde_json::from_str(text).map_err(json_err)?;
-            let mut out = HashMap::with_capacity(members.len());
-            for (k, v) in members {
-                let value = from_raw_at(&v, depth + 1)?;
-                if out.insert(k.clone(), value).is_some() {
-                    return Err(ValueError::DuplicateKey(k));
-                }
-            }
-            Ok(AttributeValue::M(out))
-        }
-        Some(b'[') => {
-            let list: Vec<Box<RawValue>> = serde_json::from_str(text).map_err(json_err)?;
-            list.iter()
-                .map(|v| from_raw_at(v, depth + 1))
-                .collect::<Result<_, _>>()
-                .map(AttributeValue::L)
-        }
-        Some(b'"') => Ok(AttributeValue::S(
-            serde_json::from_str(text).map_err(json_err)?,
-        )),
-        Some(b't') | Some(b'f') => Ok(AttributeValue::Bool(
-            serde_json::from_str(text).map_err(json_err)?,
-        )),
-        Some(b'n') => Ok(AttributeValue::Null(true)),
-        _ => Ok(AttributeValue::N(normalize_number(text)?)),
     }
 }
 
@@ -348,6 +321,65 @@ pub fn overlaid_json_len(base: &Attributes, over: &Attributes) -> usize {
     count.0
 }
 
+/// `#[serde(with)]` for an attribute map kept as a plain JSON object (exact numbers). Reading
+/// borrows the object's text from the input (`serde_json::from_slice`/`from_str`) and parses it
+/// in one pass ([`plain_json::parse`]).
+pub mod plain_attributes {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
+
+    use super::{Attributes, PlainItem, attributes_from_json_str};
+    use crate::migration_csv::RowAttributes;
+
+    /// Attributes that can be written as a plain JSON object.
+    pub trait ToPlainJson {
+        fn serialize_plain<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+    }
+
+    /// Attributes that can be read from a plain JSON object.
+    pub trait FromPlainJson: Sized {
+        fn from_plain(text: &str) -> Result<Self, super::ValueError>;
+    }
+
+    impl ToPlainJson for Attributes {
+        fn serialize_plain<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            PlainItem(self).serialize(s)
+        }
+    }
+
+    impl FromPlainJson for Attributes {
+        fn from_plain(text: &str) -> Result<Self, super::ValueError> {
+            attributes_from_json_str(text)
+        }
+    }
+
+    impl ToPlainJson for RowAttributes {
+        fn serialize_plain<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self {
+                // The text as read (valid JSON, one line): copied through, not re-encoded.
+                RowAttributes::Json { text, .. } => text.serialize(s),
+                RowAttributes::Values(v) => PlainItem(v).serialize(s),
+                // Not read: written only if it is JSON (what a chunk row needs).
+                RowAttributes::Text(text) => RawValue::from_string(text.clone())
+                    .map_err(serde::ser::Error::custom)?
+                    .serialize(s),
+            }
+        }
+    }
+
+    pub fn serialize<A: ToPlainJson, S: Serializer>(
+        attributes: &A,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        attributes.serialize_plain(s)
+    }
+
+    pub fn deserialize<'de, A: FromPlainJson, D: Deserializer<'de>>(d: D) -> Result<A, D::Error> {
+        let raw: &'de RawValue = Deserialize::deserialize(d)?;
+        A::from_plain(raw.get()).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Helpers to read typed top-level fields of an item.
 pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     match item.get(name) {
@@ -393,6 +425,25 @@ mod tests {
         assert_eq!(from_json_str(&deep(33)), Err(ValueError::TooDeep));
         // Far deeper than serde_json's own recursion limit: still an error, not a crash.
         assert!(from_json_str(&deep(1000)).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The shortcut for numbers already normalized answers as the full normalization.
+        #[test]
+        fn normalized_numbers_are_recognized(
+            text in "-?[0-9]{0,22}(\\.[0-9]{0,22})?([eE][-+]?[0-9]{1,3})?",
+        ) {
+            if is_normalized_number(&text) {
+                proptest::prop_assert_eq!(normalize_number_by_digits(&text), Ok(text.clone()));
+            }
+            if let Ok(n) = normalize_number_by_digits(&text) {
+                let all_digits = n.bytes().filter(u8::is_ascii_digit).count();
+                proptest::prop_assert!(is_normalized_number(&n) || all_digits > MAX_NUMBER_DIGITS, "{}", n);
+                proptest::prop_assert_eq!(normalize_number(&text), Ok(n));
+            }
+        }
     }
 
     #[test]

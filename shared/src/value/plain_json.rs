@@ -1,0 +1,381 @@
+//! Plain JSON (the CSV's `attributes` column, a chunk row's attributes) read in one pass.
+//!
+//! [`parse`] builds the attribute value. [`Shape::of_attributes`] walks the same text without
+//! building anything and answers what Transform asks of a row's attributes: whether they are a
+//! valid object DynamoDB and the app can take (valid JSON, no duplicate key, at most 32 levels,
+//! every number a DynamoDB number, every number one JavaScript reads exactly), and their sizes
+//! (DynamoDB's count and the length of their compact JSON). A row whose attributes no job rule
+//! needs to change is checked and written to its chunk without ever being turned into values.
+//!
+//! Both walk the text with [`jiter`], which hands over each number's exact text and decodes
+//! strings without a copy per member; numbers stay decimal text (exact to 38 digits).
+
+use std::collections::HashMap;
+
+use jiter::{Jiter, JiterError, Peek};
+
+use super::{AttributeValue, MAX_DEPTH, ValueError, normalize_number};
+
+fn json_err(e: JiterError) -> ValueError {
+    ValueError::Json(e.to_string())
+}
+
+/// Parses plain JSON text into an attribute value, keeping every number's digits (normalized as
+/// DynamoDB stores them). Refuses duplicate keys and nesting deeper than DynamoDB's 32 levels.
+pub fn parse(text: &str) -> Result<AttributeValue, ValueError> {
+    let mut jiter = Jiter::new(text.as_bytes());
+    let peek = jiter.peek().map_err(json_err)?;
+    let value = value(&mut jiter, peek, 1)?;
+    jiter.finish().map_err(json_err)?;
+    Ok(value)
+}
+
+/// `depth`: the nesting level of this value (DynamoDB allows [`MAX_DEPTH`]).
+fn value(jiter: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<AttributeValue, ValueError> {
+    match peek {
+        Peek::Null => {
+            jiter.known_null().map_err(json_err)?;
+            Ok(AttributeValue::Null(true))
+        }
+        Peek::True | Peek::False => Ok(AttributeValue::Bool(
+            jiter.known_bool(peek).map_err(json_err)?,
+        )),
+        Peek::String => Ok(AttributeValue::S(
+            jiter.known_str().map_err(json_err)?.to_owned(),
+        )),
+        Peek::Array => {
+            if depth > MAX_DEPTH {
+                return Err(ValueError::TooDeep);
+            }
+            let mut list = Vec::new();
+            let mut next = jiter.known_array().map_err(json_err)?;
+            while let Some(peek) = next {
+                list.push(value(jiter, peek, depth + 1)?);
+                next = jiter.array_step().map_err(json_err)?;
+            }
+            Ok(AttributeValue::L(list))
+        }
+        Peek::Object => {
+            if depth > MAX_DEPTH {
+                return Err(ValueError::TooDeep);
+            }
+            let mut map = HashMap::new();
+            let mut key = jiter.known_object().map_err(json_err)?.map(str::to_owned);
+            while let Some(name) = key {
+                let peek = jiter.peek().map_err(json_err)?;
+                let member = value(jiter, peek, depth + 1)?;
+                if map.contains_key(&name) {
+                    return Err(ValueError::DuplicateKey(name));
+                }
+                map.insert(name, member);
+                key = jiter.next_key().map_err(json_err)?.map(str::to_owned);
+            }
+            Ok(AttributeValue::M(map))
+        }
+        _ => {
+            let bytes = jiter.known_number_bytes(peek).map_err(json_err)?;
+            // jiter only hands over JSON number text, which is ASCII.
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| ValueError::Json("a number is not ASCII".into()))?;
+            Ok(AttributeValue::N(normalize_number(text)?))
+        }
+    }
+}
+
+/// What Transform needs to know of a row's attributes, read without building them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shape {
+    /// DynamoDB's size of the entries of the attributes map: Σ 1 + name + value
+    /// ([`crate::limits`]'s count of a map's members).
+    pub entries_size: usize,
+    /// How deeply the attributes map nests ([`crate::limits::depth`] of it: `{}` is 1).
+    pub depth: usize,
+    /// The length of its compact JSON as the pipeline writes it
+    /// ([`super::attributes_to_json_string`]).
+    pub json_len: usize,
+    /// Entries at the top level.
+    pub entries: usize,
+    /// A top-level name starts with `_`: the pipeline's own metadata and `_schemaVersion` live
+    /// there, so such a row goes through the rules on built values.
+    pub underscore_names: bool,
+    /// Some number is one JavaScript does not read exactly ([`crate::js_numbers::is_js_safe`]).
+    pub unsafe_numbers: bool,
+}
+
+/// Reads shapes, keeping its buffers (the names of the objects being read) from row to row.
+#[derive(Default)]
+pub struct ShapeReader {
+    names: Names,
+}
+
+/// The names of the objects being read, to find a duplicate: `used` strings of `names` hold
+/// them; the rest keep their buffers for the next names.
+#[derive(Default)]
+struct Names {
+    names: Vec<String>,
+    used: usize,
+}
+
+impl Names {
+    fn since(&self, mark: usize) -> &[String] {
+        &self.names[mark..self.used]
+    }
+
+    fn push(&mut self, name: &str) {
+        match self.names.get_mut(self.used) {
+            Some(buffer) => {
+                buffer.clear();
+                buffer.push_str(name);
+            }
+            None => self.names.push(name.to_string()),
+        }
+        self.used += 1;
+    }
+}
+
+impl ShapeReader {
+    /// See [`Shape::of_attributes`].
+    pub fn shape(&mut self, text: &str) -> Option<Shape> {
+        self.names.used = 0;
+        let mut jiter = Jiter::new(text.as_bytes());
+        if jiter.peek().ok()? != Peek::Object {
+            return None;
+        }
+        let mut shape = Shape::default();
+        let (size, depth, json_len) = shape.object(&mut jiter, 1, true, &mut self.names)?;
+        jiter.finish().ok()?;
+        // The map's own 3 bytes are the item's, not its entries'.
+        shape.entries_size = size - 3;
+        shape.depth = depth;
+        shape.json_len = json_len;
+        Some(shape)
+    }
+}
+
+impl Shape {
+    /// The shape of an attributes object, or `None` when the text is not one the pipeline
+    /// takes as it is (not JSON, not an object, a duplicate name, too deep, a number DynamoDB
+    /// refuses): [`parse`] names the reason.
+    pub fn of_attributes(text: &str) -> Option<Shape> {
+        ShapeReader::default().shape(text)
+    }
+
+    /// An object whose `{` is next: its DynamoDB size, depth and JSON length.
+    fn object(
+        &mut self,
+        jiter: &mut Jiter<'_>,
+        depth: usize,
+        top: bool,
+        names: &mut Names,
+    ) -> Option<(usize, usize, usize)> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        // Names of this object are kept from `mark` on, to find a duplicate.
+        let mark = names.used;
+        let (mut size, mut inner_depth, mut json_len) = (3, 0, 2);
+        let mut key = jiter.known_object().ok()?;
+        while let Some(name) = key {
+            if names.since(mark).iter().any(|n| n == name) {
+                return None;
+            }
+            if top {
+                self.entries += 1;
+                self.underscore_names |= name.starts_with('_');
+            }
+            json_len += usize::from(names.used > mark) + escaped_len(name) + 1;
+            size += 1 + name.len();
+            names.push(name);
+            let peek = jiter.peek().ok()?;
+            let (member_size, member_depth, member_json) =
+                self.value(jiter, peek, depth + 1, names)?;
+            size += member_size;
+            inner_depth = inner_depth.max(member_depth);
+            json_len += member_json;
+            key = jiter.next_key().ok()?;
+        }
+        names.used = mark;
+        Some((size, 1 + inner_depth, json_len))
+    }
+
+    /// A value: its DynamoDB size, depth ([`crate::limits::depth`]) and JSON length.
+    fn value(
+        &mut self,
+        jiter: &mut Jiter<'_>,
+        peek: Peek,
+        depth: usize,
+        names: &mut Names,
+    ) -> Option<(usize, usize, usize)> {
+        match peek {
+            Peek::Null => {
+                jiter.known_null().ok()?;
+                Some((1, 0, 4))
+            }
+            Peek::True | Peek::False => {
+                let b = jiter.known_bool(peek).ok()?;
+                Some((1, 0, if b { 4 } else { 5 }))
+            }
+            Peek::String => {
+                let s = jiter.known_str().ok()?;
+                Some((s.len(), 0, escaped_len(s)))
+            }
+            Peek::Array => {
+                if depth > MAX_DEPTH {
+                    return None;
+                }
+                let (mut size, mut inner_depth, mut json_len, mut count) = (3, 0, 2, 0usize);
+                let mut next = jiter.known_array().ok()?;
+                while let Some(peek) = next {
+                    let (s, d, j) = self.value(jiter, peek, depth + 1, names)?;
+                    size += 1 + s;
+                    inner_depth = inner_depth.max(d);
+                    json_len += usize::from(count > 0) + j;
+                    count += 1;
+                    next = jiter.array_step().ok()?;
+                }
+                Some((size, 1 + inner_depth, json_len))
+            }
+            Peek::Object => self.object(jiter, depth, false, names),
+            _ => {
+                let text = std::str::from_utf8(jiter.known_number_bytes(peek).ok()?).ok()?;
+                let owned;
+                let normalized = if super::is_normalized_number(text) {
+                    text
+                } else {
+                    owned = normalize_number(text).ok()?;
+                    owned.as_str()
+                };
+                self.unsafe_numbers |= !crate::js_numbers::is_js_safe(normalized);
+                Some((crate::limits::number_size(normalized), 0, normalized.len()))
+            }
+        }
+    }
+}
+
+/// The length of `s` as serde_json writes it in a JSON string, quotes included: `"` and `\`
+/// and the short control escapes take 2 bytes, other control characters 6 (`\u001f`).
+pub fn escaped_len(s: &str) -> usize {
+    2 + s.len()
+        + s.bytes()
+            .map(|b| match b {
+                b'"' | b'\\' | 0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 1,
+                0x00..=0x1f => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Attributes, attributes_to_json_string};
+    use proptest::prelude::*;
+
+    fn shape_by_values(attributes: &Attributes) -> Shape {
+        let map = AttributeValue::M(attributes.clone().into_iter().collect());
+        let mut unsafe_numbers = false;
+        let mut copy = attributes.clone();
+        if crate::js_numbers::apply(&mut copy, crate::js_numbers::UnsafeNumbers::Reject).is_err() {
+            unsafe_numbers = true;
+        }
+        Shape {
+            entries_size: crate::limits::value_size(&map) - 3,
+            depth: crate::limits::depth(&map),
+            json_len: attributes_to_json_string(attributes).len(),
+            entries: attributes.len(),
+            underscore_names: attributes.keys().any(|k| k.starts_with('_')),
+            unsafe_numbers,
+        }
+    }
+
+    #[test]
+    fn numbers_keep_their_digits_and_bad_text_is_refused() {
+        for bad in [
+            "01", "1.", ".5", "-", "+1", "1e", "NaN", "Infinity", "0x10", "1 2", "",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} must be refused");
+            assert_eq!(
+                Shape::of_attributes(&format!("{{\"a\":{bad}}}")),
+                None,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse("-1.50e2").unwrap(), AttributeValue::N("-150".into()));
+        assert_eq!(
+            parse(" [12345678901234567890123456789012345678] ").unwrap(),
+            AttributeValue::L(vec![AttributeValue::N(
+                "12345678901234567890123456789012345678".into()
+            )])
+        );
+        assert!(matches!(parse("1e126"), Err(ValueError::Number(..))));
+    }
+
+    #[test]
+    fn shapes_of_refused_text_are_none() {
+        for bad in [
+            "[1]",
+            "\"x\"",
+            "{\"a\":1,\"a\":2}",
+            "{\"a\":{\"b\":1,\"b\":1}}",
+            "{\"a\":1}x",
+            "{\"a\":1e200}",
+            "{\"a\":",
+        ] {
+            assert_eq!(Shape::of_attributes(bad), None, "{bad}");
+        }
+        let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        assert!(Shape::of_attributes(&deep(31)).is_some());
+        assert_eq!(Shape::of_attributes(&deep(32)), None);
+        assert!(parse(&deep(31)).is_ok());
+        assert_eq!(parse(&deep(32)), Err(ValueError::TooDeep));
+        // The same name in two objects is no duplicate.
+        assert!(Shape::of_attributes(r#"{"a":{"a":1},"b":{"a":2}}"#).is_some());
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            any::<u64>().prop_map(|n| serde_json::json!(n)),
+            (-1e12f64..1e12).prop_map(|f| serde_json::json!(f)),
+            "[a-z\"\\\\\u{0}-\u{1f}é😀/]{0,12}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(6, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+                prop::collection::btree_map("_?[a-c\"\u{1}]{0,3}", inner, 0..5)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// The shape read from the text is the one computed from the parsed values, whatever
+        /// the spacing and escapes of the text.
+        #[test]
+        fn shape_equals_the_values_shape(
+            members in prop::collection::btree_map("_?[a-z\u{7f}]{1,6}", json_value(), 0..6),
+            pretty in any::<bool>(),
+            ascii in any::<bool>(),
+        ) {
+            let object = serde_json::Value::Object(members.into_iter().collect());
+            let mut text = if pretty {
+                serde_json::to_string_pretty(&object).unwrap()
+            } else {
+                serde_json::to_string(&object).unwrap()
+            };
+            if ascii {
+                // Escape every non-ASCII character (\uXXXX, surrogate pairs): same values.
+                text = text.chars().map(|c| if c.is_ascii() { c.to_string() } else {
+                    let mut buf = [0u16; 2];
+                    c.encode_utf16(&mut buf).iter().map(|u| format!("\\u{u:04x}")).collect()
+                }).collect();
+            }
+            let attributes = crate::value::attributes_from_json_str(&text).unwrap();
+            prop_assert_eq!(Shape::of_attributes(&text), Some(shape_by_values(&attributes)));
+        }
+    }
+}
