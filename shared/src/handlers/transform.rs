@@ -450,7 +450,7 @@ impl SeenKeys {
     async fn earlier<A>(
         &mut self,
         row: &MigrationRow<A>,
-        writer: &ChunkWriter<'_>,
+        writer: &mut ChunkWriter<'_>,
     ) -> Result<Option<Option<u64>>, Error> {
         let parts = (
             row.target_type(),
@@ -465,6 +465,7 @@ impl SeenKeys {
             return Ok(Some(Some(row.line)));
         }
         // The most recent chunks first: a duplicate is most often near its first row.
+        writer.finish_all().await?;
         for index in (1..=writer.entries.len() as u32).rev() {
             if self.chunk_reads >= MAX_CHUNK_READS {
                 return Ok(Some(None));
@@ -479,16 +480,23 @@ impl SeenKeys {
     }
 }
 
+/// Chunks being written at once: a put of the local store syncs its file (≈2 ms), so the
+/// writer does not wait for each before it fills the next.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
 struct ChunkWriter<'a> {
     deps: &'a Deps,
     job: &'a PreparedJob,
     artifacts: &'a JobArtifacts,
     rows: Vec<(MigrationRow<RowAttributes>, String)>,
     entries: Vec<ChunkEntry>,
+    /// Chunk puts under way, oldest first (each serializes and writes its rows).
+    saving: std::collections::VecDeque<tokio::task::JoinHandle<Result<ChunkEntry, Error>>>,
 }
 
 impl ChunkWriter<'_> {
-    /// Checks references of the buffered rows, writes the good ones as a chunk, returns the rejected.
+    /// Checks references of the buffered rows, starts writing the good ones as a chunk, returns
+    /// the rejected.
     async fn flush(&mut self) -> Result<Vec<Rejection>, Error> {
         if self.rows.is_empty() {
             return Ok(Vec::new());
@@ -498,11 +506,34 @@ impl ChunkWriter<'_> {
         if good.is_empty() {
             return Ok(rejected);
         }
-        let index = self.entries.len() as u32 + 1;
-        let entry = self.artifacts.save_chunk(index, &good).await?;
-        self.entries.push(entry);
-        crate::kill_points::reached("transform:chunk");
+        while self.saving.len() >= CHUNKS_IN_FLIGHT {
+            self.finish_oldest().await?;
+        }
+        let index = (self.entries.len() + self.saving.len()) as u32 + 1;
+        let artifacts = self.artifacts.clone();
+        self.saving.push_back(tokio::spawn(async move {
+            artifacts.save_chunk(index, &good).await
+        }));
         Ok(rejected)
+    }
+
+    async fn finish_oldest(&mut self) -> Result<(), Error> {
+        if let Some(saving) = self.saving.pop_front() {
+            let entry = saving
+                .await
+                .map_err(|e| Error::Retryable(format!("writing a chunk failed: {e}")))??;
+            self.entries.push(entry);
+            crate::kill_points::reached("transform:chunk");
+        }
+        Ok(())
+    }
+
+    /// Waits until every chunk started is written (before one is read back, and at the end).
+    async fn finish_all(&mut self) -> Result<(), Error> {
+        while !self.saving.is_empty() {
+            self.finish_oldest().await?;
+        }
+        Ok(())
     }
 }
 
@@ -699,6 +730,7 @@ async fn transform(
         artifacts,
         rows: Vec::with_capacity(deps.chunk_rows),
         entries: Vec::new(),
+        saving: Default::default(),
     };
     let (mut total, mut rejected) = (0u64, 0u64);
     let mut reject = |r: &Rejection, rejected: &mut u64| -> Result<(), Error> {
@@ -725,7 +757,7 @@ async fn transform(
                 } => {
                     total += 1;
                     let checked = match verdict {
-                        Ok(()) => match seen.earlier(&row, &writer).await? {
+                        Ok(()) => match seen.earlier(&row, &mut writer).await? {
                             None => Ok(()),
                             Some(first) => Err((
                                 "sourceSk".to_string(),
@@ -771,6 +803,7 @@ async fn transform(
     for r in writer.flush().await? {
         reject(&r, &mut rejected)?;
     }
+    writer.finish_all().await?;
     deps.progress.rows("Transform", total, Some((size, size)));
     let mut out = rejected_out.into_inner().map_err(StoreError::from)?;
     out.flush().map_err(StoreError::from)?;
