@@ -625,7 +625,11 @@ impl StreamReader for SqliteTables {
         );
         let wants = |e: StreamEventName| events.contains(&e);
         let (rows, next): (Vec<Row>, i64) = {
-            let conn = self.lock()?;
+            let guard = self.lock()?;
+            // One read transaction: both statements below see one snapshot. Another process on
+            // the same state directory may commit between two autocommit reads, and the
+            // stream's end read second would then pass a record the first never returned.
+            let conn = guard.unchecked_transaction().map_err(sql_err)?;
             let Some(meta) = self.table(&conn, table, false)? else {
                 return Ok((Vec::new(), position.clone()));
             };
@@ -663,8 +667,8 @@ impl StreamReader for SqliteTables {
                 })
                 .map_err(sql_err)?;
             // A short page read everything up to the stream's end: the position passes the
-            // records left out after the last one returned (read under the same lock, so no
-            // write slipped in between).
+            // records left out after the last one returned (read in the same transaction, so
+            // no write slipped in between, from this process or another).
             let next = if rows.len() < limit {
                 conn.prepare_cached("SELECT max(seq) FROM stream_records WHERE tbl = ?1")
                     .and_then(|mut s| s.query_row(params![meta.id], |r| r.get::<_, Option<i64>>(0)))
