@@ -113,11 +113,19 @@ fn nested_products_csv(n: usize, changed: impl Fn(usize) -> bool) -> String {
 
 /// Kept small: moto copies a whole table for every TransactWriteItems, so its cost grows with
 /// the table; 300 rows in 6 chunks cover batching, chunking and history all the same.
+/// `PARITY_ROWS` (a multiple of 50) runs it larger, to measure the client's CPU per row: the
+/// slope between two sizes leaves out what a job costs whatever its size.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
     let Some(c) = moto::clients().await else {
         return;
     };
+    let rows: u64 = std::env::var("PARITY_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| n % 50 == 0 && *n >= 50)
+        .unwrap_or(300);
+    let chunks = rows / 50;
     let aws = aws_runner(&c).await;
     let dir = tempfile::tempdir().unwrap();
     let mut local = LocalPipeline::open(dir.path(), DEFINITION).unwrap();
@@ -128,8 +136,8 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
     local.deps.tables = local_requests.clone();
 
     // An import, then a re-import where 30 rows changed (so history has rows too).
-    let first = nested_products_csv(300, |_| false);
-    let second = nested_products_csv(300, |i| i % 10 == 0);
+    let first = nested_products_csv(rows as usize, |_| false);
+    let second = nested_products_csv(rows as usize, |i| i % 10 == 0);
     for (job_id, csv) in [("parity-1", &first), ("parity-2", &second)] {
         let key = format!("incoming/{job_id}.csv");
         aws.deps
@@ -170,18 +178,19 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
             on_moto, on_sqlite,
             "{job_id}: table requests on moto and SQLite"
         );
-        let per_row = on_moto.requests() as f64 / 300.0;
+        let per_row = on_moto.requests() as f64 / rows as f64;
         eprintln!(
-            "{job_id} on moto: {} requests ({per_row:.3} per row) {:?}; client CPU {:.0} µs per row",
+            "{job_id} on moto: {rows} rows, {} requests ({per_row:.3} per row) {:?}; client CPU {:.3} s ({:.0} µs per row)",
             on_moto.requests(),
             on_moto.0,
-            client_cpu * 1e6 / 300.0
+            client_cpu,
+            client_cpu * 1e6 / rows as f64
         );
         if job_id == "parity-1" {
             // 300 rows, chunks of 50: 6 BatchGetItem + 6 TransactWriteItems in Process, 6
             // BatchGetItem in Verify (one per chunk result), and the job record's reads and writes.
-            assert_eq!(on_moto.0["TransactWriteItems"].requests, 6);
-            assert_eq!(on_moto.0["BatchGetItem"].requests, 6 + 6);
+            assert_eq!(on_moto.0["TransactWriteItems"].requests, chunks);
+            assert_eq!(on_moto.0["BatchGetItem"].requests, chunks + chunks);
             assert!(
                 per_row <= 0.08,
                 "{per_row} requests per row on a fresh import"
@@ -193,9 +202,13 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
     let names = &aws.deps.table_names;
     let local_names = &local.deps.table_names;
     for (aws_table, local_table, expected) in [
-        (&names.command, &local_names.command, 330),
-        (&names.data, &local_names.data, 300),
-        (&names.history, &local_names.history, 30),
+        (
+            &names.command,
+            &local_names.command,
+            (rows + rows / 10) as usize,
+        ),
+        (&names.data, &local_names.data, rows as usize),
+        (&names.history, &local_names.history, (rows / 10) as usize),
     ] {
         let on_aws = table_contents(aws.deps.tables.as_ref(), aws_table).await;
         let on_local = table_contents(local.deps.tables.as_ref(), local_table).await;
