@@ -321,8 +321,6 @@ pub enum Plan {
     Write { outcome: RowOutcome, puts: Vec<Put> },
 }
 
-/// Plans one row against the current data rows (`target` at the row's target key, `source`
-/// at its source key when the mode moves entities), their `s3://` attributes resolved.
 /// Whether publishing `row` over the stored entity `existing` would change nothing by the
 /// dirty-field rule ([`compare`] of [`map_row`]'s result), decided without mapping the row:
 /// every field the row sets is the stored one, and its attributes are contained in the stored
@@ -350,20 +348,18 @@ pub fn is_unchanged(row: &MigrationRow, existing: &EntityRow, ctx: &PublishConte
         a.iter().filter(|(k, _)| !model::is_metadata(k))
     }
     match ctx.attributes_mode {
-        AttributesMode::Merge => row
-            .attributes
-            .iter()
-            .filter(|(k, _)| !model::is_metadata(k))
-            .all(|(k, v)| {
-                existing
-                    .attributes
-                    .get(k)
-                    .is_some_and(|stored| crate::merge::is_merged_into(v, stored))
-            }),
+        AttributesMode::Merge => own(&row.attributes).all(|(k, v)| {
+            existing
+                .attributes
+                .get(k)
+                .is_some_and(|stored| crate::merge::is_merged_into(v, stored))
+        }),
         AttributesMode::Replace => own(&row.attributes).eq(own(&existing.attributes)),
     }
 }
 
+/// Plans one row against the current data rows (`target` at the row's target key, `source`
+/// at its source key when the mode moves entities), their `s3://` attributes resolved.
 pub fn plan_row(
     row: &MigrationRow,
     target: Option<&EntityRow>,
@@ -417,17 +413,17 @@ pub fn plan_row(
     // An unchanged row is known by comparing it with the stored entity directly: most rows of a
     // re-run are, and mapping one (merge, metadata, a whole new row) only to find it equal
     // would cost more than the rest of its planning.
-    let (next, comparison) = match target {
-        Some(t) if is_unchanged(row, t, ctx) => (None, Comparison::Equal),
+    // `None`: publishing would change nothing (EQUAL).
+    let next = match target {
+        Some(t) if is_unchanged(row, t, ctx) => None,
         _ => {
             let next = map_row(row, target, ctx, ttls.get(row.target_tenant()));
-            let comparison = compare(&next, target, row.ttl.is_some());
-            (Some(next), comparison)
+            (compare(&next, target, row.ttl.is_some()) != Comparison::Equal).then_some(next)
         }
     };
     let mut puts = Vec::new();
-    let mut result = match (comparison, next) {
-        (Comparison::Equal, _) => {
+    let mut result = match next {
+        None => {
             let t = target.map(|t| t.version);
             let mut done = outcome(Outcome::Unchanged, t, t, None);
             if let Some(t) = target.filter(|t| written_by(t, ctx)) {
@@ -442,8 +438,9 @@ pub fn plan_row(
             }
             done
         }
-        (Comparison::NotExist | Comparison::Changed, Some(next)) => {
-            let kind = if comparison == Comparison::NotExist {
+        Some(next) => {
+            // NOT_EXIST (no stored entity) or CHANGED.
+            let kind = if target.is_none() {
                 Outcome::Created
             } else {
                 Outcome::Updated
@@ -452,13 +449,6 @@ pub fn plan_row(
             puts.extend(publish_puts(next, &ctx.tables, ctx.publish_mode));
             written
         }
-        // A comparison other than Equal is always made on a mapped row.
-        (Comparison::NotExist | Comparison::Changed, None) => outcome(
-            Outcome::Failed,
-            target.map(|t| t.version),
-            None,
-            Some("internal: a changed row without its next version".into()),
-        ),
     };
 
     if moves {

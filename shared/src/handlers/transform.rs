@@ -215,11 +215,20 @@ impl RowRules {
         &mut self,
         row: MigrationRow<RowAttributes>,
     ) -> (MigrationRow<RowAttributes>, Result<(), (String, String)>) {
-        // The column is read here, on the rules' thread, rather than by the CSV parser.
-        let (row, text) = row.with_attributes(RowAttributes::default());
-        let row = match text.read(&mut self.shapes) {
+        // The column is read here, on the rules' thread, rather than by the CSV parser: as text
+        // with its shape where the row may be written as read, else straight into values.
+        let (row, column) = row.with_attributes(());
+        let attributes = if self.text_rows || self.restores {
+            column.read(&mut self.shapes)
+        } else {
+            column.into_column_values().map(RowAttributes::Values)
+        };
+        let row = match attributes {
             Ok(attributes) => row.with_attributes(attributes).0,
-            Err(reason) => return (row, Err(("attributes".to_string(), reason))),
+            Err(reason) => {
+                let row = row.with_attributes(RowAttributes::default()).0;
+                return (row, Err(("attributes".to_string(), reason)));
+            }
         };
         if self.restores {
             return (row, Ok(()));
@@ -238,20 +247,18 @@ impl RowRules {
             });
             return (row, verdict);
         }
-        let (row, attributes) = row.with_attributes(Attributes::new());
-        let (mut row, verdict) = match attributes.into_values() {
-            Ok(attributes) => {
-                let (mut row, _) = row.with_attributes(attributes);
-                let verdict = self.apply_to_values(&mut row);
-                (row, verdict)
-            }
-            Err(e) => (row, Err(("attributes".to_string(), e.to_string()))),
+        let mut failed = None;
+        let mut row = row.map_attributes(|a| {
+            a.into_values().unwrap_or_else(|e| {
+                failed = Some(e.to_string());
+                Attributes::new()
+            })
+        });
+        let verdict = match failed {
+            Some(reason) => Err(("attributes".to_string(), reason)),
+            None => self.apply_to_values(&mut row),
         };
-        let attributes = std::mem::take(&mut row.attributes);
-        (
-            row.with_attributes(RowAttributes::Values(attributes)).0,
-            verdict,
-        )
+        (row.map_attributes(RowAttributes::Values), verdict)
     }
 
     /// `seq` and `ttl` are read by the app's JavaScript whatever the job says.

@@ -111,15 +111,15 @@ impl RowAttributes {
         {
             return Ok(RowAttributes::Json { text, shape });
         }
-        match crate::value::attributes_from_json_str(&text) {
-            Ok(values) => Ok(RowAttributes::Values(values)),
-            Err(ValueError::Json(e)) if text.trim().is_empty() => Err(format!(
-                "is empty; write {{}} for no attributes ({e})"
-            )),
-            Err(_) if crate::large_attributes::is_pointer(text.trim()) => Err(
-                "is an s3:// pointer to attributes kept in S3 that could not be read (see the export's log); the row is left out".into(),
-            ),
-            Err(e) => Err(e.to_string()),
+        column_values(&text).map(RowAttributes::Values)
+    }
+
+    /// The attributes as values: an unread column parsed straight into values (no shape read
+    /// first). `Err` is the reason the row is rejected (column `attributes`).
+    pub fn into_column_values(self) -> Result<Attributes, String> {
+        match self {
+            RowAttributes::Text(text) => column_values(&text),
+            other => other.into_values().map_err(|e| e.to_string()),
         }
     }
 
@@ -131,6 +131,19 @@ impl RowAttributes {
             RowAttributes::Values(v) => Ok(v),
         }
     }
+}
+
+/// The `attributes` column as values, or why the row is rejected.
+fn column_values(text: &str) -> Result<Attributes, String> {
+    crate::value::attributes_from_json_str(text).map_err(|e| match e {
+        ValueError::Json(e) if text.trim().is_empty() => {
+            format!("is empty; write {{}} for no attributes ({e})")
+        }
+        _ if crate::large_attributes::is_pointer(text.trim()) => {
+            "is an s3:// pointer to attributes kept in S3 that could not be read (see the export's log); the row is left out".into()
+        }
+        e => e.to_string(),
+    })
 }
 
 impl<A> MigrationRow<A> {
@@ -168,6 +181,12 @@ impl<A> MigrationRow<A> {
             },
             own,
         )
+    }
+
+    /// The same row with its attributes turned into others by `f`.
+    pub fn map_attributes<B>(self, f: impl FnOnce(A) -> B) -> MigrationRow<B> {
+        let (row, own) = self.with_attributes(());
+        row.with_attributes(f(own)).0
     }
 
     /// TYPE: the `type` column, else the part of `sourcePk` before its last `#`.

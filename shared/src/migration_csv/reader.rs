@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use super::{MigrationRow, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, Rejection, RowAttributes, quoting};
 use crate::keys::{self, VER_SEPARATOR};
-use crate::value::plain_json::ShapeReader;
 use crate::value::{self, Attributes};
 
 /// What a header can get wrong; it fails the whole job before anything is written.
@@ -138,10 +137,9 @@ pub struct MigrationCsvReader<R: Read> {
     columns: Columns,
     names: Vec<String>,
     record: csv::ByteRecord,
-    /// The raw text of the record last returned (for a rejection decided after parsing).
+    /// The raw text of the record the iterator returned last (for a rejection decided after
+    /// parsing; [`Self::next_record`] hands each record's text over instead).
     last_record: String,
-    /// Reads the shape of each row's attributes (its buffers kept from row to row).
-    shapes: ShapeReader,
 }
 
 impl<R: Read> MigrationCsvReader<R> {
@@ -226,7 +224,6 @@ impl<R: Read> MigrationCsvReader<R> {
             names,
             record: csv::ByteRecord::new(),
             last_record: String::new(),
-            shapes: ShapeReader::default(),
         })
     }
 
@@ -464,11 +461,8 @@ impl<R: Read> Iterator for MigrationCsvReader<R> {
         let item = match item {
             CsvItem::Rejected(r) => CsvItem::Rejected(r),
             CsvItem::Row(row) => {
-                let (row, attributes) = row.with_attributes(Attributes::new());
-                match attributes
-                    .read(&mut self.shapes)
-                    .and_then(|a| a.into_values().map_err(|e| e.to_string()))
-                {
+                let (row, attributes) = row.with_attributes(());
+                match attributes.into_column_values() {
                     Ok(values) => CsvItem::Row(row.with_attributes(values).0),
                     Err(reason) => CsvItem::Rejected(Rejection {
                         line: row.line,
