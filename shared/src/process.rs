@@ -260,7 +260,7 @@ pub async fn process_rows(
                 group_units = 0;
             }
             group_units += units;
-            group.push(row, outcome, puts);
+            group.push(row, outcome, puts, units);
         }
         if !group.rows.is_empty() {
             outcomes.extend(send_group(table, objects, group, ctx, dry_run).await?);
@@ -269,18 +269,25 @@ pub async fn process_rows(
     Ok(outcomes)
 }
 
-/// Rows that go out in one transaction: each row's planned outcome and its range of `puts`.
+/// Rows that go out in one transaction: each row's planned outcome, its range of `puts` and
+/// their write units (an item's size is measured once, when its row joins the group).
 #[derive(Default)]
 struct Group<'a> {
     rows: Vec<(&'a MigrationRow, RowOutcome, std::ops::Range<usize>)>,
     puts: Vec<Put>,
+    units: Vec<u64>,
 }
 
 impl<'a> Group<'a> {
-    fn push(&mut self, row: &'a MigrationRow, outcome: RowOutcome, puts: Vec<Put>) {
+    fn push(&mut self, row: &'a MigrationRow, outcome: RowOutcome, puts: Vec<Put>, units: u64) {
         let start = self.puts.len();
         self.puts.extend(puts);
         self.rows.push((row, outcome, start..self.puts.len()));
+        self.units.push(units);
+    }
+
+    fn total_units(&self) -> u64 {
+        self.units.iter().sum()
     }
 
     fn outcomes(self) -> Vec<RowOutcome> {
@@ -297,12 +304,7 @@ async fn send_group(
     dry_run: bool,
 ) -> Result<Vec<RowOutcome>, Error> {
     if dry_run {
-        let units = group
-            .rows
-            .iter()
-            .map(|(_, _, range)| transact_units(&group.puts[range.clone()]))
-            .sum();
-        ctx.writes.record(units);
+        ctx.writes.record(group.total_units());
         return Ok(group.outcomes());
     }
     write_group(table, objects, group, ctx).await
@@ -315,7 +317,7 @@ async fn write_group(
     ctx: &PublishContext,
 ) -> Result<Vec<RowOutcome>, Error> {
     if group.rows.len() > 1 {
-        ctx.writes.charge(transact_units(&group.puts)).await;
+        ctx.writes.charge(group.total_units()).await;
         crate::kill_points::reached("process:before-write");
         match table.transact_write(&group.puts).await {
             Ok(()) => {
@@ -329,8 +331,8 @@ async fn write_group(
         }
     }
     let mut out = Vec::with_capacity(group.rows.len());
-    for (row, outcome, range) in group.rows {
-        out.push(write_row(table, objects, row, outcome, &group.puts[range], ctx).await?);
+    for ((row, outcome, range), units) in group.rows.into_iter().zip(group.units) {
+        out.push(write_row(table, objects, row, outcome, &group.puts[range], units, ctx).await?);
     }
     Ok(out)
 }
@@ -341,12 +343,13 @@ async fn write_row(
     row: &MigrationRow,
     planned: RowOutcome,
     puts: &[Put],
+    units: u64,
     ctx: &PublishContext,
 ) -> Result<RowOutcome, Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        ctx.writes.charge(transact_units(puts)).await;
+        ctx.writes.charge(units).await;
         match table.transact_write(puts).await {
             Ok(()) => return Ok(planned),
             Err(WriteError::Cancelled(reasons))

@@ -407,12 +407,17 @@ impl BatchGetItems for SqliteTables {
             let Some(meta) = self.table(&conn, table, false)? else {
                 return Ok(Vec::new());
             };
+            // One read transaction for the batch: one snapshot, and SQLite takes its file and
+            // WAL read locks once per batch instead of once per key (each autocommit read was
+            // four fcntl calls and a WAL-index check).
+            let tx = conn.unchecked_transaction().map_err(sql_err)?;
             let mut bodies = Vec::with_capacity(keys.len());
             for key in keys {
-                if let Some((_, body)) = Self::read_body(&conn, meta.id, key)? {
+                if let Some((_, body)) = Self::read_body(&tx, meta.id, key)? {
                     bodies.push(body);
                 }
             }
+            tx.finish().map_err(sql_err)?;
             bodies
         };
         bodies.iter().map(|b| codec::decode(b)).collect()
