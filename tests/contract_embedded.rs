@@ -17,6 +17,20 @@ async fn sqlite() -> Option<TableFixture> {
     })
 }
 
+/// The store on a file, as `migrate` opens it (WAL, the checkpoint thread), kept in a
+/// directory that lives as long as the test process.
+async fn sqlite_file() -> Option<TableFixture> {
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let t = Arc::new(SqliteTables::open(&dir.path().join("tables.sqlite3")).unwrap());
+    t.enable_stream("streamed").unwrap();
+    Some(TableFixture {
+        table: t.clone(),
+        streams: t,
+        plain: "contract".into(),
+        streamed: "streamed".into(),
+    })
+}
+
 async fn directory() -> Option<ObjectFixture> {
     let dir = tempfile::tempdir().unwrap();
     Some(ObjectFixture {
@@ -43,6 +57,10 @@ mod table_user_directory {
 
 mod sqlite_table {
     integration_tests::table_contract!(super::sqlite);
+}
+
+mod sqlite_file_table {
+    integration_tests::table_contract!(super::sqlite_file);
 }
 
 mod directory_objects {

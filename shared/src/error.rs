@@ -45,7 +45,7 @@ impl fmt::Display for ErrorType {
 }
 
 /// A failure of a table or object store call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Throttling, a timeout, a dropped connection, a locked database: the same call may succeed later.
     #[error("store temporarily unavailable: {0}")]

@@ -248,6 +248,7 @@ pub async fn process_rows(
         // group's puts are moved into one list, each row keeping its range of it, so the
         // group's transaction and a row's own one (the fallback) send the same puts uncopied.
         let max_units = ctx.writes.max_request_units();
+        let mut groups = Vec::new();
         let mut group = Group::default();
         let mut group_units = 0;
         for (row, outcome, puts) in pending {
@@ -255,18 +256,77 @@ pub async fn process_rows(
             let full = group.puts.len() + puts.len() > MAX_TRANSACT_ITEMS
                 || max_units.is_some_and(|m| group_units + units > m);
             if full && !group.rows.is_empty() {
-                let done = std::mem::take(&mut group);
-                outcomes.extend(send_group(table, objects, done, ctx, dry_run).await?);
+                groups.push(std::mem::take(&mut group));
                 group_units = 0;
             }
             group_units += units;
             group.push(row, outcome, puts, units);
         }
         if !group.rows.is_empty() {
-            outcomes.extend(send_group(table, objects, group, ctx, dry_run).await?);
+            groups.push(group);
+        }
+        if dry_run || max_units.is_some() {
+            // A dry run meters each group; a write budget paces each group as it goes out.
+            for group in groups {
+                outcomes.extend(send_group(table, objects, group, ctx, dry_run).await?);
+            }
+        } else {
+            outcomes.extend(write_groups(table, objects, groups, ctx).await?);
         }
     }
     Ok(outcomes)
+}
+
+/// Writes a wave's groups (no write budget to pace them): the groups of several rows go to the
+/// store in one call — still one `TransactWriteItems` each, but the embedded store commits
+/// them together, one SQLite commit per wave instead of one per group. A refused group is then
+/// written row by row, and a group of one row takes the row's own path, as in [`write_group`].
+async fn write_groups(
+    table: &dyn Table,
+    objects: &dyn ObjectStore,
+    groups: Vec<Group<'_>>,
+    ctx: &PublishContext,
+) -> Result<Vec<RowOutcome>, Error> {
+    let transactions: Vec<&[Put]> = groups
+        .iter()
+        .filter(|g| g.rows.len() > 1)
+        .map(|g| g.puts.as_slice())
+        .collect();
+    let results = if transactions.is_empty() {
+        Vec::new()
+    } else {
+        for group in groups.iter().filter(|g| g.rows.len() > 1) {
+            ctx.writes.charge(group.total_units()).await;
+        }
+        crate::kill_points::reached("process:before-write");
+        table.transact_write_all(&transactions).await
+    };
+    drop(transactions);
+    let mut results = results.into_iter();
+    let mut out = Vec::new();
+    for group in groups {
+        if group.rows.len() == 1 {
+            out.extend(write_group(table, objects, group, ctx).await?);
+            continue;
+        }
+        match results.next() {
+            Some(Ok(())) => {
+                crate::kill_points::reached("process:after-write");
+                out.extend(group.outcomes());
+            }
+            Some(Err(WriteError::Store(e))) if e.is_retriable() => return Err(e.into()),
+            Some(Err(e)) => {
+                tracing::debug!(rows = group.rows.len(), error = %e, "group transaction refused; writing row by row");
+                out.extend(write_rows(table, objects, group, ctx).await?);
+            }
+            None => {
+                return Err(Error::Retryable(
+                    "the table store returned fewer transaction results than it was sent".into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Rows that go out in one transaction: each row's planned outcome, its range of `puts` and
@@ -330,6 +390,16 @@ async fn write_group(
             }
         }
     }
+    write_rows(table, objects, group, ctx).await
+}
+
+/// Writes a group's rows one transaction each (a refused group's fallback, or a group of one).
+async fn write_rows(
+    table: &dyn Table,
+    objects: &dyn ObjectStore,
+    group: Group<'_>,
+    ctx: &PublishContext,
+) -> Result<Vec<RowOutcome>, Error> {
     let mut out = Vec::with_capacity(group.rows.len());
     for ((row, outcome, range), units) in group.rows.into_iter().zip(group.units) {
         out.push(write_row(table, objects, row, outcome, &group.puts[range], units, ctx).await?);

@@ -151,6 +151,14 @@ impl TransactWrite for CountedTable {
         self.count("TransactWriteItems", puts.len());
         self.inner.transact_write(puts).await
     }
+
+    /// One `TransactWriteItems` request per transaction, however the store commits them.
+    async fn transact_write_all(&self, transactions: &[&[Put]]) -> Vec<Result<(), WriteError>> {
+        for puts in transactions {
+            self.count("TransactWriteItems", puts.len());
+        }
+        self.inner.transact_write_all(transactions).await
+    }
 }
 
 #[cfg(all(test, feature = "embedded"))]

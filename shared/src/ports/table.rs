@@ -128,6 +128,20 @@ pub trait PutItem: Send + Sync {
 pub trait TransactWrite: Send + Sync {
     /// All or nothing, up to [`MAX_TRANSACT_ITEMS`] puts on distinct items.
     async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError>;
+
+    /// Several transactions, one result each, in order: each is all or nothing on its own and
+    /// sees the ones before it, exactly as if they were sent one after the other (one
+    /// `TransactWriteItems` request each). A result is `Ok` only once that transaction is
+    /// durable. The default sends them one after the other; the embedded store commits them
+    /// together (one SQLite commit and WAL append for the lot instead of one per transaction,
+    /// a savepoint per transaction keeping each atomic).
+    async fn transact_write_all(&self, transactions: &[&[Put]]) -> Vec<Result<(), WriteError>> {
+        let mut out = Vec::with_capacity(transactions.len());
+        for puts in transactions {
+            out.push(self.transact_write(puts).await);
+        }
+        out
+    }
 }
 
 /// Everything the pipeline needs from a table store.

@@ -49,6 +49,9 @@ pub mod table_clauses {
     pub async fn transactions(f: &TableFixture) {
         table::check_transactions(f.table.as_ref(), &f.plain).await;
     }
+    pub async fn transaction_batches(f: &TableFixture) {
+        table::check_transaction_batches(f.table.as_ref(), f.streams.as_ref(), &f.streamed).await;
+    }
     pub async fn query_scan(f: &TableFixture) {
         table::check_query_scan(f.table.as_ref(), &f.plain).await;
     }
@@ -62,7 +65,7 @@ pub mod table_clauses {
 #[macro_export]
 macro_rules! table_contract {
     ($fixture:path) => {
-        $crate::table_contract!(@clauses $fixture; put_get, limits, transactions, query_scan, stream);
+        $crate::table_contract!(@clauses $fixture; put_get, limits, transactions, transaction_batches, query_scan, stream);
     };
     (@clauses $fixture:path; $($clause:ident),*) => {
         $(

@@ -235,6 +235,95 @@ pub async fn check_transactions(t: &dyn Table, table: &str) {
         .expect("100 items are accepted");
 }
 
+/// Several transactions in one call: one result each, in order; each all or nothing on its
+/// own (a refused one leaves nothing, the others stand); each sees the ones before it; a
+/// refused one leaves no stream record.
+pub async fn check_transaction_batches(t: &dyn Table, streams: &dyn StreamReader, table: &str) {
+    let (_, start) = drain(
+        streams,
+        table,
+        StreamPosition::default(),
+        &StreamEventName::ALL,
+    )
+    .await;
+    let first = [
+        Put::new(table, item("B#t", "1", 1, "a"), Condition::NotExists),
+        Put::new(table, item("B#t", "2", 1, "a"), Condition::NotExists),
+    ];
+    // Refused: "1" exists since the first transaction of this very call.
+    let second = [
+        Put::new(table, item("B#t", "3", 1, "lost"), Condition::NotExists),
+        Put::new(table, item("B#t", "1", 1, "b"), Condition::NotExists),
+    ];
+    // Accepted: "3" was rolled back with the second, and "2" is at version 1.
+    let third = [
+        Put::new(table, item("B#t", "3", 1, "kept"), Condition::NotExists),
+        Put::new(table, item("B#t", "2", 2, "b"), Condition::VersionEquals(1)),
+    ];
+    // Refused before any read: two operations on one item.
+    let fourth = [
+        Put::new(table, item("B#t", "4", 1, "a"), Condition::None),
+        Put::new(table, item("B#t", "4", 1, "b"), Condition::None),
+    ];
+    let results = t
+        .transact_write_all(&[&first, &second, &third, &fourth])
+        .await;
+    assert_eq!(results.len(), 4, "one result per transaction");
+    assert!(results[0].is_ok(), "first: {:?}", results[0]);
+    match &results[1] {
+        Err(WriteError::Cancelled(reasons)) => assert_eq!(
+            reasons[1],
+            CancellationReason::ConditionalCheckFailed,
+            "the second sees the first's write"
+        ),
+        other => panic!("the second is cancelled: {other:?}"),
+    }
+    assert!(results[2].is_ok(), "third: {:?}", results[2]);
+    assert!(
+        matches!(results[3], Err(WriteError::Store(_))),
+        "fourth is refused: {:?}",
+        results[3]
+    );
+    let get =
+        |sk: &'static str| async move { t.get_item(table, &Key::new("B#t", sk)).await.unwrap() };
+    assert_eq!(
+        get("1").await,
+        Some(item("B#t", "1", 1, "a")),
+        "the first stands"
+    );
+    assert_eq!(
+        get("2").await,
+        Some(item("B#t", "2", 2, "b")),
+        "the third stands"
+    );
+    assert_eq!(
+        get("3").await,
+        Some(item("B#t", "3", 1, "kept")),
+        "nothing of the cancelled second, all of the third"
+    );
+    assert_eq!(get("4").await, None, "nothing of the refused fourth");
+    let (records, _) = drain(streams, table, start, &StreamEventName::ALL).await;
+    let mut changes: Vec<(String, StreamEventName)> = records
+        .into_iter()
+        .filter(|r| shared::value::get_s(&r.keys, "pk") == Some("B#t"))
+        .map(|r| {
+            let sk = shared::value::get_s(&r.keys, "sk").unwrap_or_default();
+            (sk.to_string(), r.event_name)
+        })
+        .collect();
+    changes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        changes,
+        vec![
+            ("1".to_string(), StreamEventName::Insert),
+            ("2".to_string(), StreamEventName::Insert),
+            ("2".to_string(), StreamEventName::Modify),
+            ("3".to_string(), StreamEventName::Insert),
+        ],
+        "one record per write that happened, none for the refused"
+    );
+}
+
 /// Query order, prefix, paging; parallel scan segments partition the table.
 pub async fn check_query_scan(t: &dyn Table, table: &str) {
     let mut items: Vec<Item> = Vec::new();

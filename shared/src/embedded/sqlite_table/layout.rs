@@ -44,8 +44,25 @@ CREATE TABLE IF NOT EXISTS stream_records (
 CREATE INDEX IF NOT EXISTS stream_by_table ON stream_records (tbl, seq);
 ";
 
+/// What a connection of the store is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads and writes; checkpoints the WAL itself (SQLite's automatic checkpoint).
+    Writer,
+    /// Reads and writes, leaving checkpoints to a [`Role::Checkpointer`] connection.
+    WriterWithCheckpointer,
+    /// Only runs checkpoints (its page cache stays small).
+    Checkpointer,
+}
+
 /// Connection settings, then the layout (created, or upgraded from layout 1).
-pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
+pub fn prepare(conn: &mut Connection, role: Role) -> Result<(), StoreError> {
+    configure(conn, role)?;
+    create_or_upgrade(conn)
+}
+
+/// The settings of one connection.
+pub fn configure(conn: &Connection, role: Role) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(sql_err)?;
     // WAL: readers do not block the writer. synchronous=NORMAL is durable across process crashes
@@ -58,8 +75,18 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     // pages a chunk wave touches stay in memory, instead of one pread per page per row. No mmap:
     // mapped pages count in the resident set, and a verify pass reads the whole file, so mmap
     // would make peak RSS grow with the table (the bound is 64 MB at any size).
-    conn.pragma_update(None, "cache_size", -16 * 1024)
+    let cache_kib = if role == Role::Checkpointer {
+        512
+    } else {
+        16 * 1024
+    };
+    conn.pragma_update(None, "cache_size", -cache_kib)
         .map_err(sql_err)?;
+    if role != Role::Writer {
+        // See `checkpointer`: the writers' commits do not checkpoint.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(sql_err)?;
+    }
     conn.pragma_update(None, "mmap_size", 0).map_err(sql_err)?;
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(sql_err)?;
@@ -67,7 +94,10 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
         .map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(32);
+    Ok(())
+}
 
+fn create_or_upgrade(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(sql_err)?;

@@ -13,6 +13,7 @@
 //! once per write: the bytes of the old version read inside the transaction become the stream
 //! record's old image as they are.
 
+mod checkpointer;
 mod codec;
 mod layout;
 
@@ -69,6 +70,9 @@ pub struct SqliteTables {
     tables: RwLock<HashMap<String, TableMeta>>,
     /// Stream record kinds kept per table, when narrowed (see `keep_stream_events`).
     kept_events: RwLock<HashMap<String, u8>>,
+    /// Checkpoints the WAL off the writers' path (none for an in-memory database, or where its
+    /// thread could not start: the connection then checkpoints itself).
+    checkpointer: Option<checkpointer::Checkpointer>,
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -128,16 +132,31 @@ impl SqliteTables {
             std::fs::create_dir_all(dir)?;
         }
         let conn = Connection::open(path).map_err(sql_err)?;
-        Self::init(conn)
+        let checkpointer = match checkpointer::Checkpointer::start(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "no checkpoint thread; the writes checkpoint the WAL themselves");
+                None
+            }
+        };
+        Self::init(conn, checkpointer)
     }
 
     /// An in-memory database (tests, benchmarks).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(sql_err)?)
+        Self::init(Connection::open_in_memory().map_err(sql_err)?, None)
     }
 
-    fn init(mut conn: Connection) -> Result<Self, StoreError> {
-        layout::prepare(&mut conn)?;
+    fn init(
+        mut conn: Connection,
+        checkpointer: Option<checkpointer::Checkpointer>,
+    ) -> Result<Self, StoreError> {
+        let role = if checkpointer.is_some() {
+            layout::Role::WriterWithCheckpointer
+        } else {
+            layout::Role::Writer
+        };
+        layout::prepare(&mut conn, role)?;
         let tables = conn
             .prepare("SELECT name, id, streamed FROM table_names")
             .and_then(|mut s| {
@@ -158,7 +177,15 @@ impl SqliteTables {
             conn: Mutex::new(conn),
             tables: RwLock::new(tables),
             kept_events: RwLock::new(HashMap::new()),
+            checkpointer,
         })
+    }
+
+    /// Tells the checkpoint thread that about `bytes` were committed.
+    fn committed(&self, bytes: usize) {
+        if let Some(c) = &self.checkpointer {
+            c.committed(bytes as u64);
+        }
     }
 
     /// From now on (in this process), `table`'s stream keeps only records of the kinds in
@@ -532,21 +559,39 @@ impl PutItem for SqliteTables {
         if !condition_holds(put.condition, old.as_ref().map(|o| &o.item)) {
             return Err(WriteError::ConditionFailed);
         }
+        let bytes = body.len();
         Self::write(&tx, meta, &key, &put.item, body, old)?;
         tx.commit().map_err(sql_err)?;
+        drop(conn);
+        self.committed(bytes);
         Ok(())
     }
 }
 
-#[async_trait]
-impl TransactWrite for SqliteTables {
-    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
+/// A transaction's puts checked and encoded, ready to apply under the connection.
+struct PreparedWrite<'a> {
+    puts: &'a [Put],
+    keys: Vec<Key>,
+    bodies: Vec<Vec<u8>>,
+}
+
+impl PreparedWrite<'_> {
+    /// The encoded size of the items (what the WAL receives, roughly).
+    fn bytes(&self) -> usize {
+        self.bodies.iter().map(Vec::len).sum()
+    }
+}
+
+impl SqliteTables {
+    /// What a transaction is refused for before any read (count, duplicate items, limits), and
+    /// its items encoded: done before the connection is taken, so concurrent writers encode in
+    /// parallel.
+    fn prepare_write(puts: &[Put]) -> Result<PreparedWrite<'_>, StoreError> {
         if puts.is_empty() || puts.len() > MAX_TRANSACT_ITEMS {
             return Err(StoreError::InvalidRequest(format!(
                 "a transaction holds 1 to {MAX_TRANSACT_ITEMS} items, not {}",
                 puts.len()
-            ))
-            .into());
+            )));
         }
         let keys = puts
             .iter()
@@ -556,7 +601,6 @@ impl TransactWrite for SqliteTables {
                 Ok(key)
             })
             .collect::<Result<Vec<Key>, StoreError>>()?;
-        // Encoded before the connection is taken: concurrent writers encode in parallel.
         let bodies = puts
             .iter()
             .map(|put| codec::encode(&put.item))
@@ -567,27 +611,35 @@ impl TransactWrite for SqliteTables {
                 return Err(StoreError::InvalidRequest(format!(
                     "transaction has more than one operation on {} {key}",
                     put.table
-                ))
-                .into());
+                )));
             }
         }
-        let mut conn = self.lock()?;
-        let mut metas = Vec::with_capacity(puts.len());
-        for put in puts {
-            metas.push(
-                self.table(&conn, &put.table, true)?.ok_or_else(|| {
-                    StoreError::Other(format!("table {} not registered", put.table))
-                })?,
-            );
-        }
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
+        Ok(PreparedWrite { puts, keys, bodies })
+    }
+
+    /// The ids of the tables a transaction writes (registered outside any SQLite transaction).
+    fn write_metas(&self, conn: &Connection, puts: &[Put]) -> Result<Vec<TableMeta>, StoreError> {
+        puts.iter()
+            .map(|put| {
+                self.table(conn, &put.table, true)?
+                    .ok_or_else(|| StoreError::Other(format!("table {} not registered", put.table)))
+            })
+            .collect()
+    }
+
+    /// Checks a transaction's conditions and, if all hold, writes its items, inside the open
+    /// SQLite transaction `conn` (the caller commits, or rolls back on `Err`).
+    fn apply_write(
+        conn: &Connection,
+        write: PreparedWrite<'_>,
+        metas: Vec<TableMeta>,
+    ) -> Result<(), WriteError> {
+        let PreparedWrite { puts, keys, bodies } = write;
         let mut olds = Vec::with_capacity(puts.len());
         let mut refused = false;
         let mut reasons = Vec::with_capacity(puts.len());
         for ((put, key), meta) in puts.iter().zip(&keys).zip(&metas) {
-            let old = Self::read(&tx, meta.id, key)?;
+            let old = Self::read(conn, meta.id, key)?;
             let holds = condition_holds(put.condition, old.as_ref().map(|o| &o.item));
             refused |= !holds;
             reasons.push(if holds {
@@ -598,15 +650,106 @@ impl TransactWrite for SqliteTables {
             olds.push(old);
         }
         if refused {
-            return Err(WriteError::Cancelled(reasons)); // dropping tx rolls back
+            return Err(WriteError::Cancelled(reasons));
         }
         for ((((put, key), meta), old), body) in
             puts.iter().zip(&keys).zip(metas).zip(olds).zip(bodies)
         {
-            Self::write(&tx, meta, key, &put.item, body, old)?;
+            Self::write(conn, meta, key, &put.item, body, old)?;
         }
-        tx.commit().map_err(sql_err)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl TransactWrite for SqliteTables {
+    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
+        let write = Self::prepare_write(puts)?;
+        let bytes = write.bytes();
+        let mut conn = self.lock()?;
+        let metas = self.write_metas(&conn, puts)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        Self::apply_write(&tx, write, metas)?; // an Err drops tx: rolled back
+        tx.commit().map_err(sql_err)?;
+        drop(conn);
+        self.committed(bytes);
+        Ok(())
+    }
+
+    /// One SQLite transaction for the lot, a savepoint per transaction: a refused transaction
+    /// is rolled back to its savepoint and the others go on. Every result is decided before
+    /// the commit; if the commit (or SQLite itself) fails, nothing was written and every
+    /// transaction reports that error: no `Ok` is claimed for a write that did not happen.
+    async fn transact_write_all(&self, transactions: &[&[Put]]) -> Vec<Result<(), WriteError>> {
+        let prepared: Vec<Result<PreparedWrite<'_>, StoreError>> = transactions
+            .iter()
+            .map(|puts| Self::prepare_write(puts))
+            .collect();
+        let all_failed = |e: StoreError| -> Vec<Result<(), WriteError>> {
+            transactions
+                .iter()
+                .map(|_| Err(WriteError::Store(e.clone())))
+                .collect()
+        };
+        let mut conn = match self.lock() {
+            Ok(c) => c,
+            Err(e) => return all_failed(e),
+        };
+        let mut work = Vec::with_capacity(prepared.len());
+        for (write, puts) in prepared.into_iter().zip(transactions) {
+            work.push(match write {
+                Ok(w) => self.write_metas(&conn, puts).map(|m| (w, m)),
+                Err(e) => Err(e),
+            });
+        }
+        let mut tx = match conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)
+        {
+            Ok(tx) => tx,
+            Err(e) => return all_failed(e),
+        };
+        let mut results = Vec::with_capacity(work.len());
+        let mut bytes = 0;
+        for item in work {
+            let (write, metas) = match item {
+                Ok(w) => w,
+                Err(e) => {
+                    results.push(Err(WriteError::Store(e)));
+                    continue;
+                }
+            };
+            let savepoint = match tx.savepoint().map_err(sql_err) {
+                Ok(sp) => sp,
+                Err(e) => return all_failed(e),
+            };
+            let size = write.bytes();
+            match Self::apply_write(&savepoint, write, metas) {
+                Ok(()) => {
+                    bytes += size;
+                    if let Err(e) = savepoint.commit().map_err(sql_err) {
+                        return all_failed(e);
+                    }
+                    results.push(Ok(()));
+                }
+                // A refused condition: this transaction is rolled back (dropping its savepoint),
+                // the others stand.
+                Err(refused @ WriteError::Cancelled(_))
+                | Err(refused @ WriteError::ConditionFailed) => {
+                    results.push(Err(refused));
+                }
+                // SQLite failed: nothing of the lot is committed (dropping tx rolls back).
+                Err(WriteError::Store(e)) => return all_failed(e),
+            }
+        }
+        if let Err(e) = tx.commit().map_err(sql_err) {
+            return all_failed(e);
+        }
+        drop(conn);
+        self.committed(bytes);
+        results
     }
 }
 
