@@ -106,10 +106,13 @@ impl RowAttributes {
         let RowAttributes::Text(text) = self else {
             return Ok(self);
         };
-        if let Some(shape) = shapes.shape(&text).filter(|_| !text.contains(['\n', '\r']))
-            && let Ok(text) = serde_json::value::RawValue::from_string(text.clone())
-        {
-            return Ok(RowAttributes::Json { text, shape });
+        if let Some(shape) = shapes.shape(&text).filter(|_| !text.contains(['\n', '\r'])) {
+            // The text moves into the raw value (no copy). serde_json checks it once more; the
+            // shape reader found it a valid object, so a refusal here is a disagreement between
+            // the two parsers, reported as serde_json's reason.
+            return serde_json::value::RawValue::from_string(text)
+                .map(|text| RowAttributes::Json { text, shape })
+                .map_err(|e| format!("is not valid JSON: {e}"));
         }
         column_values(&text).map(RowAttributes::Values)
     }
