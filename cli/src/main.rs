@@ -127,12 +127,13 @@ enum UsersAction {
 /// Rust's allocations go to jemalloc. A migration builds and drops DynamoDB items by the
 /// million (maps of maps of strings): with glibc's malloc a quarter of the CPU went to
 /// malloc/free and their consolidation, and the 1M-row reference import took 44 s; with
-/// jemalloc, 35-37 s (README, Performance).
+/// jemalloc, 32-37 s (README, Performance).
 ///
 /// Its settings keep the resident set within the 64 MB bound: one arena (memory freed on one
 /// thread is reused by the others), freed pages returned after 100 ms, and thread caches only
 /// for objects up to 4 KB (the larger ones, chunk buffers and encoded pages, would otherwise sit
-/// in each thread's cache). Measured at 1M rows, 2 cores: defaults 81 MB; these 58-61 MB.
+/// in each thread's cache). Measured at 1M rows, 2 cores: two arenas and 1 s decay 81 MB;
+/// without the thread-cache limit 78 MB; these 58-61 MB.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
