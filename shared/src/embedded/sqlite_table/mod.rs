@@ -181,6 +181,11 @@ impl SqliteTables {
         })
     }
 
+    /// Frees the page cache's unused pages (between executions of a long-lived process).
+    pub fn release_memory(&self) -> Result<(), StoreError> {
+        self.lock()?.release_memory().map_err(sql_err)
+    }
+
     /// Tells the checkpoint thread that about `bytes` were committed.
     fn committed(&self, bytes: usize) {
         if let Some(c) = &self.checkpointer {
