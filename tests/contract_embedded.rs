@@ -6,8 +6,9 @@ use std::sync::Arc;
 use integration_tests::contract::{ObjectFixture, TableFixture, UsersFixture, table};
 use shared::embedded::{DirObjectStore, SqliteTables};
 
-async fn sqlite() -> Option<TableFixture> {
-    let t = Arc::new(SqliteTables::in_memory().unwrap());
+/// The contract's tables on `t` (`streamed` with its stream on).
+fn fixture(t: SqliteTables) -> Option<TableFixture> {
+    let t = Arc::new(t);
     t.enable_stream("streamed").unwrap();
     Some(TableFixture {
         table: t.clone(),
@@ -17,18 +18,15 @@ async fn sqlite() -> Option<TableFixture> {
     })
 }
 
+async fn sqlite() -> Option<TableFixture> {
+    fixture(SqliteTables::in_memory().unwrap())
+}
+
 /// The store on a file, as `migrate` opens it (WAL, the checkpoint thread), kept in a
 /// directory that lives as long as the test process.
 async fn sqlite_file() -> Option<TableFixture> {
     let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-    let t = Arc::new(SqliteTables::open(&dir.path().join("tables.sqlite3")).unwrap());
-    t.enable_stream("streamed").unwrap();
-    Some(TableFixture {
-        table: t.clone(),
-        streams: t,
-        plain: "contract".into(),
-        streamed: "streamed".into(),
-    })
+    fixture(SqliteTables::open(&dir.path().join("tables.sqlite3")).unwrap())
 }
 
 async fn directory() -> Option<ObjectFixture> {

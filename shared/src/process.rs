@@ -277,10 +277,10 @@ pub async fn process_rows(
     Ok(outcomes)
 }
 
-/// Writes a wave's groups (no write budget to pace them): the groups of several rows go to the
-/// store in one call — still one `TransactWriteItems` each, but the embedded store commits
-/// them together, one SQLite commit per wave instead of one per group. A refused group is then
-/// written row by row, and a group of one row takes the row's own path, as in [`write_group`].
+/// Writes groups: those of several rows go to the store in one call — still one
+/// `TransactWriteItems` each, but the embedded store commits them together, one SQLite commit
+/// per wave instead of one per group (with a write budget, each group is sent on its own). A
+/// refused group is then written row by row, and a group of one row takes the row's own path.
 async fn write_groups(
     table: &dyn Table,
     objects: &dyn ObjectStore,
@@ -306,7 +306,7 @@ async fn write_groups(
     let mut out = Vec::new();
     for group in groups {
         if group.rows.len() == 1 {
-            out.extend(write_group(table, objects, group, ctx).await?);
+            out.extend(write_rows(table, objects, group, ctx).await?);
             continue;
         }
         match results.next() {
@@ -367,30 +367,7 @@ async fn send_group(
         ctx.writes.record(group.total_units());
         return Ok(group.outcomes());
     }
-    write_group(table, objects, group, ctx).await
-}
-
-async fn write_group(
-    table: &dyn Table,
-    objects: &dyn ObjectStore,
-    group: Group<'_>,
-    ctx: &PublishContext,
-) -> Result<Vec<RowOutcome>, Error> {
-    if group.rows.len() > 1 {
-        ctx.writes.charge(group.total_units()).await;
-        crate::kill_points::reached("process:before-write");
-        match table.transact_write(&group.puts).await {
-            Ok(()) => {
-                crate::kill_points::reached("process:after-write");
-                return Ok(group.outcomes());
-            }
-            Err(WriteError::Store(e)) if e.is_retriable() => return Err(e.into()),
-            Err(e) => {
-                tracing::debug!(rows = group.rows.len(), error = %e, "group transaction refused; writing row by row")
-            }
-        }
-    }
-    write_rows(table, objects, group, ctx).await
+    write_groups(table, objects, vec![group], ctx).await
 }
 
 /// Writes a group's rows one transaction each (a refused group's fallback, or a group of one).
