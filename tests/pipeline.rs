@@ -238,6 +238,96 @@ PRODUCT#SRC,A7,A7,good,{},dst\n";
     assert_eq!(data_rows(&p, "data", "PRODUCT#dst").await.len(), 2);
 }
 
+/// A later row for an entity written by an earlier one is rejected, naming the first, wherever
+/// it is in the file: the check runs over the whole file after it is read. Each duplicate leaves
+/// its chunk (one chunk here holds only duplicates and ends up empty), and `rejected.csv` quotes
+/// its record exactly as it is in the file (quotes, a newline, a comma).
+#[tokio::test]
+async fn later_rows_of_an_entity_are_taken_out_of_their_chunks_and_quoted_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline(dir.path());
+    p.deps.chunk_rows = 2;
+    let header = "sourcePk,sourceSk,code,name,attributes,targetTenantCode";
+    let records = [
+        (2, "PRODUCT#SRC,A1,A1,first,{},dst"),
+        (3, "PRODUCT#SRC,A2,A2,\"second, with a comma\",{},dst"),
+        (
+            4,
+            "PRODUCT#OTHER,A1,A1,\"from \"\"another\"\" source\",{},dst",
+        ),
+        (5, "PRODUCT#SRC,A3,A3,third,{},dst"),
+        (6, "\"PRODUCT#SRC\",A2,A2,\"two\nlines\",{},dst"),
+        (8, "PRODUCT#SRC,A1,A1,again,{},dst"),
+        (9, "PRODUCT#SRC,A4,A4,fourth,\"{\"\"n\"\": 1}\",dst"),
+    ];
+    let csv: String = std::iter::once(header)
+        .chain(records.iter().map(|(_, r)| *r))
+        .map(|r| format!("{r}\n"))
+        .collect();
+    let (status, out) = upload_and_run(
+        &p,
+        "incoming/dups.csv",
+        &csv,
+        json!({"jobId": "dups", "toleratedFailurePercentage": 50}),
+    )
+    .await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{out}");
+    assert_eq!(
+        (
+            out["counts"]["created"].as_u64(),
+            out["counts"]["rejected"].as_u64()
+        ),
+        (Some(4), Some(3)),
+        "{out}"
+    );
+    let names: Vec<String> = data_rows(&p, "data", "PRODUCT#dst")
+        .await
+        .iter()
+        .map(|item| {
+            shared::value::get_s(item, "name")
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["first", "second, with a comma", "third", "fourth"],
+        "the first row of each entity is written"
+    );
+    // Chunk 3 held lines 6 and 8, both duplicates: it is empty now.
+    let artifacts = p.deps.artifacts("dups");
+    let mut lines = Vec::new();
+    for i in 1..=4 {
+        let rows = artifacts.load_chunk(i).await.unwrap();
+        lines.push(rows.iter().map(|r| r.line).collect::<Vec<_>>());
+    }
+    assert_eq!(lines, vec![vec![2, 3], vec![5], vec![], vec![9]]);
+    let rejected = get_bytes(p.objects.as_ref(), LOCAL_BUCKET, "jobs/dups/rejected.csv")
+        .await
+        .unwrap();
+    let got: Vec<csv::StringRecord> = csv::Reader::from_reader(rejected.as_slice())
+        .records()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected = [(4, 2), (6, 3), (8, 2)];
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for (got, (line, first)) in got.iter().zip(expected) {
+        let record = records.iter().find(|(l, _)| *l == line).unwrap().1;
+        assert_eq!(&got[0], line.to_string(), "{got:?}");
+        assert_eq!(&got[1], "sourceSk", "{got:?}");
+        assert!(got[2].contains(&format!("like line {first}")), "{got:?}");
+        assert!(
+            got[2].contains("one job writes each entity once"),
+            "{got:?}"
+        );
+        assert_eq!(
+            got[3].trim_end_matches(['\r', '\n']),
+            record,
+            "the record as it is in the file"
+        );
+    }
+}
+
 #[tokio::test]
 async fn verification_failure_fails_with_migration_failed() {
     let dir = tempfile::tempdir().unwrap();

@@ -23,6 +23,7 @@ pub mod dual_read;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
+pub mod external_sort;
 pub mod handlers;
 pub mod history;
 pub mod job;

@@ -92,6 +92,20 @@ impl History {
         }
     }
 
+    /// An event of a Distributed Map's item: the observer sees it (progress), the history does
+    /// not keep it. Step Functions records a map run's items in the map run, not in the
+    /// execution's history; keeping them here would grow the history with the number of chunks.
+    pub fn observe(&self, kind: HistoryEventKind, state: Option<&str>, detail: Value) {
+        if let Some(observer) = &self.observer {
+            observer.on_event(&HistoryEvent {
+                timestamp: Utc::now(),
+                kind,
+                state: state.map(str::to_owned),
+                detail,
+            });
+        }
+    }
+
     pub fn record(&self, kind: HistoryEventKind, state: Option<&str>, detail: Value) {
         let event = HistoryEvent {
             timestamp: Utc::now(),

@@ -467,7 +467,7 @@ async fn run_distributed(
         });
         async move {
             let start = Utc::now();
-            runner.history.record(
+            runner.history.observe(
                 HistoryEventKind::MapItemStarted,
                 name,
                 json!({ "index": index, "total": total, "executionArn": arn }),
@@ -494,14 +494,23 @@ async fn run_distributed(
             )
         }
     });
-    let mut records: Vec<Option<ChildRecord>> = (0..total).map(|_| None).collect();
+    // With a ResultWriter, each child's record goes to a temp file as the child ends (see
+    // `ResultSpool`); without one, the records are the state's result and stay in memory.
+    let mut spool = match &map.result_writer {
+        Some(_) => Some(ResultSpool::new()?),
+        None => None,
+    };
+    let mut records: Vec<Option<ChildRecord>> = match spool {
+        Some(_) => Vec::new(),
+        None => (0..total).map(|_| None).collect(),
+    };
     let (mut succeeded, mut failed) = (0usize, 0usize);
     let mut stream = stream::iter(children).buffer_unordered(limit.min(total.max(1)));
     while let Some((index, record)) = stream.next().await {
         match &record.result {
             Ok(_) => {
                 succeeded += 1;
-                runner.history.record(
+                runner.history.observe(
                     HistoryEventKind::MapItemSucceeded,
                     name,
                     json!({ "index": index, "total": total, "succeeded": succeeded, "failed": failed }),
@@ -509,7 +518,7 @@ async fn run_distributed(
             }
             Err(err) => {
                 failed += 1;
-                runner.history.record(
+                runner.history.observe(
                     HistoryEventKind::MapItemFailed,
                     name,
                     json!({ "index": index, "total": total, "succeeded": succeeded, "failed": failed,
@@ -517,25 +526,28 @@ async fn run_distributed(
                 );
             }
         }
-        records[index] = Some(record);
+        match &mut spool {
+            Some(spool) => spool.add(&record, &child_sm_arn)?,
+            None => records[index] = Some(record),
+        }
     }
+    drop(stream);
     let records: Vec<ChildRecord> = records.into_iter().flatten().collect();
 
-    let writer_result = match &map.result_writer {
-        Some(writer) => Some(
+    let writer_result = match (&map.result_writer, spool) {
+        (Some(writer), Some(spool)) => Some(
             write_results(
                 runner,
                 writer,
-                &records,
+                spool,
                 &input,
                 ctx,
                 &map_run_arn,
                 &map_run_id,
-                &child_sm_arn,
             )
             .await,
         ),
-        None => None,
+        _ => None,
     };
 
     let exceeded = match (tolerated_pct, tolerated_count) {
@@ -585,18 +597,71 @@ async fn run_distributed(
     Ok(result)
 }
 
-/// Writes `SUCCEEDED_0.json` / `FAILED_0.json` (when non-empty) and `manifest.json` under
+/// Result files hold at most this much JSON each (Step Functions splits at 5 GB): the local run
+/// builds one file in memory at a time.
+const RESULT_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The children's records on their way to the ResultWriter's files, one temp file per status:
+/// each record is written (one JSON line) as its child ends, so a run of thousands of children
+/// does not keep them all (≈3 KB each; a child's input holds the job document, and a 2M-row
+/// file has 4,000 chunks). The files list records in the order the children ended, as Step
+/// Functions' do not promise any order either.
+struct ResultSpool {
+    succeeded: std::io::BufWriter<std::fs::File>,
+    failed: std::io::BufWriter<std::fs::File>,
+}
+
+fn writer_failed(e: impl std::fmt::Display) -> StatesError {
+    StatesError::new(names::RESULT_WRITER_FAILED, e.to_string())
+}
+
+impl ResultSpool {
+    fn new() -> Result<Self, StatesError> {
+        let file = || {
+            tempfile::tempfile()
+                .map(std::io::BufWriter::new)
+                .map_err(writer_failed)
+        };
+        Ok(ResultSpool {
+            succeeded: file()?,
+            failed: file()?,
+        })
+    }
+
+    fn add(&mut self, record: &ChildRecord, state_machine_arn: &str) -> Result<(), StatesError> {
+        use std::io::Write;
+        let out = if record.result.is_ok() {
+            &mut self.succeeded
+        } else {
+            &mut self.failed
+        };
+        // serde_json escapes newlines inside strings: one record per line.
+        serde_json::to_writer(&mut *out, &record.to_json(state_machine_arn))
+            .map_err(writer_failed)?;
+        out.write_all(b"\n").map_err(writer_failed)
+    }
+
+    /// The records of a status, from the start of its file.
+    fn lines(
+        out: std::io::BufWriter<std::fs::File>,
+    ) -> Result<std::io::Lines<std::io::BufReader<std::fs::File>>, StatesError> {
+        use std::io::{BufRead, Seek};
+        let mut file = out.into_inner().map_err(|e| writer_failed(e.error()))?;
+        file.rewind().map_err(writer_failed)?;
+        Ok(std::io::BufReader::new(file).lines())
+    }
+}
+
+/// Writes `SUCCEEDED_n.json` / `FAILED_n.json` (when non-empty) and `manifest.json` under
 /// `<Prefix>/<map run id>/`; the value is the Map's result `{MapRunArn, ResultWriterDetails}`.
-#[allow(clippy::too_many_arguments)]
 async fn write_results(
     runner: &Runner<'_>,
     writer: &ResultWriter,
-    records: &[ChildRecord],
+    spool: ResultSpool,
     input: &Value,
     ctx: &Context,
     map_run_arn: &str,
     map_run_id: &str,
-    child_sm_arn: &str,
 ) -> Result<Value, StatesError> {
     let params = writer.parameters.eval(input, ctx)?;
     let bucket = required_string(&params, "Bucket", "ResultWriter")?;
@@ -632,24 +697,28 @@ async fn write_results(
         }
     };
     let mut files = Map::new();
-    for (status, ok) in [("FAILED", false), ("PENDING", false), ("SUCCEEDED", true)] {
-        // The file is written entry by entry into its body: the entries are never all values
-        // at once.
-        let mut body = Vec::new();
-        if status != "PENDING" {
-            for record in records.iter().filter(|r| r.result.is_ok() == ok) {
-                body.push(if body.is_empty() { b'[' } else { b',' });
-                serde_json::to_writer(&mut body, &record.to_json(child_sm_arn))
-                    .map_err(|e| StatesError::new(names::RESULT_WRITER_FAILED, e.to_string()))?;
-            }
-        }
+    let ResultSpool { succeeded, failed } = spool;
+    for (status, spooled) in [
+        ("FAILED", Some(failed)),
+        ("PENDING", None),
+        ("SUCCEEDED", Some(succeeded)),
+    ] {
         let mut listed = Vec::new();
-        if !body.is_empty() {
-            body.push(b']');
-            let key = format!("{dir}{status}_0.json");
-            let size = body.len();
-            put(key.clone(), body).await?;
-            listed.push(json!({ "Key": key, "Size": size }));
+        if let Some(spooled) = spooled {
+            let mut lines = ResultSpool::lines(spooled)?.peekable();
+            let mut body = Vec::new();
+            while let Some(line) = lines.next() {
+                let line = line.map_err(writer_failed)?;
+                body.push(if body.is_empty() { b'[' } else { b',' });
+                body.extend_from_slice(line.as_bytes());
+                if body.len() >= RESULT_FILE_BYTES || lines.peek().is_none() {
+                    body.push(b']');
+                    let key = format!("{dir}{status}_{}.json", listed.len());
+                    let size = body.len();
+                    put(key.clone(), std::mem::take(&mut body)).await?;
+                    listed.push(json!({ "Key": key, "Size": size }));
+                }
+            }
         }
         files.insert(status.into(), Value::Array(listed));
     }

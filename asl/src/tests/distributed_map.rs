@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Fake, count, run};
+use super::{Fake, count, run, run_observed};
 use crate::{ExecutionStatus, HistoryEventKind, TaskFailure};
 
 const FN: &str = "arn:aws:lambda:local:000000000000:function:process";
@@ -64,9 +64,9 @@ async fn reads_items_and_returns_outputs_in_order() {
         "input/items.json",
         &items(4),
     );
-    let r = run(distributed(json!({})), input(), &fake).await;
+    let (r, seen) = run_observed(distributed(json!({})), input(), &fake).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded, "{r:?}");
-    let out = r.output.unwrap();
+    let out = r.output.clone().unwrap();
     assert_eq!(out.as_array().unwrap().len(), 4);
     assert_eq!(out[2], json!({"seen": {"id": 2, "index": 2, "run": "r1"}}));
     let started = r
@@ -82,8 +82,12 @@ async fn reads_items_and_returns_outputs_in_order() {
             .unwrap()
             .contains(":mapRun:Test/Process:")
     );
-    let indexes: Vec<u64> = r
-        .history
+    // Items are events of the map run: the observer sees them, the execution's history does
+    // not keep them (as in Step Functions, and so it does not grow with the items).
+    let indexes: Vec<u64> = seen
+        .0
+        .lock()
+        .unwrap()
         .iter()
         .filter(|e| e.kind == HistoryEventKind::MapItemSucceeded)
         .map(|e| e.detail["index"].as_u64().unwrap())
@@ -91,6 +95,8 @@ async fn reads_items_and_returns_outputs_in_order() {
     let mut sorted = indexes.clone();
     sorted.sort();
     assert_eq!(sorted, vec![0, 1, 2, 3]);
+    assert_eq!(count(&r, HistoryEventKind::MapItemSucceeded), 0);
+    assert_eq!(count(&r, HistoryEventKind::MapItemStarted), 0);
 }
 
 #[tokio::test]
@@ -218,7 +224,7 @@ async fn tolerated_failure_percentage_under_threshold() {
     let fake = Fake::new()
         .handler(FN, process)
         .object("data", "input/items.json", &items(10));
-    let r = run(
+    let (r, seen) = run_observed(
         distributed(json!({"ToleratedFailurePercentagePath": "$.pct"})),
         input(),
         &fake,
@@ -232,7 +238,7 @@ async fn tolerated_failure_percentage_under_threshold() {
     // Failed children appear as their execution record.
     assert_eq!(out[5]["Status"], json!("FAILED"));
     assert_eq!(out[5]["Error"], json!("InvalidInput"));
-    assert_eq!(count(&r, HistoryEventKind::MapItemFailed), 2);
+    assert_eq!(seen.count(HistoryEventKind::MapItemFailed), 2);
     assert_eq!(count(&r, HistoryEventKind::MapRunSucceeded), 1);
 }
 
@@ -328,11 +334,59 @@ async fn max_concurrency_applies_to_children() {
         .handler(FN, Ok)
         .delay(FN, |_| std::time::Duration::from_millis(20))
         .object("data", "input/items.json", &items(9));
-    let r = run(distributed(json!({})), input(), &fake).await;
+    let (r, seen) = run_observed(distributed(json!({})), input(), &fake).await;
     assert_eq!(r.status, ExecutionStatus::Succeeded);
     assert_eq!(
         fake.max_in_flight.load(std::sync::atomic::Ordering::SeqCst),
         3
     );
-    assert_eq!(count(&r, HistoryEventKind::MapItemSucceeded), 9);
+    assert_eq!(seen.count(HistoryEventKind::MapItemSucceeded), 9);
+}
+
+/// Result files are split past 4 MB (one file in memory at a time while writing); together
+/// they hold every child's record once.
+#[tokio::test]
+async fn large_results_are_split_into_numbered_files() {
+    let big = "x".repeat(200 * 1024);
+    let fake = Fake::new()
+        .handler(FN, move |v| Ok(json!({"id": v["id"], "big": big})))
+        .object("data", "input/items.json", &items(30));
+    let r = run(
+        distributed(json!({
+            "ResultWriter": {
+                "Resource": "arn:aws:states:::s3:putObject",
+                "Parameters": {"Bucket": "results", "Prefix": "runs"}
+            }
+        })),
+        input(),
+        &fake,
+    )
+    .await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{r:?}");
+    let manifest_key = r.output.unwrap()["ResultWriterDetails"]["Key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let manifest = fake.json_object("results", &manifest_key).unwrap();
+    let files = manifest["ResultFiles"]["SUCCEEDED"].as_array().unwrap();
+    assert_eq!(
+        files.len(),
+        2,
+        "30 records of 200 KB: two files, {manifest}"
+    );
+    let mut ids = Vec::new();
+    for (n, file) in files.iter().enumerate() {
+        let key = file["Key"].as_str().unwrap();
+        assert!(key.ends_with(&format!("/SUCCEEDED_{n}.json")), "{key}");
+        let body = fake.objects.lock().unwrap()[&("results".to_string(), key.to_string())].clone();
+        assert_eq!(file["Size"], json!(body.len()));
+        let records: Value = serde_json::from_slice(&body).unwrap();
+        for record in records.as_array().unwrap() {
+            let output: Value = serde_json::from_str(record["Output"].as_str().unwrap()).unwrap();
+            ids.push(output["id"].as_u64().unwrap());
+        }
+    }
+    ids.sort();
+    assert_eq!(ids, (0..30).collect::<Vec<u64>>());
+    assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
 }

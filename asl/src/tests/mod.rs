@@ -158,6 +158,42 @@ pub(crate) async fn run(definition: Value, input: Value, fake: &Fake) -> Executi
     run_execution(&parse(&definition), fake, input, options()).await
 }
 
+/// Every event an observer saw (a Distributed Map's item events reach the observer only).
+#[derive(Default)]
+pub(crate) struct Seen(std::sync::Mutex<Vec<crate::HistoryEvent>>);
+
+impl crate::Observer for Seen {
+    fn on_event(&self, event: &crate::HistoryEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+impl Seen {
+    pub(crate) fn count(&self, kind: HistoryEventKind) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == kind)
+            .count()
+    }
+}
+
+/// `run`, with an observer that keeps every event it sees.
+pub(crate) async fn run_observed(
+    definition: Value,
+    input: Value,
+    fake: &Fake,
+) -> (ExecutionResult, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let mut opts = options();
+    opts.observer = Some(seen.clone());
+    (
+        run_execution(&parse(&definition), fake, input, opts).await,
+        seen,
+    )
+}
+
 pub(crate) fn count(result: &ExecutionResult, kind: HistoryEventKind) -> usize {
     result.history.iter().filter(|e| e.kind == kind).count()
 }

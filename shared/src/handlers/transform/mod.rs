@@ -10,8 +10,6 @@
 //! share of rejected rows exceeds `toleratedFailurePercentage` the state fails with
 //! `InvalidInput`, and `rejected.csv` still lists every bad row.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
 use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,6 +19,10 @@ use std::task::{Context, Poll};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
+
+mod duplicate_keys;
+
+use duplicate_keys::{Duplicate, KeyLog, RUN_ENTRIES};
 
 use super::{Deps, PROGRESS_EVERY, PreparedJob};
 use crate::artifacts::{Artifact, ChunkEntry, JobArtifacts, SourceRef, TransformSummary};
@@ -422,71 +424,6 @@ fn check_limits<A>(
     Ok(())
 }
 
-/// Target keys seen so far in the file: a second row for the same target key would publish two
-/// versions in one job (and two source rows may map to one target key), so the later one is
-/// rejected, naming the first.
-///
-/// Memory stays small at any file size: a 64-bit hash per key in a hash set (≈10 bytes per row;
-/// 1M rows ≈ 19 MB at the set's largest). A hit is confirmed by finding the earlier row among the
-/// rows buffered and the chunks written so far, which names its line and rules out a hash
-/// collision. The lookup reads back at most 200 chunks per file in all (a file full of late
-/// duplicates must not turn Transform into thousands of GETs); once they are spent, a hit is
-/// rejected without the line (two of 1M keys share a 64-bit hash with a chance of about 3 in
-/// 100 million).
-struct SeenKeys {
-    hashes: HashSet<u64>,
-    hasher: RandomState,
-    /// Chunks read back so far to confirm hits.
-    chunk_reads: u32,
-}
-
-const MAX_CHUNK_READS: u32 = 200;
-
-impl SeenKeys {
-    fn new() -> Self {
-        SeenKeys {
-            hashes: HashSet::new(),
-            hasher: RandomState::new(),
-            chunk_reads: 0,
-        }
-    }
-
-    /// `None` if no earlier row targets `row`'s key (it is recorded now); else the earlier
-    /// row's line, when looked up. The hash is taken from the key's parts (TYPE, tenant, sk:
-    /// the pk is `TYPE#tenant` and a tenant code holds no `#`), so no key is built per row.
-    async fn earlier<A>(
-        &mut self,
-        row: &MigrationRow<A>,
-        writer: &mut ChunkWriter<'_>,
-    ) -> Result<Option<Option<u64>>, Error> {
-        let parts = (
-            row.target_type(),
-            row.target_tenant(),
-            row.source_sk.as_str(),
-        );
-        if self.hashes.insert(self.hasher.hash_one(parts)) {
-            return Ok(None);
-        }
-        let key = row.target_key();
-        if let Some((row, _)) = writer.rows.iter().find(|(r, _)| r.target_key() == key) {
-            return Ok(Some(Some(row.line)));
-        }
-        // The most recent chunks first: a duplicate is most often near its first row.
-        writer.finish_all().await?;
-        for index in (1..=writer.entries.len() as u32).rev() {
-            if self.chunk_reads >= MAX_CHUNK_READS {
-                return Ok(Some(None));
-            }
-            self.chunk_reads += 1;
-            let rows = writer.artifacts.load_chunk(index).await?;
-            if let Some(row) = rows.iter().find(|r| r.target_key() == key) {
-                return Ok(Some(Some(row.line)));
-            }
-        }
-        Ok(None) // two keys with one hash: this one is new
-    }
-}
-
 /// Chunks being written at once: a put of the local store syncs its file (≈2 ms), so the
 /// writer does not wait for each before it fills the next.
 const CHUNKS_IN_FLIGHT: usize = 4;
@@ -497,6 +434,11 @@ struct ChunkWriter<'a> {
     artifacts: &'a JobArtifacts,
     rows: Vec<(MigrationRow<RowAttributes>, String)>,
     entries: Vec<ChunkEntry>,
+    /// The first line of each chunk started (a chunk's rows are the lines from its first up to
+    /// the next chunk's).
+    first_lines: Vec<u64>,
+    /// The target keys of the rows in chunks.
+    keys: KeyLog,
     /// Chunk puts under way, oldest first (each serializes and writes its rows).
     saving: std::collections::VecDeque<tokio::task::JoinHandle<Result<ChunkEntry, Error>>>,
 }
@@ -510,8 +452,14 @@ impl ChunkWriter<'_> {
         }
         let rows = std::mem::take(&mut self.rows);
         let (good, rejected) = check_references(self.deps, self.job, rows).await?;
-        if good.is_empty() {
+        let Some(first) = good.first() else {
             return Ok(rejected);
+        };
+        self.first_lines.push(first.line);
+        for row in &good {
+            self.keys
+                .record(row)
+                .map_err(|e| Error::Retryable(format!("recording target keys: {e}")))?;
         }
         while self.saving.len() >= CHUNKS_IN_FLIGHT {
             self.finish_oldest().await?;
@@ -643,7 +591,6 @@ async fn transform(
 ) -> Result<TransformSummary, Error> {
     let (etag, size) = (head.etag.clone(), head.size);
     let mut rules = RowRules::new(job, deps)?;
-    let mut seen = SeenKeys::new();
     let body = deps.objects.get_object(&source.bucket, &source.key).await?;
     let bytes_read = Arc::new(AtomicU64::new(0));
     let body = CountingReader {
@@ -737,6 +684,8 @@ async fn transform(
         artifacts,
         rows: Vec::with_capacity(deps.chunk_rows),
         entries: Vec::new(),
+        first_lines: Vec::new(),
+        keys: KeyLog::new(RUN_ENTRIES),
         saving: Default::default(),
     };
     let (mut total, mut rejected) = (0u64, 0u64);
@@ -763,24 +712,7 @@ async fn transform(
                     verdict,
                 } => {
                     total += 1;
-                    let checked = match verdict {
-                        Ok(()) => match seen.earlier(&row, &mut writer).await? {
-                            None => Ok(()),
-                            Some(first) => Err((
-                                "sourceSk".to_string(),
-                                format!(
-                                    "targets {} / {}, like {}: one job writes each entity once",
-                                    row.target_pk(),
-                                    row.source_sk,
-                                    first.map_or("an earlier row".to_string(), |l| format!(
-                                        "line {l}"
-                                    ))
-                                ),
-                            )),
-                        },
-                        Err(e) => Err(e),
-                    };
-                    match checked {
+                    match verdict {
                         Ok(()) => writer.rows.push((row, record)),
                         Err((column, reason)) => reject(
                             &Rejection {
@@ -811,6 +743,10 @@ async fn transform(
         reject(&r, &mut rejected)?;
     }
     writer.finish_all().await?;
+    take_out_duplicates(&mut writer, source, deps, &mut |r| {
+        reject(&r, &mut rejected)
+    })
+    .await?;
     deps.progress.rows("Transform", total, Some((size, size)));
     let mut out = rejected_out.into_inner().map_err(StoreError::from)?;
     out.flush().map_err(StoreError::from)?;
@@ -830,6 +766,118 @@ async fn transform(
         rejected,
         source_etag: etag,
     })
+}
+
+/// A duplicate, with its record as it is in the file.
+type QuotedDuplicate = (Duplicate, String);
+
+/// Takes every later row of an entity out of its chunk and rejects it, naming the first row.
+/// They are found once the whole file is read ([`duplicate_keys`]); a second read of the file
+/// quotes their records exactly as they are (chunks keep no raw text). Duplicates come in line
+/// order, so the file and the chunks are each read once, and one chunk is in memory at a time.
+/// Their rejections follow the others in `rejected.csv`.
+async fn take_out_duplicates(
+    writer: &mut ChunkWriter<'_>,
+    source: &SourceRef,
+    deps: &Deps,
+    reject: &mut (dyn FnMut(Rejection) -> Result<(), Error> + Send),
+) -> Result<(), Error> {
+    let keys = std::mem::replace(&mut writer.keys, KeyLog::new(RUN_ENTRIES));
+    let sorting = |e: std::io::Error| Error::Retryable(format!("sorting target keys: {e}"));
+    let mut duplicates = tokio::task::spawn_blocking(move || keys.duplicates())
+        .await
+        .map_err(|e| Error::Retryable(format!("sorting target keys: {e}")))?
+        .map_err(sorting)?
+        .peekable();
+    if duplicates.peek().is_none() {
+        return Ok(());
+    }
+    let location = format!("s3://{}/{}", source.bucket, source.key);
+    let body = deps.objects.get_object(&source.bucket, &source.key).await?;
+    let (tx, mut rx) = mpsc::channel::<Result<QuotedDuplicate, Error>>(64);
+    let quoting = tokio::task::spawn_blocking(move || {
+        let changed = |line: u64| {
+            Error::invalid(format!(
+                "{location} changed while Transform read it (line {line} is no longer a row); start a new job"
+            ))
+        };
+        let quote = || -> Result<(), Error> {
+            let input = std::io::BufReader::with_capacity(
+                256 * 1024,
+                tokio_util::io::SyncIoBridge::new(body),
+            );
+            let mut reader = MigrationCsvReader::new(input)
+                .map_err(|e| Error::invalid(format!("{location}: {e}")))?;
+            for duplicate in duplicates {
+                let duplicate = duplicate.map_err(sorting)?;
+                let record = loop {
+                    let (item, record) = reader
+                        .next_record()
+                        .ok_or_else(|| changed(duplicate.line))?
+                        .map_err(|e| {
+                            Error::Retryable(format!("{location}: reading failed: {e}"))
+                        })?;
+                    let line = match &item {
+                        CsvItem::Row(row) => row.line,
+                        CsvItem::Rejected(r) => r.line,
+                    };
+                    match line.cmp(&duplicate.line) {
+                        std::cmp::Ordering::Less => continue,
+                        std::cmp::Ordering::Equal => break record,
+                        std::cmp::Ordering::Greater => return Err(changed(duplicate.line)),
+                    }
+                };
+                if tx.blocking_send(Ok((duplicate, record))).is_err() {
+                    return Ok(()); // the receiver gave up (an error)
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = quote() {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    // The chunk being changed: its index and rows.
+    let mut open: Option<(u32, Vec<MigrationRow>)> = None;
+    while let Some(quoted) = rx.recv().await {
+        let (duplicate, record) = quoted?;
+        let index = writer
+            .first_lines
+            .partition_point(|first| *first <= duplicate.line) as u32;
+        if open.as_ref().is_none_or(|(i, _)| *i != index) {
+            if let Some((i, rows)) = open.take() {
+                writer.entries[i as usize - 1] = writer.artifacts.save_chunk(i, &rows).await?;
+            }
+            open = Some((index, writer.artifacts.load_chunk(index).await?));
+        }
+        let Some((_, rows)) = open.as_mut() else {
+            continue;
+        };
+        let Some(at) = rows.iter().position(|r| r.line == duplicate.line) else {
+            return Err(Error::MigrationFailed(format!(
+                "line {} is not in chunk {index}, where Transform wrote it",
+                duplicate.line
+            )));
+        };
+        let row = rows.remove(at);
+        reject(Rejection {
+            line: row.line,
+            column: Some("sourceSk".into()),
+            reason: format!(
+                "targets {} / {}, like line {}: one job writes each entity once",
+                row.target_pk(),
+                row.source_sk,
+                duplicate.first
+            ),
+            record,
+        })?;
+    }
+    if let Some((i, rows)) = open.take() {
+        writer.entries[i as usize - 1] = writer.artifacts.save_chunk(i, &rows).await?;
+    }
+    quoting
+        .await
+        .map_err(|e| Error::Retryable(format!("quoting duplicates failed: {e}")))
 }
 
 #[cfg(test)]
