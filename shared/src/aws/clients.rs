@@ -2,13 +2,36 @@
 //! `SdkConfig` loaded from the standard environment — region, credentials, `AWS_ENDPOINT_URL` and
 //! `AWS_ENDPOINT_URL_<SERVICE>` — with one retry policy.
 
+use std::time::Duration;
+
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+use aws_config::timeout::TimeoutConfig;
 
 /// Throttling and transient errors are retried by the SDK (standard mode, exponential backoff
 /// with jitter); this bounds the attempts so a Lambda gives up well inside its timeout and the
 /// state machine's own Retry takes over.
 const MAX_ATTEMPTS: u32 = 6;
+
+/// One attempt of a request (until its response arrives; a streamed body, such as the source
+/// CSV, is read after it) gives up after this long and is retried. It stands in for the SDK's
+/// upload stall check, which is off (see [`stalled_streams`]).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Download stalls are still detected; upload stalls are left to [`ATTEMPT_TIMEOUT`]. The
+/// upload check wakes every request in flight every 100 ms until its response arrives (to
+/// measure the upload's throughput), whatever the body: the whole request future is polled
+/// again each time. Our request bodies are small and sent at once, so the check guards nothing
+/// the attempt timeout does not, and it cost more client CPU than the rows themselves while a
+/// store was slow to answer (against moto, whose TransactWriteItems take seconds: ≈90 % of the
+/// client's CPU of a 1,200-row import).
+fn stalled_streams() -> StalledStreamProtectionConfig {
+    StalledStreamProtectionConfig::enabled()
+        .upload_enabled(false)
+        .download_enabled(true)
+        .build()
+}
 
 /// The clients of one process, built once in `main` (or once per test).
 #[derive(Clone, Debug)]
@@ -25,6 +48,12 @@ impl AwsClients {
     pub async fn from_env() -> Self {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .stalled_stream_protection(stalled_streams())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            )
             .load()
             .await;
         Self::from_config(&config)
