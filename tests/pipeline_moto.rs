@@ -57,20 +57,64 @@ impl AwsRunner {
         result
     }
 
-    /// `run`, with the client CPU (seconds) of the execution and of the history delivery after it.
-    async fn run_measured(&self, name: &str, input: Value) -> (asl::ExecutionResult, f64, f64) {
+    /// `run`, with the client CPU (seconds) of the execution and of the history delivery after
+    /// it, and the execution's by state.
+    async fn run_measured(
+        &self,
+        name: &str,
+        input: Value,
+    ) -> (asl::ExecutionResult, f64, f64, Vec<(String, f64)>) {
+        let by_state = Arc::new(StateCpu::default());
         let options = ExecutionOptions {
             name: name.into(),
             state_machine_id: "arn:aws:states:us-east-1:123456789012:stateMachine:migration".into(),
             retry_interval_scale: 0.0,
-            observer: None,
+            observer: Some(by_state.clone()),
         };
         let cpu = || cpu_seconds().unwrap_or(0.0);
         let started = cpu();
         let result = self.runner.run(&self.state_machine, input, options).await;
         let ran = cpu();
         self.pump_history().await;
-        (result, ran - started, cpu() - ran)
+        let states = by_state
+            .0
+            .lock()
+            .map(|s| s.spent.clone())
+            .unwrap_or_default();
+        (result, ran - started, cpu() - ran, states)
+    }
+}
+
+/// The process's CPU spent in each top-level state of an execution (its Distributed Map's
+/// children run inside the Process state).
+#[derive(Default)]
+struct StateCpu(std::sync::Mutex<StateCpuInner>);
+
+#[derive(Default)]
+struct StateCpuInner {
+    entered: Option<(String, f64)>,
+    spent: Vec<(String, f64)>,
+}
+
+impl asl::Observer for StateCpu {
+    fn on_event(&self, event: &asl::HistoryEvent) {
+        const TOP: [&str; 4] = ["Prepare", "Transform", "Process", "Verify"];
+        let Some(state) = event.state.as_deref().filter(|s| TOP.contains(s)) else {
+            return;
+        };
+        let Ok(mut inner) = self.0.lock() else {
+            return;
+        };
+        let now = cpu_seconds().unwrap_or(0.0);
+        match event.kind {
+            asl::HistoryEventKind::StateEntered => inner.entered = Some((state.to_string(), now)),
+            asl::HistoryEventKind::StateExited => {
+                if let Some((name, at)) = inner.entered.take().filter(|(n, _)| n == state) {
+                    inner.spent.push((name, now - at));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -182,7 +226,7 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
             .unwrap();
         let job = |bucket: &str| json!({"jobId": job_id, "mode": "import", "source": {"bucket": bucket, "key": key}});
         let (aws_before, local_before) = (aws.requests.counts(), local_requests.counts());
-        let (on_aws, client_cpu, history_cpu) =
+        let (on_aws, client_cpu, history_cpu, by_state) =
             aws.run_measured(job_id, job(&aws.deps.bucket)).await;
         assert_eq!(
             on_aws.status,
@@ -217,6 +261,13 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
             history_cpu,
             history_cpu * 1e6 / rows as f64
         );
+        for (state, cpu) in &by_state {
+            eprintln!(
+                "  {state}: {:.3} s ({:.0} µs per row)",
+                cpu,
+                cpu * 1e6 / rows as f64
+            );
+        }
         if job_id == "parity-1" {
             // Per chunk, in requests of at most 100 items: Process reads each data row and
             // writes two items a row (command and data), Verify reads the data rows again (300
