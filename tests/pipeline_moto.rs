@@ -197,7 +197,7 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
     let chunk_rows: u64 = std::env::var("PARITY_CHUNK_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .filter(|n| *n >= 50 && rows % n == 0)
+        .filter(|n| *n >= 50 && rows.is_multiple_of(*n))
         .unwrap_or(50);
     let chunks = rows / chunk_rows;
     let aws = aws_runner(&c, chunk_rows as usize).await;
