@@ -21,7 +21,7 @@ use crate::ports::table::{
     BatchGetItems, CancellationReason, Condition, GetItem, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Page,
     Put, PutItem, QueryItems, ScanItems, TransactWrite, WriteError,
 };
-use crate::value::Item;
+use crate::value::{AttributeValue, Item};
 
 /// How often a batch call's unprocessed remainder is re-sent before giving up (Retryable).
 const MAX_UNPROCESSED_ROUNDS: u32 = 8;
@@ -41,6 +41,31 @@ type DynamoItem = HashMap<String, Av>;
 
 fn to_dynamo(item: Item) -> DynamoItem {
     item.into_iter().map(|(k, v)| (k, v.into())).collect()
+}
+
+/// The SDK's item for one of ours, copied once from a reference (the caller keeps its put; a
+/// clone and then `into` copied every value twice).
+fn to_dynamo_ref(item: &Item) -> DynamoItem {
+    item.iter()
+        .map(|(k, v)| (k.clone(), sdk_value(v)))
+        .collect()
+}
+
+/// As serde_dynamo's `From<AttributeValue>`, from a reference.
+fn sdk_value(value: &AttributeValue) -> Av {
+    use aws_sdk_dynamodb::primitives::Blob;
+    match value {
+        AttributeValue::N(n) => Av::N(n.clone()),
+        AttributeValue::S(s) => Av::S(s.clone()),
+        AttributeValue::Bool(b) => Av::Bool(*b),
+        AttributeValue::B(b) => Av::B(Blob::new(b.clone())),
+        AttributeValue::Null(n) => Av::Null(*n),
+        AttributeValue::M(m) => Av::M(m.iter().map(|(k, v)| (k.clone(), sdk_value(v))).collect()),
+        AttributeValue::L(l) => Av::L(l.iter().map(sdk_value).collect()),
+        AttributeValue::Ss(ss) => Av::Ss(ss.clone()),
+        AttributeValue::Ns(ns) => Av::Ns(ns.clone()),
+        AttributeValue::Bs(bs) => Av::Bs(bs.iter().map(|b| Blob::new(b.clone())).collect()),
+    }
 }
 
 fn from_dynamo(item: DynamoItem) -> Item {
@@ -139,17 +164,99 @@ fn condition(c: Condition) -> ConditionExpression {
 
 /// The same transaction gets the same token: when the SDK retries a commit whose response was
 /// lost, DynamoDB answers with the first outcome instead of refusing the repeat (10-minute window).
+/// The transaction's idempotency token: a hash of its puts (tables, conditions, items), the same
+/// for the same puts in any process. Items are fed to the hash by their structure, each string
+/// with its length, a map's names in order: it was the `Debug` text of each item, which cost
+/// more than building the request, and whose nested maps (hash maps) came out in a random
+/// order, so the same transaction had another token in another process.
 fn client_request_token(puts: &[Put]) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     for put in puts {
-        hash.update(format!(
-            "{}\u{0}{:?}\u{0}{:?}\u{0}",
-            put.table, put.condition, put.item
-        ));
+        feed_bytes(&mut hash, put.table.as_bytes());
+        match put.condition {
+            Condition::None => hash.update([0u8]),
+            Condition::NotExists => hash.update([1u8]),
+            Condition::VersionEquals(v) => {
+                hash.update([2u8]);
+                hash.update(v.to_le_bytes());
+            }
+        }
+        hash.update((put.item.len() as u64).to_le_bytes());
+        for (name, value) in &put.item {
+            feed_bytes(&mut hash, name.as_bytes());
+            feed_value(&mut hash, value);
+        }
     }
     let digest = hash.finalize();
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn feed_bytes(hash: &mut sha2::Sha256, bytes: &[u8]) {
+    use sha2::Digest;
+    hash.update((bytes.len() as u64).to_le_bytes());
+    hash.update(bytes);
+}
+
+fn feed_value(hash: &mut sha2::Sha256, value: &AttributeValue) {
+    use sha2::Digest;
+    let count = |hash: &mut sha2::Sha256, tag: u8, n: usize| {
+        hash.update([tag]);
+        hash.update((n as u64).to_le_bytes());
+    };
+    match value {
+        AttributeValue::N(n) => {
+            hash.update([b'N']);
+            feed_bytes(hash, n.as_bytes());
+        }
+        AttributeValue::S(s) => {
+            hash.update([b'S']);
+            feed_bytes(hash, s.as_bytes());
+        }
+        AttributeValue::Bool(b) => hash.update([b'T', u8::from(*b)]),
+        AttributeValue::B(b) => {
+            hash.update([b'B']);
+            feed_bytes(hash, b);
+        }
+        AttributeValue::Null(n) => hash.update([b'0', u8::from(*n)]),
+        AttributeValue::M(m) => {
+            count(hash, b'M', m.len());
+            let mut names: Vec<&String> = m.keys().collect();
+            names.sort_unstable();
+            for name in names {
+                feed_bytes(hash, name.as_bytes());
+                if let Some(v) = m.get(name) {
+                    feed_value(hash, v);
+                }
+            }
+        }
+        AttributeValue::L(l) => {
+            count(hash, b'L', l.len());
+            for v in l {
+                feed_value(hash, v);
+            }
+        }
+        AttributeValue::Ss(ss) | AttributeValue::Ns(ss) => {
+            count(
+                hash,
+                if matches!(value, AttributeValue::Ss(_)) {
+                    b's'
+                } else {
+                    b'n'
+                },
+                ss.len(),
+            );
+            for s in ss {
+                feed_bytes(hash, s.as_bytes());
+            }
+        }
+        AttributeValue::Bs(bs) => {
+            count(hash, b'b', bs.len());
+            for b in bs {
+                feed_bytes(hash, b);
+            }
+        }
+    }
 }
 
 fn cancellation_reason(code: Option<&str>) -> CancellationReason {
@@ -336,7 +443,7 @@ impl TransactWrite for DynamoDbTables {
             let dynamo_put = DynamoPut::builder()
                 .table_name(&put.table)
                 // The SDK's request owns its values: the one copy of a put on this path.
-                .set_item(Some(to_dynamo(put.item.clone())))
+                .set_item(Some(to_dynamo_ref(&put.item)))
                 .set_condition_expression(c.expression)
                 .set_expression_attribute_names(c.names)
                 .set_expression_attribute_values(c.values)
@@ -372,6 +479,87 @@ impl TransactWrite for DynamoDbTables {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value of every kind, nested; its maps are filled in the order given.
+    fn every_kind(names: &[&str]) -> AttributeValue {
+        let inner: HashMap<String, AttributeValue> = names
+            .iter()
+            .map(|n| (n.to_string(), AttributeValue::S(format!("v-{n}"))))
+            .collect();
+        AttributeValue::M(HashMap::from([
+            ("n".to_string(), AttributeValue::N("-1.50".into())),
+            ("b".to_string(), AttributeValue::B(vec![0, 1, 255])),
+            ("t".to_string(), AttributeValue::Bool(true)),
+            ("z".to_string(), AttributeValue::Null(true)),
+            (
+                "l".to_string(),
+                AttributeValue::L(vec![
+                    AttributeValue::M(inner.clone()),
+                    AttributeValue::S("x".into()),
+                ]),
+            ),
+            (
+                "ss".to_string(),
+                AttributeValue::Ss(vec!["a".into(), "b".into()]),
+            ),
+            (
+                "ns".to_string(),
+                AttributeValue::Ns(vec!["1".into(), "2".into()]),
+            ),
+            (
+                "bs".to_string(),
+                AttributeValue::Bs(vec![vec![1], vec![2, 3]]),
+            ),
+            ("m".to_string(), AttributeValue::M(inner)),
+        ]))
+    }
+
+    #[test]
+    fn a_borrowed_conversion_is_serde_dynamos() {
+        let value = every_kind(&["a", "b", "c"]);
+        assert_eq!(sdk_value(&value), Av::from(value.clone()));
+        let mut item = Item::new();
+        item.insert("pk".into(), crate::value::s("P#t"));
+        item.insert("v".into(), value);
+        assert_eq!(to_dynamo_ref(&item), to_dynamo(item.clone()));
+    }
+
+    #[test]
+    fn the_request_token_follows_the_content_not_the_maps_order() {
+        let put = |names: &[&str], condition: Condition| {
+            let mut item = Item::new();
+            item.insert("pk".into(), crate::value::s("P#t"));
+            item.insert("sk".into(), crate::value::s("s"));
+            item.insert("v".into(), every_kind(names));
+            Put {
+                table: "data".into(),
+                item,
+                condition,
+            }
+        };
+        let names: Vec<String> = (0..32).map(|i| format!("k{i}")).collect();
+        let forward: Vec<&str> = names.iter().map(String::as_str).collect();
+        let backward: Vec<&str> = forward.iter().rev().copied().collect();
+        let token = client_request_token(&[put(&forward, Condition::NotExists)]);
+        // Nested maps built in another order (and hashed with another seed): the same token.
+        assert_eq!(
+            token,
+            client_request_token(&[put(&backward, Condition::NotExists)])
+        );
+        // Other content, another condition, another table: another token.
+        assert_ne!(
+            token,
+            client_request_token(&[put(&forward[1..], Condition::NotExists)])
+        );
+        assert_ne!(
+            token,
+            client_request_token(&[put(&forward, Condition::VersionEquals(3))])
+        );
+        let mut elsewhere = put(&forward, Condition::NotExists);
+        elsewhere.table = "command".into();
+        assert_ne!(token, client_request_token(&[elsewhere]));
+        assert_eq!(token.len(), 32);
+    }
 
     #[test]
     fn numbers_convert_exactly_both_ways() {
