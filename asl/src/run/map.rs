@@ -432,6 +432,15 @@ async fn run_distributed(
     let label = map.label.clone().unwrap_or_else(|| state.name.clone());
     let (map_run_arn, child_sm_arn, map_run_id) = map_run_arns(ctx, &label);
     let total = child_inputs.len();
+    // With a ResultWriter, each child's record goes to a temp file as the child ends (see
+    // `ResultSpool`); without one, the records are the state's result and stay in memory.
+    let mut spool = match &map.result_writer {
+        Some(_) => Some(ResultSpool::new()?),
+        None => None,
+    };
+    // A record that could not be spooled fails the run once every child has ended (children
+    // are not abandoned half way).
+    let mut spool_error: Option<StatesError> = None;
     runner.history.record(
         HistoryEventKind::MapRunStarted,
         name,
@@ -494,12 +503,6 @@ async fn run_distributed(
             )
         }
     });
-    // With a ResultWriter, each child's record goes to a temp file as the child ends (see
-    // `ResultSpool`); without one, the records are the state's result and stay in memory.
-    let mut spool = match &map.result_writer {
-        Some(_) => Some(ResultSpool::new()?),
-        None => None,
-    };
     let mut records: Vec<Option<ChildRecord>> = match spool {
         Some(_) => Vec::new(),
         None => (0..total).map(|_| None).collect(),
@@ -527,11 +530,26 @@ async fn run_distributed(
             }
         }
         match &mut spool {
-            Some(spool) => spool.add(&record, &child_sm_arn)?,
+            Some(spool) => {
+                if spool_error.is_none()
+                    && let Err(e) = spool.add(&record, &child_sm_arn)
+                {
+                    spool_error = Some(e);
+                }
+            }
             None => records[index] = Some(record),
         }
     }
     drop(stream);
+    if let Some(err) = spool_error {
+        runner.history.record(
+            HistoryEventKind::MapRunFailed,
+            name,
+            json!({ "mapRunArn": map_run_arn, "error": err.error, "cause": err.cause,
+                    "succeeded": succeeded, "failed": failed, "total": total }),
+        );
+        return Err(err);
+    }
     let records: Vec<ChildRecord> = records.into_iter().flatten().collect();
 
     let writer_result = match (&map.result_writer, spool) {

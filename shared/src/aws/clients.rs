@@ -16,8 +16,10 @@ const MAX_ATTEMPTS: u32 = 6;
 
 /// One attempt of a request (until its response arrives; a streamed body, such as the source
 /// CSV, is read after it) gives up after this long and is retried. It stands in for the SDK's
-/// upload stall check, which is off (see [`stalled_streams`]).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// upload stall check, which is off (see [`stalled_streams`]). Generous: it covers an upload's
+/// whole body and S3 calls documented to take minutes (CompleteMultipartUpload), and a request
+/// waiting behind moto's one-at-a-time lock; a Lambda's own timeout still bounds a task.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Download stalls are still detected; upload stalls are left to [`ATTEMPT_TIMEOUT`]. The
 /// upload check wakes every request in flight every 100 ms until its response arrives (to

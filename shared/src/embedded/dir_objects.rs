@@ -29,33 +29,47 @@ fn etag_of(digest: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
-/// An object's ETag is kept with its file, in this extended attribute, with the size and
-/// modification time it was taken at: a HEAD of a 350 MB source file (every Transform and every
-/// start begins with one) reads the attribute instead of hashing the file again (≈0.3 s of a
-/// 1M-row Transform). A file changed since (its size or time differs), written by hand, or on a
-/// file system without user attributes is hashed as before; the ETag is the same either way.
+/// An object's ETag is kept with its file, in this extended attribute, with the size,
+/// modification time and inode it was taken at: a HEAD of a 350 MB source file (every Transform
+/// and every start begins with one) reads the attribute instead of hashing the file again
+/// (≈0.3 s of a 1M-row Transform). A file changed since (its size, time or inode differs),
+/// written by hand, or on a file system without user attributes is hashed as before; the ETag
+/// is the same either way. Objects are written by rename (a new inode, a new attribute); what
+/// the stamp cannot see is a file rewritten in place by hand with the same size within one tick
+/// of the file system's clock (1-4 ms), or with its old time restored.
 const ETAG_ATTRIBUTE: &str = "user.migrate.etag";
 
-/// The size and modification time (ns) the attribute was taken at.
+/// The size, modification time (ns) and inode of the file.
 fn etag_stamp(file: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
     let meta = file.metadata().ok()?;
     let mtime = meta
         .modified()
         .ok()?
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?;
-    Some(format!("{}:{}", meta.len(), mtime.as_nanos()))
+    Some(format!(
+        "{}:{}:{}",
+        meta.len(),
+        mtime.as_nanos(),
+        meta.ino()
+    ))
 }
 
-/// Keeps `etag` with the file (best effort: without it, a HEAD hashes the file).
+/// Keeps `etag` with the file, stamped as it is now (best effort: without it, a HEAD hashes
+/// the file).
 fn remember_etag(file: &std::fs::File, etag: &str) {
-    use xattr::FileExt as _;
     if let Some(stamp) = etag_stamp(file) {
-        let _ = file.set_xattr(ETAG_ATTRIBUTE, format!("{stamp} {etag}").as_bytes());
+        keep_etag(file, &stamp, etag);
     }
 }
 
-/// The ETag kept with the file, if it was taken at the file's present size and time.
+fn keep_etag(file: &std::fs::File, stamp: &str, etag: &str) {
+    use xattr::FileExt as _;
+    let _ = file.set_xattr(ETAG_ATTRIBUTE, format!("{stamp} {etag}").as_bytes());
+}
+
+/// The ETag kept with the file, if it was taken at the file's present size, time and inode.
 fn remembered_etag(file: &std::fs::File) -> Option<String> {
     use xattr::FileExt as _;
     let kept = String::from_utf8(file.get_xattr(ETAG_ATTRIBUTE).ok()??).ok()?;
@@ -63,13 +77,15 @@ fn remembered_etag(file: &std::fs::File) -> Option<String> {
     (Some(stamp) == etag_stamp(file).as_deref()).then(|| etag.to_string())
 }
 
-/// Size and ETag of an open file: the kept one, else its content hashed (and then kept).
+/// Size and ETag of an open file: the kept one, else its content hashed. The hash is kept only
+/// if the file did not change while it was read (the same stamp before and after, and as many
+/// bytes read as it holds), so a write under way is never recorded as the file's ETag.
 fn file_etag(mut file: std::fs::File) -> std::io::Result<(u64, String)> {
     use std::io::Read as _;
-    let size = file.metadata()?.len();
     if let Some(etag) = remembered_etag(&file) {
-        return Ok((size, etag));
+        return Ok((file.metadata()?.len(), etag));
     }
+    let before = etag_stamp(&file);
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 256 * 1024];
@@ -82,7 +98,11 @@ fn file_etag(mut file: std::fs::File) -> std::io::Result<(u64, String)> {
         size += n as u64;
     }
     let etag = etag_of(&hasher.finalize());
-    remember_etag(&file, &etag);
+    if let Some(stamp) = before.filter(|b| Some(b) == etag_stamp(&file).as_ref())
+        && stamp.split(':').next() == Some(size.to_string().as_str())
+    {
+        keep_etag(&file, &stamp, &etag);
+    }
     Ok((size, etag))
 }
 
@@ -366,7 +386,7 @@ mod tests {
         // A kept attribute is what HEAD answers while the file's size and time match it
         // (where the file system keeps user attributes), and only then.
         let file = std::fs::File::open(&path).unwrap();
-        if xattr::FileExt::set_xattr(&file, ETAG_ATTRIBUTE, b"0:0 \"stale\"").is_ok() {
+        if xattr::FileExt::set_xattr(&file, ETAG_ATTRIBUTE, b"0:0:0 \"stale\"").is_ok() {
             let head = store.head_object("b", "k").await.unwrap().unwrap();
             assert_eq!(head.etag, changed.etag, "a stale attribute is not trusted");
             remember_etag(&file, "\"kept\"");

@@ -743,7 +743,7 @@ async fn transform(
         reject(&r, &mut rejected)?;
     }
     writer.finish_all().await?;
-    take_out_duplicates(&mut writer, source, deps, &mut |r| {
+    take_out_duplicates(&mut writer, source, &etag, deps, &mut |r| {
         reject(&r, &mut rejected)
     })
     .await?;
@@ -779,6 +779,7 @@ type QuotedDuplicate = (Duplicate, String);
 async fn take_out_duplicates(
     writer: &mut ChunkWriter<'_>,
     source: &SourceRef,
+    etag: &str,
     deps: &Deps,
     reject: &mut (dyn FnMut(Rejection) -> Result<(), Error> + Send),
 ) -> Result<(), Error> {
@@ -844,6 +845,12 @@ async fn take_out_duplicates(
         let index = writer
             .first_lines
             .partition_point(|first| *first <= duplicate.line) as u32;
+        if index == 0 {
+            return Err(Error::MigrationFailed(format!(
+                "line {} comes before the first chunk",
+                duplicate.line
+            )));
+        }
         if open.as_ref().is_none_or(|(i, _)| *i != index) {
             if let Some((i, rows)) = open.take() {
                 writer.entries[i as usize - 1] = writer.artifacts.save_chunk(i, &rows).await?;
@@ -877,7 +884,19 @@ async fn take_out_duplicates(
     }
     quoting
         .await
-        .map_err(|e| Error::Retryable(format!("quoting duplicates failed: {e}")))
+        .map_err(|e| Error::Retryable(format!("quoting duplicates failed: {e}")))?;
+    // The records quoted must be the file's that was checked: not another one of the same shape.
+    let now = deps
+        .objects
+        .head_object(&source.bucket, &source.key)
+        .await?;
+    if now.is_none_or(|h| h.etag != etag) {
+        return Err(Error::invalid(format!(
+            "s3://{}/{} changed while Transform read it; start a new job",
+            source.bucket, source.key
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
