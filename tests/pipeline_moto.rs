@@ -46,15 +46,7 @@ impl AwsRunner {
     }
 
     async fn run(&self, name: &str, input: Value) -> asl::ExecutionResult {
-        let options = ExecutionOptions {
-            name: name.into(),
-            state_machine_id: "arn:aws:states:us-east-1:123456789012:stateMachine:migration".into(),
-            retry_interval_scale: 0.0,
-            observer: None,
-        };
-        let result = self.runner.run(&self.state_machine, input, options).await;
-        self.pump_history().await;
-        result
+        self.run_measured(name, input).await.0
     }
 
     /// `run`, with the client CPU (seconds) of the execution and of the history delivery after

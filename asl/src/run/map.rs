@@ -541,14 +541,18 @@ async fn run_distributed(
         }
     }
     drop(stream);
-    if let Some(err) = spool_error {
+    // Ends the run with `err`, recorded as the map run's failure.
+    let run_failed = |err: StatesError| {
         runner.history.record(
             HistoryEventKind::MapRunFailed,
             name,
             json!({ "mapRunArn": map_run_arn, "error": err.error, "cause": err.cause,
                     "succeeded": succeeded, "failed": failed, "total": total }),
         );
-        return Err(err);
+        Err(err)
+    };
+    if let Some(err) = spool_error {
+        return run_failed(err);
     }
     let records: Vec<ChildRecord> = records.into_iter().flatten().collect();
 
@@ -587,13 +591,7 @@ async fn run_distributed(
                 tolerated_count.map_or("none".to_owned(), |c| c.to_string()),
             ),
         );
-        runner.history.record(
-            HistoryEventKind::MapRunFailed,
-            name,
-            json!({ "mapRunArn": map_run_arn, "error": err.error, "cause": err.cause,
-                    "succeeded": succeeded, "failed": failed, "total": total }),
-        );
-        return Err(err);
+        return run_failed(err);
     }
     let result = match writer_result {
         Some(written) => written?,
