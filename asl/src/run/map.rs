@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde_json::{Map, Value, json};
 
-use crate::ast::{ItemBatcher, MapState, Mode, NumberOrPath, ResultWriter, State};
+use crate::ast::{ItemBatcher, ItemReader, MapState, Mode, NumberOrPath, ResultWriter, State};
 use crate::error::{StatesError, names};
 use crate::path::{Context, ExecutionContext, now_timestamp};
 use crate::run::executor::Runner;
@@ -182,28 +182,54 @@ struct ChildRecord {
     result: Result<Value, StatesError>,
 }
 
-/// The children's inputs: built batches (ItemBatcher), or the items, selected as each child starts.
+/// The children's inputs: built batches (ItemBatcher), or the items, selected as each child
+/// starts; in memory (ItemsPath), or one JSON value per line of a temp file (ItemReader, see
+/// [`spool_items`]).
 enum ChildInputs {
     Built(Vec<Value>),
     Selected(Vec<Value>),
+    Spooled {
+        file: std::fs::File,
+        total: usize,
+        built: bool,
+    },
 }
 
 enum ChildInput {
     Built(Value),
     Selected(Value),
+    /// A line of the spool that could not be read back: the child fails with this error.
+    Unreadable(StatesError),
 }
 
 impl ChildInputs {
     fn len(&self) -> usize {
         match self {
             ChildInputs::Built(v) | ChildInputs::Selected(v) => v.len(),
+            ChildInputs::Spooled { total, .. } => *total,
         }
     }
 
     fn into_iter(self) -> Box<dyn Iterator<Item = ChildInput> + Send> {
+        use std::io::BufRead;
         match self {
             ChildInputs::Built(v) => Box::new(v.into_iter().map(ChildInput::Built)),
             ChildInputs::Selected(v) => Box::new(v.into_iter().map(ChildInput::Selected)),
+            ChildInputs::Spooled { file, built, .. } => {
+                Box::new(std::io::BufReader::new(file).lines().map(move |line| {
+                    let value = line
+                        .map_err(|e| e.to_string())
+                        .and_then(|l| serde_json::from_str(&l).map_err(|e| e.to_string()));
+                    match value {
+                        Ok(v) if built => ChildInput::Built(v),
+                        Ok(v) => ChildInput::Selected(v),
+                        Err(e) => ChildInput::Unreadable(StatesError::new(
+                            names::ITEM_READER_FAILED,
+                            format!("Reading the map run's spooled items failed: {e}"),
+                        )),
+                    }
+                }))
+            }
         }
     }
 }
@@ -263,22 +289,29 @@ fn required_string(value: &Value, key: &str, what: &str) -> Result<String, State
         })
 }
 
-async fn read_items(
+/// Reads a Distributed map run's items from its ItemReader without holding them: the object
+/// is copied to a temp file, its array is parsed one item at a time, each item is checked
+/// against the ItemSelector (a bad selector fails the state before any child starts, as it
+/// does on AWS) and written, or its batch is, as one line of a second temp file, which the
+/// children read back as they start. A manifest of any length costs the run only the
+/// children in flight. Returns the children's inputs and the number of items read.
+async fn spool_items(
     runner: &Runner<'_>,
     map: &MapState,
+    reader: &ItemReader,
     input: &Value,
     ctx: &Context,
-) -> Result<Vec<Value>, StatesError> {
-    let Some(reader) = &map.item_reader else {
-        return items_from_path(map, input, ctx);
-    };
+) -> Result<(ChildInputs, usize), StatesError> {
+    use std::io::{Seek, Write};
     let params = reader.parameters.eval(input, ctx)?;
     let bucket = required_string(&params, "Bucket", "ItemReader")?;
     let key = required_string(&params, "Key", "ItemReader")?;
     let failed = |cause: String| StatesError::new(names::ITEM_READER_FAILED, cause);
-    let body = runner
+    let spool_failed = |e: std::io::Error| failed(format!("Spooling s3://{bucket}/{key}: {e}"));
+    let mut source = tempfile::tempfile().map_err(spool_failed)?;
+    runner
         .resources
-        .get_object(&bucket, &key)
+        .get_object_into(&bucket, &key, &mut source)
         .await
         .map_err(|e| {
             failed(format!(
@@ -286,87 +319,192 @@ async fn read_items(
                 e.error, e.cause
             ))
         })?;
-    let items = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(items)) => items,
-        Ok(_) => {
-            return Err(failed(format!(
-                "s3://{bucket}/{key} does not contain a JSON array"
-            )));
-        }
-        Err(e) => {
-            return Err(failed(format!(
-                "s3://{bucket}/{key} is not valid JSON: {e}"
-            )));
-        }
-    };
+    source.rewind().map_err(spool_failed)?;
     let max = resolve_opt(
         &reader.max_items,
         "ItemReader.ReaderConfig.MaxItems",
         input,
         ctx,
-    )?;
-    Ok(match max {
-        Some(m) if m >= 1.0 => items.into_iter().take(m as usize).collect(),
-        _ => items,
+    )?
+    .filter(|m| *m >= 1.0)
+    .map(|m| m as usize);
+    let mut batcher = map
+        .item_batcher
+        .as_ref()
+        .map(|b| Batcher::new(b, input, ctx))
+        .transpose()?;
+    let mut out = std::io::BufWriter::new(tempfile::tempfile().map_err(spool_failed)?);
+    let write_line = |out: &mut std::io::BufWriter<std::fs::File>, value: &Value| {
+        serde_json::to_writer(&mut *out, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(spool_failed)
+    };
+    let (mut items, mut children) = (0usize, 0usize);
+    let mut each = |item: Value| -> Result<(), StatesError> {
+        if max.is_some_and(|m| items >= m) {
+            return Ok(());
+        }
+        let selected = select_item(map, input, ctx, items, &item)?;
+        items += 1;
+        let line = match &mut batcher {
+            Some(batcher) => batcher.push(selected),
+            None => Some(item),
+        };
+        if let Some(line) = line {
+            write_line(&mut out, &line)?;
+            children += 1;
+        }
+        Ok(())
+    };
+    for_each_array_item(std::io::BufReader::new(source), &mut each).map_err(|e| match e {
+        ArrayError::NotAnArray => {
+            failed(format!("s3://{bucket}/{key} does not contain a JSON array"))
+        }
+        ArrayError::Json(e) => failed(format!("s3://{bucket}/{key} is not valid JSON: {e}")),
+        ArrayError::Item(e) => e,
+    })?;
+    let built = batcher.is_some();
+    if let Some(last) = batcher.and_then(Batcher::finish) {
+        write_line(&mut out, &last)?;
+        children += 1;
+    }
+    let mut file = out.into_inner().map_err(|e| spool_failed(e.into_error()))?;
+    file.rewind().map_err(spool_failed)?;
+    Ok((
+        ChildInputs::Spooled {
+            file,
+            total: children,
+            built,
+        },
+        items,
+    ))
+}
+
+enum ArrayError {
+    NotAnArray,
+    Json(serde_json::Error),
+    Item(StatesError),
+}
+
+/// Calls `f` with each item of the JSON array `reader` holds, one at a time; the first error
+/// `f` returns stops the reading.
+fn for_each_array_item(
+    reader: impl std::io::Read,
+    f: &mut dyn FnMut(Value) -> Result<(), StatesError>,
+) -> Result<(), ArrayError> {
+    use serde::de::{Error as _, SeqAccess, Visitor};
+    struct Each<'a> {
+        f: &'a mut dyn FnMut(Value) -> Result<(), StatesError>,
+        failed: &'a mut Option<StatesError>,
+    }
+    impl<'de> Visitor<'de> for Each<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Value>()? {
+                if let Err(e) = (self.f)(item) {
+                    *self.failed = Some(e);
+                    return Err(A::Error::custom("an item failed"));
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let read = serde::Deserializer::deserialize_seq(
+        &mut de,
+        Each {
+            f,
+            failed: &mut failed,
+        },
+    )
+    .and_then(|()| de.end());
+    if let Some(e) = failed {
+        return Err(ArrayError::Item(e));
+    }
+    read.map_err(|e| {
+        if e.is_data() {
+            ArrayError::NotAnArray
+        } else {
+            ArrayError::Json(e)
+        }
     })
 }
 
-/// Groups selected items into child inputs `{"Items": [...], "BatchInput": ...}`.
+/// Groups selected items into child inputs `{"Items": [...], "BatchInput": ...}`, as they come.
+struct Batcher {
+    max_items: Option<usize>,
+    max_bytes: Option<usize>,
+    batch_input: Option<Value>,
+    current: Vec<Value>,
+    current_bytes: usize,
+}
+
+impl Batcher {
+    fn new(batcher: &ItemBatcher, input: &Value, ctx: &Context) -> Result<Self, StatesError> {
+        let limit = |value: &Option<NumberOrPath>, field: &str| {
+            resolve_opt(value, field, input, ctx)
+                .map(|n| n.filter(|n| *n >= 1.0).map(|n| n as usize))
+        };
+        Ok(Batcher {
+            max_items: limit(&batcher.max_items, "ItemBatcher.MaxItemsPerBatch")?,
+            max_bytes: limit(&batcher.max_bytes, "ItemBatcher.MaxInputBytesPerBatch")?,
+            batch_input: batcher
+                .batch_input
+                .as_ref()
+                .map(|t| t.eval(input, ctx))
+                .transpose()?,
+            current: Vec::new(),
+            current_bytes: 0,
+        })
+    }
+
+    /// Adds an item; returns the batch it closed, if it did not fit there.
+    fn push(&mut self, item: Value) -> Option<Value> {
+        let size = item.to_string().len();
+        let full_items = self.max_items.is_some_and(|m| self.current.len() >= m);
+        let full_bytes = self
+            .max_bytes
+            .is_some_and(|m| !self.current.is_empty() && self.current_bytes + size > m);
+        let closed = (full_items || full_bytes).then(|| self.take());
+        self.current_bytes += size;
+        self.current.push(item);
+        closed
+    }
+
+    /// The last batch, if it has items.
+    fn finish(mut self) -> Option<Value> {
+        (!self.current.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> Value {
+        self.current_bytes = 0;
+        let mut obj = Map::new();
+        obj.insert(
+            "Items".into(),
+            Value::Array(std::mem::take(&mut self.current)),
+        );
+        if let Some(b) = &self.batch_input {
+            obj.insert("BatchInput".into(), b.clone());
+        }
+        Value::Object(obj)
+    }
+}
+
 fn batch(
     batcher: &ItemBatcher,
     items: Vec<Value>,
     input: &Value,
     ctx: &Context,
 ) -> Result<Vec<Value>, StatesError> {
-    let max_items = resolve_opt(
-        &batcher.max_items,
-        "ItemBatcher.MaxItemsPerBatch",
-        input,
-        ctx,
-    )?
-    .filter(|n| *n >= 1.0)
-    .map(|n| n as usize);
-    let max_bytes = resolve_opt(
-        &batcher.max_bytes,
-        "ItemBatcher.MaxInputBytesPerBatch",
-        input,
-        ctx,
-    )?
-    .filter(|n| *n >= 1.0)
-    .map(|n| n as usize);
-    let batch_input = batcher
-        .batch_input
-        .as_ref()
-        .map(|t| t.eval(input, ctx))
-        .transpose()?;
-    let mut batches: Vec<Vec<Value>> = Vec::new();
-    let mut current: Vec<Value> = Vec::new();
-    let mut current_bytes = 0usize;
-    for item in items {
-        let size = item.to_string().len();
-        let full_items = max_items.is_some_and(|m| current.len() >= m);
-        let full_bytes = max_bytes.is_some_and(|m| !current.is_empty() && current_bytes + size > m);
-        if full_items || full_bytes {
-            batches.push(std::mem::take(&mut current));
-            current_bytes = 0;
-        }
-        current_bytes += size;
-        current.push(item);
-    }
-    if !current.is_empty() {
-        batches.push(current);
-    }
-    Ok(batches
-        .into_iter()
-        .map(|items| {
-            let mut obj = Map::new();
-            obj.insert("Items".into(), Value::Array(items));
-            if let Some(b) = &batch_input {
-                obj.insert("BatchInput".into(), b.clone());
-            }
-            Value::Object(obj)
-        })
-        .collect())
+    let mut batcher = Batcher::new(batcher, input, ctx)?;
+    let mut batches: Vec<Value> = items.into_iter().filter_map(|i| batcher.push(i)).collect();
+    batches.extend(batcher.finish());
+    Ok(batches)
 }
 
 /// ARNs of a map run: (map run ARN, child state machine ARN, map run id).
@@ -393,27 +531,32 @@ async fn run_distributed(
     limit: usize,
 ) -> Result<Value, StatesError> {
     let name = Some(state.name.as_str());
-    let items = read_items(runner, map, &input, ctx).await?;
-    let item_count = items.len();
     // Each child's input is built when the child starts, not all up front: a run of thousands
     // of chunks would otherwise hold every input (the job document, once per child) at once.
     // The ItemSelector is still evaluated for every item before any child starts, so a bad
     // selector fails the state as before, with nothing run.
-    let child_inputs: ChildInputs = match &map.item_batcher {
-        // (child input, Map.Item.Value)
-        Some(batcher) => {
-            let selected = items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| select_item(map, &input, ctx, i, item))
-                .collect::<Result<Vec<_>, _>>()?;
-            ChildInputs::Built(batch(batcher, selected, &input, ctx)?)
-        }
+    let (child_inputs, item_count) = match &map.item_reader {
+        Some(reader) => spool_items(runner, map, reader, &input, ctx).await?,
         None => {
-            for (i, item) in items.iter().enumerate() {
-                select_item(map, &input, ctx, i, item)?;
-            }
-            ChildInputs::Selected(items)
+            let items = items_from_path(map, &input, ctx)?;
+            let item_count = items.len();
+            let inputs = match &map.item_batcher {
+                Some(batcher) => {
+                    let selected = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| select_item(map, &input, ctx, i, item))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    ChildInputs::Built(batch(batcher, selected, &input, ctx)?)
+                }
+                None => {
+                    for (i, item) in items.iter().enumerate() {
+                        select_item(map, &input, ctx, i, item)?;
+                    }
+                    ChildInputs::Selected(items)
+                }
+            };
+            (inputs, item_count)
         }
     };
     let tolerated_pct = resolve_opt(
@@ -457,12 +600,14 @@ async fn run_distributed(
     let input_ref = &input;
     let children = child_inputs.into_iter().enumerate().map(|(index, entry)| {
         // (child input, Map.Item.Value); selecting cannot fail here (checked above).
-        let (child_input, item) = match entry {
-            ChildInput::Built(batch) => (batch.clone(), batch),
+        let (child_input, item, unreadable) = match entry {
+            ChildInput::Built(batch) => (batch.clone(), batch, None),
             ChildInput::Selected(item) => (
                 select_item(map, input_ref, ctx, index, &item).unwrap_or(Value::Null),
                 item,
+                None,
             ),
+            ChildInput::Unreadable(err) => (Value::Null, Value::Null, Some(err)),
         };
         let child_name = uuid::Uuid::new_v4().to_string();
         let arn = format!("{exec_prefix}:{map_run_id}:{child_name}");
@@ -487,9 +632,14 @@ async fn run_distributed(
                 retry_scale: runner.retry_scale,
             };
             let input_text = child_input.to_string();
-            let result = child
-                .run_graph(&map.processor, child_input, exec, Some((index, item)))
-                .await;
+            let result = match unreadable {
+                Some(err) => Err(err),
+                None => {
+                    child
+                        .run_graph(&map.processor, child_input, exec, Some((index, item)))
+                        .await
+                }
+            };
             (
                 index,
                 ChildRecord {

@@ -40,6 +40,21 @@ pub trait Resources: Send + Sync {
     async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure>;
     /// Read an object (Distributed Map `ItemReader`, `s3:getObject`).
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, TaskFailure>;
+    /// Copy an object into `file` (a Distributed Map's `ItemReader` then reads its items from
+    /// there one at a time, whatever the object's size). By default through [`get_object`]
+    /// (the object in memory once); a store that can stream should.
+    ///
+    /// [`get_object`]: Resources::get_object
+    async fn get_object_into(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &mut std::fs::File,
+    ) -> Result<(), TaskFailure> {
+        let body = self.get_object(bucket, key).await?;
+        std::io::Write::write_all(file, &body)
+            .map_err(|e| TaskFailure::new("States.ItemReaderFailed", e.to_string()))
+    }
     /// Write an object (Distributed Map `ResultWriter`, `s3:putObject`).
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), TaskFailure>;
 }

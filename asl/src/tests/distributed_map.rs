@@ -322,10 +322,92 @@ async fn item_reader_failures() {
     let r = run(distributed(json!({})), input(), &fake).await;
     assert_eq!(r.error.as_deref(), Some("States.ItemReaderFailed"));
 
+    assert!(r.cause.unwrap().contains("does not contain a JSON array"));
+
     let fake = Fake::new().handler(FN, process);
     let r = run(distributed(json!({})), input(), &fake).await;
     assert_eq!(r.error.as_deref(), Some("States.ItemReaderFailed"));
     assert!(r.cause.unwrap().contains("NoSuchKey"));
+
+    // Cut short, or with something after the array: not valid JSON, and no child ran.
+    for body in [
+        "[{\"id\": 1}, {\"id\": 2}",
+        "[{\"id\": 1}] x",
+        "[{\"id\": 1},]",
+    ] {
+        let fake = Fake::new()
+            .handler(FN, process)
+            .object("data", "input/items.json", body);
+        let r = run(distributed(json!({})), input(), &fake).await;
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ItemReaderFailed"),
+            "{body}"
+        );
+        assert!(r.cause.unwrap().contains("is not valid JSON"), "{body}");
+        assert!(fake.calls.lock().unwrap().is_empty(), "{body}");
+    }
+}
+
+/// The reader takes the array one item at a time (spooled to a file, read back as children
+/// start): a long manifest, batched or not, reaches every child once and in order, MaxItems
+/// stops it, and a selector that fails on a late item fails the state before any child ran.
+#[tokio::test]
+async fn a_long_manifest_is_read_item_by_item() {
+    let n = 5_000;
+    let ids = |r: &crate::ExecutionResult| -> Vec<i64> {
+        r.output
+            .as_ref()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|o| match o["ids"].as_array() {
+                Some(ids) => ids.iter().map(|i| i.as_i64().unwrap()).collect(),
+                None => vec![o["id"].as_i64().unwrap()],
+            })
+            .collect()
+    };
+    let echo = |v: Value| -> Result<Value, TaskFailure> {
+        Ok(match v["Items"].as_array() {
+            Some(items) => {
+                json!({"ids": items.iter().map(|i| i["id"].clone()).collect::<Vec<_>>()})
+            }
+            None => json!({"id": v["id"]}),
+        })
+    };
+    let fake = Fake::new()
+        .handler(FN, echo)
+        .object("data", "input/items.json", &items(n));
+    let r = run(distributed(json!({"MaxConcurrency": 50})), input(), &fake).await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{r:?}");
+    assert_eq!(ids(&r), (0..n as i64).collect::<Vec<_>>());
+
+    let batched =
+        distributed(json!({"MaxConcurrency": 50, "ItemBatcher": {"MaxItemsPerBatch": 7}}));
+    let r = run(batched, input(), &fake).await;
+    assert_eq!(
+        r.output.as_ref().unwrap().as_array().unwrap().len(),
+        n.div_ceil(7)
+    );
+    assert_eq!(ids(&r), (0..n as i64).collect::<Vec<_>>());
+
+    let mut limited = distributed(json!({}));
+    limited["States"]["Process"]["ItemReader"]["ReaderConfig"]["MaxItems"] = json!(4);
+    let r = run(limited, input(), &fake).await;
+    assert_eq!(ids(&r), vec![0, 1, 2, 3]);
+
+    // Item 4,321 has no id: the selector fails, before any child starts.
+    let mut list: Vec<Value> = (0..n).map(|i| json!({"id": i})).collect();
+    list[4321] = json!({"name": "no id"});
+    let fake = Fake::new().handler(FN, echo).object(
+        "data",
+        "input/items.json",
+        &Value::Array(list).to_string(),
+    );
+    let r = run(distributed(json!({})), input(), &fake).await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    assert!(fake.calls.lock().unwrap().is_empty());
 }
 
 #[tokio::test]

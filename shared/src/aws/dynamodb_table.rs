@@ -10,18 +10,19 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue as Av, KeysAndAttributes, Put as DynamoPut, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue as Av, KeysAndAttributes};
+use aws_smithy_types::body::SdkBody;
 
+use super::dynamodb_json;
 use super::errors::{build_error, store_error};
+use super::response_body::{KeepResponseBody, KeptBody};
 use crate::error::StoreError;
 use crate::keys::Key;
 use crate::ports::table::{
     BatchGetItems, CancellationReason, Condition, GetItem, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Page,
     Put, PutItem, QueryItems, ScanItems, TransactWrite, WriteError,
 };
-use crate::value::{AttributeValue, Item};
+use crate::value::Item;
 
 /// How often a batch call's unprocessed remainder is re-sent before giving up (Retryable).
 const MAX_UNPROCESSED_ROUNDS: u32 = 8;
@@ -41,31 +42,6 @@ type DynamoItem = HashMap<String, Av>;
 
 fn to_dynamo(item: Item) -> DynamoItem {
     item.into_iter().map(|(k, v)| (k, v.into())).collect()
-}
-
-/// The SDK's item for one of ours, copied once from a reference (the caller keeps its put; a
-/// clone and then `into` copied every value twice).
-fn to_dynamo_ref(item: &Item) -> DynamoItem {
-    item.iter()
-        .map(|(k, v)| (k.clone(), sdk_value(v)))
-        .collect()
-}
-
-/// As serde_dynamo's `From<AttributeValue>`, from a reference.
-fn sdk_value(value: &AttributeValue) -> Av {
-    use aws_sdk_dynamodb::primitives::Blob;
-    match value {
-        AttributeValue::N(n) => Av::N(n.clone()),
-        AttributeValue::S(s) => Av::S(s.clone()),
-        AttributeValue::Bool(b) => Av::Bool(*b),
-        AttributeValue::B(b) => Av::B(Blob::new(b.clone())),
-        AttributeValue::Null(n) => Av::Null(*n),
-        AttributeValue::M(m) => Av::M(m.iter().map(|(k, v)| (k.clone(), sdk_value(v))).collect()),
-        AttributeValue::L(l) => Av::L(l.iter().map(sdk_value).collect()),
-        AttributeValue::Ss(ss) => Av::Ss(ss.clone()),
-        AttributeValue::Ns(ns) => Av::Ns(ns.clone()),
-        AttributeValue::Bs(bs) => Av::Bs(bs.iter().map(|b| Blob::new(b.clone())).collect()),
-    }
 }
 
 fn from_dynamo(item: DynamoItem) -> Item {
@@ -162,103 +138,6 @@ fn condition(c: Condition) -> ConditionExpression {
     }
 }
 
-/// The same transaction gets the same token: when the SDK retries a commit whose response was
-/// lost, DynamoDB answers with the first outcome instead of refusing the repeat (10-minute window).
-/// The transaction's idempotency token: a hash of its puts (tables, conditions, items), the same
-/// for the same puts in any process. Items are fed to the hash by their structure, each string
-/// with its length, a map's names in order: it was the `Debug` text of each item, which cost
-/// more than building the request, and whose nested maps (hash maps) came out in a random
-/// order, so the same transaction had another token in another process.
-fn client_request_token(puts: &[Put]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for put in puts {
-        feed_bytes(&mut hash, put.table.as_bytes());
-        match put.condition {
-            Condition::None => hash.update([0u8]),
-            Condition::NotExists => hash.update([1u8]),
-            Condition::VersionEquals(v) => {
-                hash.update([2u8]);
-                hash.update(v.to_le_bytes());
-            }
-        }
-        hash.update((put.item.len() as u64).to_le_bytes());
-        for (name, value) in &put.item {
-            feed_bytes(&mut hash, name.as_bytes());
-            feed_value(&mut hash, value);
-        }
-    }
-    let digest = hash.finalize();
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-fn feed_bytes(hash: &mut sha2::Sha256, bytes: &[u8]) {
-    use sha2::Digest;
-    hash.update((bytes.len() as u64).to_le_bytes());
-    hash.update(bytes);
-}
-
-fn feed_value(hash: &mut sha2::Sha256, value: &AttributeValue) {
-    use sha2::Digest;
-    let count = |hash: &mut sha2::Sha256, tag: u8, n: usize| {
-        hash.update([tag]);
-        hash.update((n as u64).to_le_bytes());
-    };
-    match value {
-        AttributeValue::N(n) => {
-            hash.update([b'N']);
-            feed_bytes(hash, n.as_bytes());
-        }
-        AttributeValue::S(s) => {
-            hash.update([b'S']);
-            feed_bytes(hash, s.as_bytes());
-        }
-        AttributeValue::Bool(b) => hash.update([b'T', u8::from(*b)]),
-        AttributeValue::B(b) => {
-            hash.update([b'B']);
-            feed_bytes(hash, b);
-        }
-        AttributeValue::Null(n) => hash.update([b'0', u8::from(*n)]),
-        AttributeValue::M(m) => {
-            count(hash, b'M', m.len());
-            let mut names: Vec<&String> = m.keys().collect();
-            names.sort_unstable();
-            for name in names {
-                feed_bytes(hash, name.as_bytes());
-                if let Some(v) = m.get(name) {
-                    feed_value(hash, v);
-                }
-            }
-        }
-        AttributeValue::L(l) => {
-            count(hash, b'L', l.len());
-            for v in l {
-                feed_value(hash, v);
-            }
-        }
-        AttributeValue::Ss(ss) | AttributeValue::Ns(ss) => {
-            count(
-                hash,
-                if matches!(value, AttributeValue::Ss(_)) {
-                    b's'
-                } else {
-                    b'n'
-                },
-                ss.len(),
-            );
-            for s in ss {
-                feed_bytes(hash, s.as_bytes());
-            }
-        }
-        AttributeValue::Bs(bs) => {
-            count(hash, b'b', bs.len());
-            for b in bs {
-                feed_bytes(hash, b);
-            }
-        }
-    }
-}
-
 fn cancellation_reason(code: Option<&str>) -> CancellationReason {
     match code {
         None | Some("None") => CancellationReason::None,
@@ -301,26 +180,28 @@ impl BatchGetItems for DynamoDbTables {
                 .consistent_read(true)
                 .build()
                 .map_err(|e| build_error("BatchGetItem", e))?;
-            let response = self
-                .client
+            // The items are read from the response body by us, into our items (see
+            // `dynamodb_json`); the SDK parses `{}`.
+            let kept = KeptBody::default();
+            self.client
                 .batch_get_item()
                 .request_items(table, request)
+                .customize()
+                .interceptor(KeepResponseBody(kept.clone()))
                 .send()
                 .await
                 .map_err(|e| store_error("BatchGetItem", e))?;
-            if let Some(mut responses) = response.responses {
-                out.extend(
-                    responses
-                        .remove(table)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(from_dynamo),
-                );
-            }
+            let body = kept.take().ok_or_else(|| {
+                StoreError::Transient("BatchGetItem: the response had no body".into())
+            })?;
+            let mut response = dynamodb_json::batch_get_response(&body).map_err(|e| {
+                StoreError::Transient(format!("BatchGetItem: unreadable response: {e}"))
+            })?;
+            out.extend(response.responses.remove(table).unwrap_or_default());
             pending = response
                 .unprocessed_keys
-                .and_then(|mut u| u.remove(table))
-                .map(|k| k.keys)
+                .remove(table)
+                .map(|u| u.keys.into_iter().map(to_dynamo).collect())
                 .unwrap_or_default();
             if !pending.is_empty() {
                 round += 1;
@@ -427,35 +308,37 @@ impl TransactWrite for DynamoDbTables {
                 puts.len()
             ))));
         }
-        let token = client_request_token(puts);
         let mut seen = std::collections::HashSet::new();
-        let mut items = Vec::with_capacity(puts.len());
         for put in puts {
             check_keys(put)?;
             let key = put.key();
-            if !seen.insert((put.table.clone(), key.clone())) {
+            if !seen.insert((put.table.as_str(), key.clone())) {
                 return Err(WriteError::Store(StoreError::InvalidRequest(format!(
                     "TransactWriteItems: two operations on {} in table {}",
                     key, put.table
                 ))));
             }
-            let c = condition(put.condition);
-            let dynamo_put = DynamoPut::builder()
-                .table_name(&put.table)
-                // The SDK's request owns its values: the one copy of a put on this path.
-                .set_item(Some(to_dynamo_ref(&put.item)))
-                .set_condition_expression(c.expression)
-                .set_expression_attribute_names(c.names)
-                .set_expression_attribute_values(c.values)
-                .build()
-                .map_err(|e| build_error("TransactWriteItems", e))?;
-            items.push(TransactWriteItem::builder().put(dynamo_put).build());
         }
+        // The body is written by us, straight from our items (see `dynamodb_json`); the SDK
+        // builds an empty request, and the body replaces its own before the request is signed
+        // (on every attempt: a retry sends the same bytes with the same token).
+        let (body, _token) = dynamodb_json::transact_write_body(puts).map_err(|e| {
+            WriteError::Store(StoreError::InvalidRequest(format!(
+                "TransactWriteItems: {e}"
+            )))
+        })?;
+        let body = bytes::Bytes::from(body);
         let result = self
             .client
             .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(token)
+            .set_transact_items(Some(Vec::new()))
+            .customize()
+            .mutate_request(move |request| {
+                *request.body_mut() = SdkBody::from(body.clone());
+                request
+                    .headers_mut()
+                    .insert("Content-Length", body.len().to_string());
+            })
             .send()
             .await;
         match result {
@@ -479,87 +362,6 @@ impl TransactWrite for DynamoDbTables {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A value of every kind, nested; its maps are filled in the order given.
-    fn every_kind(names: &[&str]) -> AttributeValue {
-        let inner: HashMap<String, AttributeValue> = names
-            .iter()
-            .map(|n| (n.to_string(), AttributeValue::S(format!("v-{n}"))))
-            .collect();
-        AttributeValue::M(HashMap::from([
-            ("n".to_string(), AttributeValue::N("-1.50".into())),
-            ("b".to_string(), AttributeValue::B(vec![0, 1, 255])),
-            ("t".to_string(), AttributeValue::Bool(true)),
-            ("z".to_string(), AttributeValue::Null(true)),
-            (
-                "l".to_string(),
-                AttributeValue::L(vec![
-                    AttributeValue::M(inner.clone()),
-                    AttributeValue::S("x".into()),
-                ]),
-            ),
-            (
-                "ss".to_string(),
-                AttributeValue::Ss(vec!["a".into(), "b".into()]),
-            ),
-            (
-                "ns".to_string(),
-                AttributeValue::Ns(vec!["1".into(), "2".into()]),
-            ),
-            (
-                "bs".to_string(),
-                AttributeValue::Bs(vec![vec![1], vec![2, 3]]),
-            ),
-            ("m".to_string(), AttributeValue::M(inner)),
-        ]))
-    }
-
-    #[test]
-    fn a_borrowed_conversion_is_serde_dynamos() {
-        let value = every_kind(&["a", "b", "c"]);
-        assert_eq!(sdk_value(&value), Av::from(value.clone()));
-        let mut item = Item::new();
-        item.insert("pk".into(), crate::value::s("P#t"));
-        item.insert("v".into(), value);
-        assert_eq!(to_dynamo_ref(&item), to_dynamo(item.clone()));
-    }
-
-    #[test]
-    fn the_request_token_follows_the_content_not_the_maps_order() {
-        let put = |names: &[&str], condition: Condition| {
-            let mut item = Item::new();
-            item.insert("pk".into(), crate::value::s("P#t"));
-            item.insert("sk".into(), crate::value::s("s"));
-            item.insert("v".into(), every_kind(names));
-            Put {
-                table: "data".into(),
-                item,
-                condition,
-            }
-        };
-        let names: Vec<String> = (0..32).map(|i| format!("k{i}")).collect();
-        let forward: Vec<&str> = names.iter().map(String::as_str).collect();
-        let backward: Vec<&str> = forward.iter().rev().copied().collect();
-        let token = client_request_token(&[put(&forward, Condition::NotExists)]);
-        // Nested maps built in another order (and hashed with another seed): the same token.
-        assert_eq!(
-            token,
-            client_request_token(&[put(&backward, Condition::NotExists)])
-        );
-        // Other content, another condition, another table: another token.
-        assert_ne!(
-            token,
-            client_request_token(&[put(&forward[1..], Condition::NotExists)])
-        );
-        assert_ne!(
-            token,
-            client_request_token(&[put(&forward, Condition::VersionEquals(3))])
-        );
-        let mut elsewhere = put(&forward, Condition::NotExists);
-        elsewhere.table = "command".into();
-        assert_ne!(token, client_request_token(&[elsewhere]));
-        assert_eq!(token.len(), 32);
-    }
 
     #[test]
     fn numbers_convert_exactly_both_ways() {
@@ -588,20 +390,6 @@ mod tests {
             cancellation_reason(Some("TransactionConflict")),
             CancellationReason::Other("TransactionConflict".into())
         );
-    }
-
-    #[test]
-    fn transaction_tokens_are_stable_and_fit_the_limit() {
-        let put = |v: &str| {
-            let mut item = Item::new();
-            item.insert("pk".into(), crate::value::s("P#t"));
-            item.insert("sk".into(), crate::value::s(v));
-            Put::new("t", item, Condition::NotExists)
-        };
-        let a = client_request_token(&[put("a"), put("b")]);
-        assert_eq!(a, client_request_token(&[put("a"), put("b")]));
-        assert_ne!(a, client_request_token(&[put("a"), put("c")]));
-        assert!(a.len() <= 36, "ClientRequestToken is at most 36 characters");
     }
 
     #[test]

@@ -8,9 +8,11 @@
 pub mod clients;
 pub mod cognito_users;
 pub mod config;
+pub mod dynamodb_json;
 pub mod dynamodb_streams;
 pub mod dynamodb_table;
 pub mod errors;
+pub mod response_body;
 pub mod s3_objects;
 pub mod sfn_starter;
 

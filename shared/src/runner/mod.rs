@@ -138,6 +138,30 @@ impl Resources for TaskRunner {
             .map_err(|e| TaskFailure::new("States.ItemReaderFailed", e.to_string()))
     }
 
+    /// Streams the object into `file` (a Distributed Map's manifest is never held whole).
+    async fn get_object_into(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &mut std::fs::File,
+    ) -> Result<(), TaskFailure> {
+        let failed = |e: String| TaskFailure::new("States.ItemReaderFailed", e);
+        let mut reader = self
+            .deps
+            .objects
+            .get_object(bucket, key)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let copy = file.try_clone().map_err(|e| failed(e.to_string()))?;
+        let mut out = tokio::fs::File::from_std(copy);
+        tokio::io::copy(&mut reader, &mut out)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        tokio::io::AsyncWriteExt::flush(&mut out)
+            .await
+            .map_err(|e| failed(e.to_string()))
+    }
+
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), TaskFailure> {
         self.deps
             .objects
