@@ -15,6 +15,7 @@ pub mod ast;
 mod choice;
 mod error;
 mod intrinsics;
+pub mod json_array;
 mod path;
 mod payload;
 mod retry;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::ast::{ItemBatcher, ItemReader, MapState, Mode, NumberOrPath, ResultWriter, State};
 use crate::error::{StatesError, names};
+use crate::json_array::{self, ArrayError};
 use crate::path::{Context, ExecutionContext, now_timestamp};
 use crate::run::executor::Runner;
 use crate::run::history::HistoryEventKind;
@@ -341,6 +342,7 @@ async fn spool_items(
             .map_err(spool_failed)
     };
     let (mut items, mut children) = (0usize, 0usize);
+    let mut item_failed: Option<StatesError> = None;
     let mut each = |item: Value| -> Result<(), StatesError> {
         if max.is_some_and(|m| items >= m) {
             return Ok(());
@@ -357,12 +359,18 @@ async fn spool_items(
         }
         Ok(())
     };
-    for_each_array_item(std::io::BufReader::new(source), &mut each).map_err(|e| match e {
+    let read = json_array::for_each(std::io::BufReader::new(source), &mut |item: Value| {
+        each(item).map_err(|e| item_failed = Some(e)).is_ok()
+    });
+    if let Some(e) = item_failed {
+        return Err(e);
+    }
+    read.map_err(|e| match e {
         ArrayError::NotAnArray => {
             failed(format!("s3://{bucket}/{key} does not contain a JSON array"))
         }
         ArrayError::Json(e) => failed(format!("s3://{bucket}/{key} is not valid JSON: {e}")),
-        ArrayError::Item(e) => e,
+        ArrayError::Stopped => failed(format!("s3://{bucket}/{key}: reading stopped")),
     })?;
     let built = batcher.is_some();
     if let Some(last) = batcher.and_then(Batcher::finish) {
@@ -379,60 +387,6 @@ async fn spool_items(
         },
         items,
     ))
-}
-
-enum ArrayError {
-    NotAnArray,
-    Json(serde_json::Error),
-    Item(StatesError),
-}
-
-/// Calls `f` with each item of the JSON array `reader` holds, one at a time; the first error
-/// `f` returns stops the reading.
-fn for_each_array_item(
-    reader: impl std::io::Read,
-    f: &mut dyn FnMut(Value) -> Result<(), StatesError>,
-) -> Result<(), ArrayError> {
-    use serde::de::{Error as _, SeqAccess, Visitor};
-    struct Each<'a> {
-        f: &'a mut dyn FnMut(Value) -> Result<(), StatesError>,
-        failed: &'a mut Option<StatesError>,
-    }
-    impl<'de> Visitor<'de> for Each<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON array")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(item) = seq.next_element::<Value>()? {
-                if let Err(e) = (self.f)(item) {
-                    *self.failed = Some(e);
-                    return Err(A::Error::custom("an item failed"));
-                }
-            }
-            Ok(())
-        }
-    }
-    let mut failed = None;
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let read = serde::Deserializer::deserialize_seq(
-        &mut de,
-        Each {
-            f,
-            failed: &mut failed,
-        },
-    )
-    .and_then(|()| de.end());
-    if let Some(e) = failed {
-        return Err(ArrayError::Item(e));
-    }
-    read.map_err(|e| {
-        if e.is_data() {
-            ArrayError::NotAnArray
-        } else {
-            ArrayError::Json(e)
-        }
-    })
 }
 
 /// Groups selected items into child inputs `{"Items": [...], "BatchInput": ...}`, as they come.

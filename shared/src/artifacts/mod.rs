@@ -224,16 +224,77 @@ impl JobArtifacts {
             .map(drop)
     }
 
-    /// The chunk manifest (what the Distributed Map iterates over).
-    pub async fn load_manifest(&self) -> Result<Vec<ChunkEntry>, Error> {
-        match self.load(Artifact::Manifest).await? {
-            Some(entries) => Ok(entries),
-            None => Err(corrupt(&self.key(Artifact::Manifest), "missing")),
+    /// The rows of each chunk of the manifest, chunk 1 first: 4 bytes a chunk in memory, for a
+    /// manifest of any length (the object is copied to a temp file and read one entry at a
+    /// time). An entry out of order, or naming another key than its chunk's, is refused.
+    pub async fn load_manifest_rows(&self) -> Result<Vec<u32>, Error> {
+        use std::io::Seek;
+        let key = self.key(Artifact::Manifest);
+        let mut reader = match self.open(Artifact::Manifest).await {
+            Ok(reader) => reader,
+            Err(Error::Store(StoreError::NotFound(_))) => return Err(corrupt(&key, "missing")),
+            Err(e) => return Err(e),
+        };
+        let file = tempfile::tempfile().map_err(StoreError::from)?;
+        let mut copy = tokio::fs::File::from_std(file.try_clone().map_err(StoreError::from)?);
+        tokio::io::copy(&mut reader, &mut copy)
+            .await
+            .map_err(StoreError::from)?;
+        tokio::io::AsyncWriteExt::flush(&mut copy)
+            .await
+            .map_err(StoreError::from)?;
+        let mut file = file;
+        file.rewind().map_err(StoreError::from)?;
+        let mut rows = Vec::new();
+        let mut bad: Option<String> = None;
+        let mut each = |entry: ChunkEntry| {
+            let index = rows.len() as u32 + 1;
+            if entry.index != index || entry.key != self.key(Artifact::Chunk(index)) {
+                bad = Some(format!(
+                    "entry {index} is chunk {} at {}, not chunk {index} at {}",
+                    entry.index,
+                    entry.key,
+                    self.key(Artifact::Chunk(index))
+                ));
+                return false;
+            }
+            rows.push(u32::try_from(entry.rows).unwrap_or(u32::MAX));
+            true
+        };
+        let read = crate::asl::json_array::for_each(std::io::BufReader::new(file), &mut each);
+        if let Some(why) = bad {
+            return Err(corrupt(&key, why));
         }
+        read.map_err(|e| corrupt(&key, e))?;
+        Ok(rows)
     }
 
-    pub async fn save_manifest(&self, entries: &[ChunkEntry]) -> Result<String, Error> {
-        self.save(Artifact::Manifest, &entries).await
+    /// Writes the manifest of chunks 1, 2, … with these rows (streamed from a temp file).
+    pub async fn save_manifest(&self, chunk_rows: &[u32]) -> Result<String, Error> {
+        use std::io::Write;
+        let key = self.key(Artifact::Manifest);
+        let file = tempfile::NamedTempFile::new().map_err(StoreError::from)?;
+        let mut out = std::io::BufWriter::new(file.as_file());
+        let mut write = || -> Result<(), std::io::Error> {
+            out.write_all(b"[")?;
+            for (i, rows) in chunk_rows.iter().enumerate() {
+                let index = i as u32 + 1;
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                let entry = ChunkEntry {
+                    key: self.key(Artifact::Chunk(index)),
+                    index,
+                    rows: u64::from(*rows),
+                };
+                serde_json::to_writer(&mut out, &entry)?;
+            }
+            out.write_all(b"]")?;
+            out.flush()
+        };
+        write().map_err(|e| corrupt(&key, e))?;
+        drop(out);
+        self.put_file(Artifact::Manifest, file.path()).await
     }
 
     /// Writes one chunk of validated rows (one JSON row per line) and returns its manifest entry.
@@ -303,7 +364,8 @@ impl JobArtifacts {
     /// The chunks of the manifest with their results, one at a time (never all in memory).
     pub async fn chunk_results(&self) -> Result<ChunkResults, Error> {
         Ok(ChunkResults {
-            entries: self.load_manifest().await?.into_iter(),
+            rows: self.load_manifest_rows().await?.into_iter(),
+            index: 0,
             artifacts: self.clone(),
         })
     }
@@ -349,14 +411,21 @@ impl JobArtifacts {
 
 /// A cursor over the chunk manifest, loading each chunk's result when asked.
 pub struct ChunkResults {
-    entries: std::vec::IntoIter<ChunkEntry>,
+    rows: std::vec::IntoIter<u32>,
+    index: u32,
     artifacts: JobArtifacts,
 }
 
 impl ChunkResults {
     pub async fn next(&mut self) -> Result<Option<(ChunkEntry, Option<ChunkResult>)>, Error> {
-        let Some(entry) = self.entries.next() else {
+        let Some(rows) = self.rows.next() else {
             return Ok(None);
+        };
+        self.index += 1;
+        let entry = ChunkEntry {
+            key: self.artifacts.key(Artifact::Chunk(self.index)),
+            index: self.index,
+            rows: u64::from(rows),
         };
         let result = self.artifacts.load_result(entry.index).await?;
         Ok(Some((entry, result)))
@@ -420,5 +489,62 @@ mod tests {
                 .key("j")
                 .starts_with(&Artifact::ChunkResults.key("j"))
         );
+    }
+
+    /// The manifest is written from the chunks' rows and read back into them, entry by entry;
+    /// an entry out of order or naming another chunk's key is refused, as is a missing one.
+    #[cfg(feature = "embedded")]
+    #[tokio::test]
+    async fn the_manifest_round_trips_and_a_wrong_entry_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects: Arc<dyn ObjectStore> = Arc::new(
+            crate::embedded::dir_objects::DirObjectStore::new(dir.path()),
+        );
+        let artifacts = JobArtifacts::new(objects.clone(), "b", "j1");
+        assert!(matches!(
+            artifacts.load_manifest_rows().await,
+            Err(Error::Store(StoreError::Corrupt(_)))
+        ));
+        let rows: Vec<u32> = (0..2_500).map(|i| 1 + i % 500).collect();
+        let key = artifacts.save_manifest(&rows).await.unwrap();
+        assert_eq!(key, "jobs/j1/chunks/manifest.json");
+        assert_eq!(artifacts.load_manifest_rows().await.unwrap(), rows);
+        let text = get_bytes(objects.as_ref(), "b", &key).await.unwrap();
+        let entries: Vec<ChunkEntry> = serde_json::from_slice(&text).unwrap();
+        assert_eq!(
+            entries[6],
+            ChunkEntry {
+                key: "jobs/j1/chunks/00007.jsonl".into(),
+                index: 7,
+                rows: 7
+            }
+        );
+        let mut results = artifacts.chunk_results().await.unwrap();
+        let mut seen = 0;
+        while let Some((entry, result)) = results.next().await.unwrap() {
+            seen += 1;
+            assert_eq!(entry, entries[seen - 1]);
+            assert!(result.is_none());
+        }
+        assert_eq!(seen, rows.len());
+
+        for bad in [
+            r#"[{"key":"jobs/j1/chunks/00002.jsonl","index":2,"rows":3}]"#,
+            r#"[{"key":"jobs/j2/chunks/00001.jsonl","index":1,"rows":3}]"#,
+            r#"[{"key":"jobs/j1/chunks/00001.jsonl","index":1}]"#,
+            r#"{"key":"jobs/j1/chunks/00001.jsonl","index":1,"rows":3}"#,
+        ] {
+            objects
+                .put_object("b", &key, bad.as_bytes().to_vec())
+                .await
+                .unwrap();
+            assert!(
+                matches!(
+                    artifacts.load_manifest_rows().await,
+                    Err(Error::Store(StoreError::Corrupt(_)))
+                ),
+                "{bad}"
+            );
+        }
     }
 }

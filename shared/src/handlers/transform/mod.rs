@@ -428,12 +428,19 @@ fn check_limits<A>(
 /// writer does not wait for each before it fills the next.
 const CHUNKS_IN_FLIGHT: usize = 4;
 
+/// A chunk's rows as the manifest keeps them (a chunk holds at most the chunk size).
+fn rows_of(entry: &ChunkEntry) -> u32 {
+    u32::try_from(entry.rows).unwrap_or(u32::MAX)
+}
+
 struct ChunkWriter<'a> {
     deps: &'a Deps,
     job: &'a PreparedJob,
     artifacts: &'a JobArtifacts,
     rows: Vec<(MigrationRow<RowAttributes>, String)>,
-    entries: Vec<ChunkEntry>,
+    /// The rows of each chunk written, chunk 1 first (4 bytes a chunk: the manifest is
+    /// written from them at the end).
+    chunk_rows: Vec<u32>,
     /// The first line of each chunk started (a chunk's rows are the lines from its first up to
     /// the next chunk's).
     first_lines: Vec<u64>,
@@ -464,7 +471,7 @@ impl ChunkWriter<'_> {
         while self.saving.len() >= CHUNKS_IN_FLIGHT {
             self.finish_oldest().await?;
         }
-        let index = (self.entries.len() + self.saving.len()) as u32 + 1;
+        let index = (self.chunk_rows.len() + self.saving.len()) as u32 + 1;
         let artifacts = self.artifacts.clone();
         self.saving.push_back(tokio::spawn(async move {
             artifacts.save_chunk(index, &good).await
@@ -477,7 +484,7 @@ impl ChunkWriter<'_> {
             let entry = saving
                 .await
                 .map_err(|e| Error::Retryable(format!("writing a chunk failed: {e}")))??;
-            self.entries.push(entry);
+            self.chunk_rows.push(rows_of(&entry));
             crate::kill_points::reached("transform:chunk");
         }
         Ok(())
@@ -683,7 +690,7 @@ async fn transform(
         job,
         artifacts,
         rows: Vec::with_capacity(deps.chunk_rows),
-        entries: Vec::new(),
+        chunk_rows: Vec::new(),
         first_lines: Vec::new(),
         keys: KeyLog::new(RUN_ENTRIES),
         saving: Default::default(),
@@ -754,13 +761,13 @@ async fn transform(
     let rejected_key = artifacts
         .put_file(Artifact::Rejected, rejected_file.path())
         .await?;
-    let manifest_key = artifacts.save_manifest(&writer.entries).await?;
-    let valid = writer.entries.iter().map(|e| e.rows).sum();
+    let manifest_key = artifacts.save_manifest(&writer.chunk_rows).await?;
+    let valid = writer.chunk_rows.iter().map(|r| u64::from(*r)).sum();
     Ok(TransformSummary {
         bucket: deps.bucket.clone(),
         manifest_key,
         rejected_key,
-        chunks: writer.entries.len() as u32,
+        chunks: writer.chunk_rows.len() as u32,
         total,
         valid,
         rejected,
@@ -853,7 +860,8 @@ async fn take_out_duplicates(
         }
         if open.as_ref().is_none_or(|(i, _)| *i != index) {
             if let Some((i, rows)) = open.take() {
-                writer.entries[i as usize - 1] = writer.artifacts.save_chunk(i, &rows).await?;
+                writer.chunk_rows[i as usize - 1] =
+                    rows_of(&writer.artifacts.save_chunk(i, &rows).await?);
             }
             open = Some((index, writer.artifacts.load_chunk(index).await?));
         }
@@ -880,7 +888,7 @@ async fn take_out_duplicates(
         })?;
     }
     if let Some((i, rows)) = open.take() {
-        writer.entries[i as usize - 1] = writer.artifacts.save_chunk(i, &rows).await?;
+        writer.chunk_rows[i as usize - 1] = rows_of(&writer.artifacts.save_chunk(i, &rows).await?);
     }
     quoting
         .await
