@@ -25,6 +25,8 @@ pub fn for_each<T: DeserializeOwned>(
     struct Each<'a, T> {
         f: &'a mut dyn FnMut(T) -> bool,
         stopped: &'a mut bool,
+        /// Set once the top-level value is an array.
+        entered: &'a mut bool,
     }
     impl<'de, T: DeserializeOwned> Visitor<'de> for Each<'_, T> {
         type Value = ();
@@ -32,6 +34,7 @@ pub fn for_each<T: DeserializeOwned>(
             f.write_str("a JSON array")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            *self.entered = true;
             while let Some(item) = seq.next_element::<T>()? {
                 if !(self.f)(item) {
                     *self.stopped = true;
@@ -41,13 +44,14 @@ pub fn for_each<T: DeserializeOwned>(
             Ok(())
         }
     }
-    let mut stopped = false;
+    let (mut stopped, mut entered) = (false, false);
     let mut de = serde_json::Deserializer::from_reader(reader);
     let read = serde::Deserializer::deserialize_seq(
         &mut de,
         Each {
             f,
             stopped: &mut stopped,
+            entered: &mut entered,
         },
     )
     .and_then(|()| de.end());
@@ -55,9 +59,9 @@ pub fn for_each<T: DeserializeOwned>(
         return Err(ArrayError::Stopped);
     }
     read.map_err(|e| {
-        // A top-level value of another type; an item of the wrong type is a data error too,
-        // but not at the first byte (the array has begun).
-        if e.is_data() && e.line() == 1 && e.column() <= 1 {
+        // A top-level value of another type (an item of the wrong type is a data error too,
+        // once the array has begun).
+        if e.is_data() && !entered {
             ArrayError::NotAnArray
         } else {
             ArrayError::Json(e)
@@ -86,7 +90,9 @@ mod tests {
             vec![json!(1), json!({"a": [2]}), json!("x")]
         );
         assert_eq!(all("[]").unwrap(), Vec::<Value>::new());
-        assert!(matches!(all("{\"a\": 1}"), Err(ArrayError::NotAnArray)));
+        for other in ["{\"a\": 1}", "123", "\"x\"", "null", " \n true"] {
+            assert!(matches!(all(other), Err(ArrayError::NotAnArray)), "{other}");
+        }
         for bad in ["[1, 2", "[1] 2", "[1,]", ""] {
             assert!(matches!(all(bad), Err(ArrayError::Json(_))), "{bad}");
         }

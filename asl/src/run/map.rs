@@ -199,9 +199,11 @@ enum ChildInputs {
 enum ChildInput {
     Built(Value),
     Selected(Value),
-    /// A line of the spool that could not be read back: the child fails with this error.
-    Unreadable(StatesError),
 }
+
+/// Where reading the spooled items back fails: the run stops starting children and fails
+/// once the started ones end, whatever its tolerated failures.
+type ReadBackError = Arc<std::sync::Mutex<Option<StatesError>>>;
 
 impl ChildInputs {
     fn len(&self) -> usize {
@@ -211,26 +213,34 @@ impl ChildInputs {
         }
     }
 
-    fn into_iter(self) -> Box<dyn Iterator<Item = ChildInput> + Send> {
+    fn into_iter(self, read_back: ReadBackError) -> Box<dyn Iterator<Item = ChildInput> + Send> {
         use std::io::BufRead;
         match self {
             ChildInputs::Built(v) => Box::new(v.into_iter().map(ChildInput::Built)),
             ChildInputs::Selected(v) => Box::new(v.into_iter().map(ChildInput::Selected)),
-            ChildInputs::Spooled { file, built, .. } => {
-                Box::new(std::io::BufReader::new(file).lines().map(move |line| {
-                    let value = line
-                        .map_err(|e| e.to_string())
-                        .and_then(|l| serde_json::from_str(&l).map_err(|e| e.to_string()));
-                    match value {
-                        Ok(v) if built => ChildInput::Built(v),
-                        Ok(v) => ChildInput::Selected(v),
-                        Err(e) => ChildInput::Unreadable(StatesError::new(
-                            names::ITEM_READER_FAILED,
-                            format!("Reading the map run's spooled items failed: {e}"),
-                        )),
-                    }
-                }))
-            }
+            ChildInputs::Spooled { file, built, total } => Box::new(
+                std::io::BufReader::new(file)
+                    .lines()
+                    .take(total)
+                    .map_while(move |line| {
+                        let value = line
+                            .map_err(|e| e.to_string())
+                            .and_then(|l| serde_json::from_str(&l).map_err(|e| e.to_string()));
+                        match value {
+                            Ok(v) if built => Some(ChildInput::Built(v)),
+                            Ok(v) => Some(ChildInput::Selected(v)),
+                            Err(e) => {
+                                if let Ok(mut slot) = read_back.lock() {
+                                    slot.get_or_insert(StatesError::new(
+                                        names::ITEM_READER_FAILED,
+                                        format!("Reading the map run's spooled items failed: {e}"),
+                                    ));
+                                }
+                                None
+                            }
+                        }
+                    }),
+            ),
         }
     }
 }
@@ -552,61 +562,58 @@ async fn run_distributed(
             .map_or("", |(_, n)| n)
     );
     let input_ref = &input;
-    let children = child_inputs.into_iter().enumerate().map(|(index, entry)| {
-        // (child input, Map.Item.Value); selecting cannot fail here (checked above).
-        let (child_input, item, unreadable) = match entry {
-            ChildInput::Built(batch) => (batch.clone(), batch, None),
-            ChildInput::Selected(item) => (
-                select_item(map, input_ref, ctx, index, &item).unwrap_or(Value::Null),
-                item,
-                None,
-            ),
-            ChildInput::Unreadable(err) => (Value::Null, Value::Null, Some(err)),
-        };
-        let child_name = uuid::Uuid::new_v4().to_string();
-        let arn = format!("{exec_prefix}:{map_run_id}:{child_name}");
-        let exec = Arc::new(ExecutionContext {
-            id: arn.clone(),
-            name: child_name.clone(),
-            input: child_input.clone(),
-            start_time: now_timestamp(),
-            state_machine_id: child_sm_arn.clone(),
-            state_machine_name: format!("{}/{label}", ctx.execution.state_machine_name),
+    let read_back = ReadBackError::default();
+    let children = child_inputs
+        .into_iter(read_back.clone())
+        .enumerate()
+        .map(|(index, entry)| {
+            // (child input, Map.Item.Value); selecting cannot fail here (checked above).
+            let (child_input, item) = match entry {
+                ChildInput::Built(batch) => (batch.clone(), batch),
+                ChildInput::Selected(item) => (
+                    select_item(map, input_ref, ctx, index, &item).unwrap_or(Value::Null),
+                    item,
+                ),
+            };
+            let child_name = uuid::Uuid::new_v4().to_string();
+            let arn = format!("{exec_prefix}:{map_run_id}:{child_name}");
+            let exec = Arc::new(ExecutionContext {
+                id: arn.clone(),
+                name: child_name.clone(),
+                input: child_input.clone(),
+                start_time: now_timestamp(),
+                state_machine_id: child_sm_arn.clone(),
+                state_machine_name: format!("{}/{label}", ctx.execution.state_machine_name),
+            });
+            async move {
+                let start = Utc::now();
+                runner.history.observe(
+                    HistoryEventKind::MapItemStarted,
+                    name,
+                    json!({ "index": index, "total": total, "executionArn": arn }),
+                );
+                let child = Runner {
+                    resources: runner.resources,
+                    history: runner.history.for_child_execution(),
+                    retry_scale: runner.retry_scale,
+                };
+                let input_text = child_input.to_string();
+                let result = child
+                    .run_graph(&map.processor, child_input, exec, Some((index, item)))
+                    .await;
+                (
+                    index,
+                    ChildRecord {
+                        name: child_name,
+                        arn,
+                        input: input_text,
+                        start,
+                        stop: Utc::now(),
+                        result,
+                    },
+                )
+            }
         });
-        async move {
-            let start = Utc::now();
-            runner.history.observe(
-                HistoryEventKind::MapItemStarted,
-                name,
-                json!({ "index": index, "total": total, "executionArn": arn }),
-            );
-            let child = Runner {
-                resources: runner.resources,
-                history: runner.history.for_child_execution(),
-                retry_scale: runner.retry_scale,
-            };
-            let input_text = child_input.to_string();
-            let result = match unreadable {
-                Some(err) => Err(err),
-                None => {
-                    child
-                        .run_graph(&map.processor, child_input, exec, Some((index, item)))
-                        .await
-                }
-            };
-            (
-                index,
-                ChildRecord {
-                    name: child_name,
-                    arn,
-                    input: input_text,
-                    start,
-                    stop: Utc::now(),
-                    result,
-                },
-            )
-        }
-    });
     let mut records: Vec<Option<ChildRecord>> = match spool {
         Some(_) => Vec::new(),
         None => (0..total).map(|_| None).collect(),
@@ -655,7 +662,8 @@ async fn run_distributed(
         );
         Err(err)
     };
-    if let Some(err) = spool_error {
+    let read_back_error = read_back.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(err) = read_back_error.or(spool_error) {
         return run_failed(err);
     }
     let records: Vec<ChildRecord> = records.into_iter().flatten().collect();
@@ -855,4 +863,41 @@ async fn write_results(
         "MapRunArn": map_run_arn,
         "ResultWriterDetails": { "Bucket": bucket, "Key": manifest_key },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, Write};
+
+    /// Spooled items are read back up to the count written; the first line that cannot be read
+    /// stops the children there and is kept as the run's error.
+    #[test]
+    fn a_spool_read_back_stops_at_the_first_bad_line() {
+        let spooled = |text: &str, total: usize| {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            file.rewind().unwrap();
+            ChildInputs::Spooled {
+                file,
+                total,
+                built: false,
+            }
+        };
+        let read_back = ReadBackError::default();
+        let items: Vec<ChildInput> = spooled("{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n", 2)
+            .into_iter(read_back.clone())
+            .collect();
+        assert_eq!(items.len(), 2);
+        assert!(read_back.lock().unwrap().is_none());
+
+        let items: Vec<ChildInput> = spooled("{\"id\":1}\nnot json\n{\"id\":3}\n", 3)
+            .into_iter(read_back.clone())
+            .collect();
+        assert_eq!(items.len(), 1);
+        assert!(matches!(&items[0], ChildInput::Selected(v) if v["id"] == 1));
+        let err = read_back.lock().unwrap().take().unwrap();
+        assert_eq!(err.error, names::ITEM_READER_FAILED);
+        assert!(err.cause.contains("spooled items"), "{}", err.cause);
+    }
 }

@@ -258,21 +258,34 @@ impl JobArtifacts {
                 ));
                 return false;
             }
-            rows.push(u32::try_from(entry.rows).unwrap_or(u32::MAX));
-            true
+            match u32::try_from(entry.rows) {
+                Ok(n) => {
+                    rows.push(n);
+                    true
+                }
+                Err(_) => {
+                    bad = Some(format!("entry {index} has {} rows", entry.rows));
+                    false
+                }
+            }
         };
         let read = crate::asl::json_array::for_each(std::io::BufReader::new(file), &mut each);
         if let Some(why) = bad {
             return Err(corrupt(&key, why));
         }
-        read.map_err(|e| corrupt(&key, e))?;
-        Ok(rows)
+        match read {
+            Ok(()) => Ok(rows),
+            // The temp file could not be read: not the manifest's fault.
+            Err(crate::asl::json_array::ArrayError::Json(e)) if e.is_io() => {
+                Err(StoreError::from(std::io::Error::from(e)).into())
+            }
+            Err(e) => Err(corrupt(&key, e)),
+        }
     }
 
     /// Writes the manifest of chunks 1, 2, … with these rows (streamed from a temp file).
     pub async fn save_manifest(&self, chunk_rows: &[u32]) -> Result<String, Error> {
         use std::io::Write;
-        let key = self.key(Artifact::Manifest);
         let file = tempfile::NamedTempFile::new().map_err(StoreError::from)?;
         let mut out = std::io::BufWriter::new(file.as_file());
         let mut write = || -> Result<(), std::io::Error> {
@@ -292,7 +305,7 @@ impl JobArtifacts {
             out.write_all(b"]")?;
             out.flush()
         };
-        write().map_err(|e| corrupt(&key, e))?;
+        write().map_err(StoreError::from)?;
         drop(out);
         self.put_file(Artifact::Manifest, file.path()).await
     }
@@ -533,6 +546,7 @@ mod tests {
             r#"[{"key":"jobs/j2/chunks/00001.jsonl","index":1,"rows":3}]"#,
             r#"[{"key":"jobs/j1/chunks/00001.jsonl","index":1}]"#,
             r#"{"key":"jobs/j1/chunks/00001.jsonl","index":1,"rows":3}"#,
+            r#"[{"key":"jobs/j1/chunks/00001.jsonl","index":1,"rows":4294967296}]"#,
         ] {
             objects
                 .put_object("b", &key, bad.as_bytes().to_vec())
