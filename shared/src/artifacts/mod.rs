@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, StoreError};
 use crate::migration_csv::MigrationRow;
 use crate::ports::ObjectStore;
-use crate::ports::objects::{ObjectReader, get_bytes, get_bytes_if_exists, list_all};
+use crate::ports::objects::{ObjectReader, copy_to_file, get_bytes, get_bytes_if_exists, list_all};
 use crate::process::Counts;
 
 pub use types::{
@@ -230,20 +230,12 @@ impl JobArtifacts {
     pub async fn load_manifest_rows(&self) -> Result<Vec<u32>, Error> {
         use std::io::Seek;
         let key = self.key(Artifact::Manifest);
-        let mut reader = match self.open(Artifact::Manifest).await {
-            Ok(reader) => reader,
-            Err(Error::Store(StoreError::NotFound(_))) => return Err(corrupt(&key, "missing")),
-            Err(e) => return Err(e),
-        };
-        let file = tempfile::tempfile().map_err(StoreError::from)?;
-        let mut copy = tokio::fs::File::from_std(file.try_clone().map_err(StoreError::from)?);
-        tokio::io::copy(&mut reader, &mut copy)
-            .await
-            .map_err(StoreError::from)?;
-        tokio::io::AsyncWriteExt::flush(&mut copy)
-            .await
-            .map_err(StoreError::from)?;
-        let mut file = file;
+        let mut file = tempfile::tempfile().map_err(StoreError::from)?;
+        match copy_to_file(self.objects.as_ref(), &self.bucket, &key, &file).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound(_)) => return Err(corrupt(&key, "missing")),
+            Err(e) => return Err(e.into()),
+        }
         file.rewind().map_err(StoreError::from)?;
         let mut rows = Vec::new();
         let mut bad: Option<String> = None;

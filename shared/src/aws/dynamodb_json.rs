@@ -10,8 +10,9 @@
 //! Measured on moto (`tests/pipeline_moto.rs`, the parity test's per-state CPU): see the
 //! README's Performance section.
 //!
-//! The written JSON is deterministic: nested maps (hash maps) are written with their names
-//! sorted, so the same puts give the same bytes in any process, and the transaction's
+//! Items are written by [`TypedItem`] (the same DynamoDB JSON `migrate get --dynamodb-json`
+//! prints). The written JSON is deterministic: nested maps (hash maps) are written with their
+//! names sorted, so the same puts give the same bytes in any process, and the transaction's
 //! idempotency token is a hash of those bytes.
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,73 +21,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::ports::table::{Condition, Put};
-use crate::value::{AttributeValue, Item};
-
-/// An attribute value written in DynamoDB's wire format, nested maps in name order.
-struct Wire<'a>(&'a AttributeValue);
-
-impl Serialize for Wire<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            AttributeValue::M(m) => {
-                let mut names: Vec<&String> = m.keys().collect();
-                names.sort_unstable();
-                let mut outer = serializer.serialize_map(Some(1))?;
-                outer.serialize_entry("M", &SortedMap { names, map: m })?;
-                outer.end()
-            }
-            AttributeValue::L(l) => {
-                let mut outer = serializer.serialize_map(Some(1))?;
-                outer.serialize_entry("L", &WireList(l))?;
-                outer.end()
-            }
-            // Every other kind has no map inside: serde_dynamo writes it as DynamoDB does.
-            other => other.serialize(serializer),
-        }
-    }
-}
-
-struct SortedMap<'a> {
-    names: Vec<&'a String>,
-    map: &'a HashMap<String, AttributeValue>,
-}
-
-impl Serialize for SortedMap<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_map(Some(self.names.len()))?;
-        for name in &self.names {
-            if let Some(value) = self.map.get(*name) {
-                out.serialize_entry(name, &Wire(value))?;
-            }
-        }
-        out.end()
-    }
-}
-
-struct WireList<'a>(&'a [AttributeValue]);
-
-impl Serialize for WireList<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_seq(Some(self.0.len()))?;
-        for value in self.0 {
-            out.serialize_element(&Wire(value))?;
-        }
-        out.end()
-    }
-}
-
-/// An item (top-level attributes, already in name order) in wire format.
-struct WireItem<'a>(&'a Item);
-
-impl Serialize for WireItem<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in self.0 {
-            out.serialize_entry(name, &Wire(value))?;
-        }
-        out.end()
-    }
-}
+use crate::value::{AttributeValue, Item, Typed, TypedItem};
 
 /// One `{"Put": {...}}` of TransactItems, with its condition.
 struct WirePut<'a>(&'a Put);
@@ -112,11 +47,11 @@ impl Serialize for WirePut<'_> {
                         let version = AttributeValue::N(v.to_string());
                         out.serialize_entry(
                             "ExpressionAttributeValues",
-                            &BTreeMap::from([(":version", Wire(&version))]),
+                            &BTreeMap::from([(":version", Typed(&version))]),
                         )?;
                     }
                 }
-                out.serialize_entry("Item", &WireItem(&put.item))?;
+                out.serialize_entry("Item", &TypedItem(&put.item))?;
                 out.serialize_entry("TableName", &put.table)?;
                 out.end()
             }

@@ -76,6 +76,21 @@ pub async fn get_bytes(
     Ok(out)
 }
 
+/// Copies an object into `file` (streamed: for objects read item by item, such as a manifest,
+/// whatever their size). The file's position is left at its end.
+pub async fn copy_to_file(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+    file: &std::fs::File,
+) -> Result<(), StoreError> {
+    let mut reader = store.get_object(bucket, key).await?;
+    let mut out = tokio::fs::File::from_std(file.try_clone()?);
+    tokio::io::copy(&mut reader, &mut out).await?;
+    tokio::io::AsyncWriteExt::flush(&mut out).await?;
+    Ok(())
+}
+
 /// Reads a whole (small) object if it exists: one GET, no HEAD first.
 pub async fn get_bytes_if_exists(
     store: &dyn ObjectStore,

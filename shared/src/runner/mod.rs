@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use crate::asl::{self, ExecutionOptions, ExecutionResult, Resources, StateMachine, TaskFailure};
 use crate::error::Error;
 use crate::handlers::{Deps, TaskFunction};
-use crate::ports::objects::get_bytes;
+use crate::ports::objects::{copy_to_file, get_bytes};
 
 pub use history_pump::{HistoryPump, MemoryPositions, PositionStore, TablePositions};
 
@@ -145,21 +145,9 @@ impl Resources for TaskRunner {
         key: &str,
         file: &mut std::fs::File,
     ) -> Result<(), TaskFailure> {
-        let failed = |e: String| TaskFailure::new("States.ItemReaderFailed", e);
-        let mut reader = self
-            .deps
-            .objects
-            .get_object(bucket, key)
+        copy_to_file(self.deps.objects.as_ref(), bucket, key, file)
             .await
-            .map_err(|e| failed(e.to_string()))?;
-        let copy = file.try_clone().map_err(|e| failed(e.to_string()))?;
-        let mut out = tokio::fs::File::from_std(copy);
-        tokio::io::copy(&mut reader, &mut out)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        tokio::io::AsyncWriteExt::flush(&mut out)
-            .await
-            .map_err(|e| failed(e.to_string()))
+            .map_err(|e| TaskFailure::new("States.ItemReaderFailed", e.to_string()))
     }
 
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), TaskFailure> {

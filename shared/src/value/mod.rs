@@ -241,7 +241,8 @@ impl Serialize for PlainItem<'_> {
 /// table (`migrate get/query --dynamodb-json`).
 pub struct TypedItem<'a>(pub &'a BTreeMap<String, AttributeValue>);
 
-struct Typed<'a>(&'a AttributeValue);
+/// One value in DynamoDB's own JSON form, nested maps in name order (deterministic bytes).
+pub struct Typed<'a>(pub &'a AttributeValue);
 
 impl Serialize for TypedItem<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
