@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 
 use crate::keys::{self, Key};
-use crate::value::{AttributeValue, Attributes, Item, get_bool, get_n, get_s, n, s};
+use crate::value::{AttributeValue, Attributes, Item, n, s};
 
 /// Attributes written by the pipeline itself: recorded on write, ignored when comparing.
 pub const METADATA_ATTRIBUTES: [&str; 10] = [
@@ -139,20 +139,8 @@ impl EntityRow {
         content_attributes(&self.attributes)
     }
 
-    /// `attributes` as an item holds it: the map, or the `s3://` pointer while unresolved.
-    fn attributes_value(&self) -> AttributeValue {
-        match &self.attributes_pointer {
-            Some(pointer) if self.attributes.is_empty() => s(pointer),
-            _ => AttributeValue::M(
-                self.attributes
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-        }
-    }
-
-    /// [`Self::attributes_value`], moving the map out of the row instead of copying it.
+    /// `attributes` as an item holds it, moved out of the row: the map, or the `s3://` pointer
+    /// while unresolved.
     fn take_attributes_value(&mut self) -> AttributeValue {
         match &self.attributes_pointer {
             Some(pointer) if self.attributes.is_empty() => s(pointer),
@@ -160,39 +148,40 @@ impl EntityRow {
         }
     }
 
-    /// The fields every table shares, in the framework's shape.
-    fn common_item(&self, sk: String, attributes: AttributeValue) -> Item {
-        let mut item = self.extra.clone();
-        item.insert("pk".into(), s(&self.pk));
+    /// The fields every table shares, in the framework's shape, moved out of the row.
+    fn into_common_item(mut self, sk: String) -> Item {
+        let attributes = self.take_attributes_value();
+        let mut item = std::mem::take(&mut self.extra);
+        item.insert("pk".into(), s(self.pk));
         item.insert("sk".into(), s(sk));
-        item.insert("id".into(), s(&self.id));
-        item.insert("code".into(), s(&self.code));
-        item.insert("name".into(), s(&self.name));
+        item.insert("id".into(), s(self.id));
+        item.insert("code".into(), s(self.code));
+        item.insert("name".into(), s(self.name));
         item.insert("version".into(), n(self.version));
-        item.insert("tenantCode".into(), s(&self.tenant_code));
-        item.insert("type".into(), s(&self.entity_type));
+        item.insert("tenantCode".into(), s(self.tenant_code));
+        item.insert("type".into(), s(self.entity_type));
         item.insert("isDeleted".into(), AttributeValue::Bool(self.is_deleted));
-        if let Some(seq) = &self.seq {
-            item.insert("seq".into(), AttributeValue::N(seq.clone()));
+        if let Some(seq) = self.seq {
+            item.insert("seq".into(), AttributeValue::N(seq));
         }
         item.insert(
             "ttl".into(),
-            match &self.ttl {
-                Some(ttl) => AttributeValue::N(ttl.clone()),
+            match self.ttl {
+                Some(ttl) => AttributeValue::N(ttl),
                 None => AttributeValue::Null(true),
             },
         );
         item.insert("attributes".into(), attributes);
-        item.insert("requestId".into(), s(&self.request_id));
-        item.insert("createdAt".into(), s(&self.created_at));
-        item.insert("createdBy".into(), s(&self.created_by));
-        item.insert("updatedAt".into(), s(&self.updated_at));
-        item.insert("updatedBy".into(), s(&self.updated_by));
+        item.insert("requestId".into(), s(self.request_id));
+        item.insert("createdAt".into(), s(self.created_at));
+        item.insert("createdBy".into(), s(self.created_by));
+        item.insert("updatedAt".into(), s(self.updated_at));
+        item.insert("updatedBy".into(), s(self.updated_by));
         for (field, value) in [
-            ("createdIp", &self.created_ip),
-            ("updatedIp", &self.updated_ip),
+            ("createdIp", self.created_ip),
+            ("updatedIp", self.updated_ip),
         ] {
-            match value.as_deref() {
+            match value {
                 Some(ip) if !ip.is_empty() => {
                     item.insert(field.into(), s(ip));
                 }
@@ -210,22 +199,20 @@ impl EntityRow {
     /// The data-table item: sk without version, `cpk`/`csk` pointing at the command row; no
     /// `source`, `syncMode` or `status` (DataService's `transformCommandToData`).
     pub fn to_data_item(&self) -> Item {
-        self.data_item_with(self.attributes_value())
+        self.clone().into_data_item()
     }
 
-    /// [`Self::to_data_item`], consuming the row: its attributes move into the item.
+    /// [`Self::to_data_item`], consuming the row: its strings and attributes move into the
+    /// item (Process builds the command item from a copy first, then the data item from the
+    /// row itself).
     pub fn into_data_item(mut self) -> Item {
-        let attributes = self.take_attributes_value();
-        self.data_item_with(attributes)
-    }
-
-    fn data_item_with(&self, attributes: AttributeValue) -> Item {
-        let mut item = self.common_item(self.sk.clone(), attributes);
-        let cpk = self.cpk.clone().unwrap_or_else(|| self.pk.clone());
+        let cpk = self.cpk.take().unwrap_or_else(|| self.pk.clone());
         let csk = self
             .csk
-            .clone()
+            .take()
             .unwrap_or_else(|| keys::versioned_sk(&self.sk, self.version));
+        let sk = std::mem::take(&mut self.sk);
+        let mut item = self.into_common_item(sk);
         item.insert("cpk".into(), s(cpk));
         item.insert("csk".into(), s(csk));
         item
@@ -235,21 +222,18 @@ impl EntityRow {
     /// A command's `created*` are its own (`new Date()`, the caller, the caller's IP: the same as
     /// its `updated*`), not the entity's first creation, which only the data row keeps.
     pub fn to_command_item(&self) -> Item {
-        let mut item = self.common_item(
-            keys::versioned_sk(&self.sk, self.version),
-            self.attributes_value(),
-        );
-        item.insert("createdAt".into(), s(&self.updated_at));
-        item.insert("createdBy".into(), s(&self.updated_by));
-        match item.get("updatedIp").cloned() {
-            Some(ip) => item.insert("createdIp".into(), ip),
-            None => item.remove("createdIp"),
-        };
-        for (field, value) in [
-            ("source", &self.source),
-            ("syncMode", &self.sync_mode),
-            ("status", &self.status),
-        ] {
+        let mut row = self.clone();
+        row.created_at = row.updated_at.clone();
+        row.created_by = row.updated_by.clone();
+        row.created_ip = row.updated_ip.clone();
+        let command_fields = [
+            ("source", row.source.take()),
+            ("syncMode", row.sync_mode.take()),
+            ("status", row.status.take()),
+        ];
+        let sk = keys::versioned_sk(&row.sk, row.version);
+        let mut item = row.into_common_item(sk);
+        for (field, value) in command_fields {
             if let Some(v) = value {
                 item.insert(field.into(), s(v));
             }
@@ -271,30 +255,26 @@ impl EntityRow {
 
     /// Reads a data-table row (sk without version).
     pub fn from_data_item(item: &Item) -> Result<EntityRow, ModelError> {
-        Self::from_item(item, false)
+        Self::from_item(item.clone(), false)
     }
 
-    /// [`Self::from_data_item`] of an item read for this row alone: its attributes move into
-    /// the row instead of being copied (the read paths of Process and Verify).
-    pub fn from_data_item_owned(mut item: Item) -> Result<EntityRow, ModelError> {
-        let attributes = item.remove("attributes");
-        let mut row = Self::from_item(&item, false)?;
-        (row.attributes, row.attributes_pointer) =
-            attributes_of(attributes).map_err(|reason| ModelError {
-                key: format!("{} / {}", row.pk, row.sk),
-                reason,
-            })?;
-        Ok(row)
+    /// [`Self::from_data_item`] of an item read for this row alone: its strings and attributes
+    /// move into the row instead of being copied (the read paths of Process and Verify).
+    pub fn from_data_item_owned(item: Item) -> Result<EntityRow, ModelError> {
+        Self::from_item(item, false)
     }
 
     /// Reads a command- or history-table row (`{sk}@{version}` is split back).
     pub fn from_versioned_item(item: &Item) -> Result<EntityRow, ModelError> {
-        Self::from_item(item, true)
+        Self::from_item(item.clone(), true)
     }
 
-    fn from_item(item: &Item, versioned: bool) -> Result<EntityRow, ModelError> {
-        let pk = get_s(item, "pk").unwrap_or_default().to_string();
-        let raw_sk = get_s(item, "sk").unwrap_or_default().to_string();
+    /// Takes the row's fields out of `item`: what is left are the fields this pipeline does not
+    /// interpret (`extra`). A known field of another type than the framework writes is read as
+    /// missing.
+    fn from_item(mut item: Item, versioned: bool) -> Result<EntityRow, ModelError> {
+        let pk = take_s(&mut item, "pk").unwrap_or_default();
+        let raw_sk = take_s(&mut item, "sk").unwrap_or_default();
         let bad = |reason: String| ModelError {
             key: format!("{pk} / {raw_sk}"),
             reason,
@@ -302,11 +282,11 @@ impl EntityRow {
         if pk.is_empty() || raw_sk.is_empty() {
             return Err(bad("missing pk or sk".into()));
         }
-        let version: u64 = match get_n(item, "version") {
-            Some(v) => v
+        let version: u64 = match item.remove("version") {
+            Some(AttributeValue::N(v)) => v
                 .parse()
                 .map_err(|_| bad(format!("version {v:?} is not a whole number")))?,
-            None => return Err(bad("missing version".into())),
+            _ => return Err(bad("missing version".into())),
         };
         let sk = if versioned {
             match keys::split_versioned_sk(&raw_sk) {
@@ -317,56 +297,61 @@ impl EntityRow {
             raw_sk.clone()
         };
         let (attributes, attributes_pointer) =
-            attributes_of(item.get("attributes").cloned()).map_err(bad)?;
-        let text = |name: &str| get_s(item, name).unwrap_or_default().to_string();
-        let optional = |name: &str| {
-            get_s(item, name)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        let extra: Item = item
-            .iter()
-            .filter(|(k, _)| !KNOWN_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let tenant_code = match get_s(item, "tenantCode") {
-            Some(t) => t.to_string(),
-            None => keys::tenant_of_pk(&pk).unwrap_or_default().to_string(),
-        };
-        let entity_type = match get_s(item, "type") {
-            Some(t) => t.to_string(),
-            None => keys::type_of_pk(&pk).unwrap_or_default().to_string(),
-        };
-        Ok(EntityRow {
-            id: get_s(item, "id")
-                .map(str::to_string)
-                .unwrap_or_else(|| keys::id(&pk, &sk)),
-            code: text("code"),
-            name: text("name"),
+            attributes_of(item.remove("attributes")).map_err(bad)?;
+        let text = |item: &mut Item, name: &str| take_s(item, name).unwrap_or_default();
+        let optional = |item: &mut Item, name: &str| take_s(item, name).filter(|v| !v.is_empty());
+        let tenant_code = take_s(&mut item, "tenantCode")
+            .unwrap_or_else(|| keys::tenant_of_pk(&pk).unwrap_or_default().to_string());
+        let entity_type = take_s(&mut item, "type")
+            .unwrap_or_else(|| keys::type_of_pk(&pk).unwrap_or_default().to_string());
+        let row = EntityRow {
+            id: take_s(&mut item, "id").unwrap_or_else(|| keys::id(&pk, &sk)),
+            code: text(&mut item, "code"),
+            name: text(&mut item, "name"),
             version,
             tenant_code,
             entity_type,
-            is_deleted: get_bool(item, "isDeleted").unwrap_or(false),
-            seq: get_n(item, "seq").map(str::to_string),
-            ttl: get_n(item, "ttl").map(str::to_string),
+            is_deleted: matches!(item.remove("isDeleted"), Some(AttributeValue::Bool(true))),
+            seq: take_n(&mut item, "seq"),
+            ttl: take_n(&mut item, "ttl"),
             attributes,
             attributes_pointer,
-            source: optional("source"),
-            request_id: text("requestId"),
-            created_at: text("createdAt"),
-            created_by: text("createdBy"),
-            created_ip: optional("createdIp"),
-            updated_at: text("updatedAt"),
-            updated_by: text("updatedBy"),
-            updated_ip: optional("updatedIp"),
-            cpk: get_s(item, "cpk").map(str::to_string),
-            csk: get_s(item, "csk").map(str::to_string),
-            sync_mode: optional("syncMode"),
-            status: optional("status"),
-            extra,
+            source: optional(&mut item, "source"),
+            request_id: text(&mut item, "requestId"),
+            created_at: text(&mut item, "createdAt"),
+            created_by: text(&mut item, "createdBy"),
+            created_ip: optional(&mut item, "createdIp"),
+            updated_at: text(&mut item, "updatedAt"),
+            updated_by: text(&mut item, "updatedBy"),
+            updated_ip: optional(&mut item, "updatedIp"),
+            cpk: take_s(&mut item, "cpk"),
+            csk: take_s(&mut item, "csk"),
+            sync_mode: optional(&mut item, "syncMode"),
+            status: optional(&mut item, "status"),
+            extra: Item::new(),
             pk,
             sk,
-        })
+        };
+        // Every known field was taken out above, whatever its type.
+        item.retain(|k, _| !KNOWN_FIELDS.contains(&k.as_str()));
+        Ok(EntityRow { extra: item, ..row })
+    }
+}
+
+/// Takes a string field out of an item (`None`, and the field gone, when it is another type).
+fn take_s(item: &mut Item, name: &str) -> Option<String> {
+    match item.remove(name) {
+        Some(AttributeValue::S(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Takes a number field's text out of an item (`None`, and the field gone, when it is another
+/// type).
+fn take_n(item: &mut Item, name: &str) -> Option<String> {
+    match item.remove(name) {
+        Some(AttributeValue::N(v)) => Some(v),
+        _ => None,
     }
 }
 
@@ -448,6 +433,7 @@ pub fn dirty_fields(a: &EntityRow, b: &EntityRow) -> BTreeSet<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::{get_n, get_s};
 
     fn row() -> EntityRow {
         let mut attributes = Attributes::new();

@@ -81,18 +81,41 @@ impl Counts {
     }
 }
 
-/// Reads the current data rows of `keys`, 100 keys per batch.
+/// The fields of a data row a check of its state reads: key, version and whether it is live
+/// (a reference check, Verify's count of entities without a source).
+pub const STATE_FIELDS: &[&str] = &["pk", "sk", "version", "isDeleted"];
+
+/// [`STATE_FIELDS`] and what Verify compares (`code`, `name`, `attributes`; `compareFields`
+/// names only these and attributes).
+pub const COMPARED_FIELDS: &[&str] = &[
+    "pk",
+    "sk",
+    "version",
+    "isDeleted",
+    "code",
+    "name",
+    "attributes",
+];
+
+/// Reads the current data rows of `keys`, 100 keys per batch: whole (`None`, what a new
+/// version is built from), or only the fields in `fields` (the rows' other fields are then
+/// empty or derived from the key).
 pub async fn read_data_rows(
     table: &dyn Table,
     data_table: &str,
     keys: &[Key],
+    fields: Option<&[&str]>,
 ) -> Result<HashMap<Key, EntityRow>, Error> {
     let mut out = HashMap::with_capacity(keys.len());
     let mut unique: Vec<Key> = keys.to_vec();
     unique.sort();
     unique.dedup();
     for batch in unique.chunks(MAX_BATCH_GET) {
-        for item in table.batch_get(data_table, batch).await? {
+        let items = match fields {
+            None => table.batch_get(data_table, batch).await?,
+            Some(names) => table.batch_get_projected(data_table, batch, names).await?,
+        };
+        for item in items {
             let row =
                 EntityRow::from_data_item_owned(item).map_err(|e| Error::invalid(e.to_string()))?;
             out.insert(row.data_key(), row);
@@ -130,7 +153,7 @@ pub async fn read_current(
     ctx: &PublishContext,
     keys: &[Key],
 ) -> Result<Current, Error> {
-    let mut rows = read_data_rows(table, &ctx.tables.data, keys).await?;
+    let mut rows = read_data_rows(table, &ctx.tables.data, keys, None).await?;
     let unreadable = resolve_rows(&mut rows, objects).await;
     let ttls = match &ctx.master_data_table {
         None => TtlByTenant::new(),

@@ -100,6 +100,16 @@ impl BatchGetItems for CountedTable {
         self.count("BatchGetItem", keys.len());
         self.inner.batch_get(table, keys).await
     }
+
+    async fn batch_get_projected(
+        &self,
+        table: &str,
+        keys: &[Key],
+        names: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
+        self.count("BatchGetItem", keys.len());
+        self.inner.batch_get_projected(table, keys, names).await
+    }
 }
 
 #[async_trait]

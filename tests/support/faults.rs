@@ -129,6 +129,24 @@ impl GetItem for FaultyTable {
 #[async_trait]
 impl BatchGetItems for FaultyTable {
     async fn batch_get(&self, table: &str, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.batch_read_fault(table, keys)?;
+        self.inner.batch_get(table, keys).await
+    }
+
+    async fn batch_get_projected(
+        &self,
+        table: &str,
+        keys: &[Key],
+        names: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
+        self.batch_read_fault(table, keys)?;
+        self.inner.batch_get_projected(table, keys, names).await
+    }
+}
+
+impl FaultyTable {
+    /// The fault, if any, a BatchGetItem of `keys` meets (the same for a projected one).
+    fn batch_read_fault(&self, table: &str, keys: &[Key]) -> Result<(), StoreError> {
         match self.pick(("BatchGetItem", table, keys), |f| {
             matches!(
                 f,
@@ -139,7 +157,7 @@ impl BatchGetItems for FaultyTable {
                 "injected: keys left unprocessed after retries".into(),
             )),
             Some(f) => Err(transient(f)),
-            None => self.inner.batch_get(table, keys).await,
+            None => Ok(()),
         }
     }
 }

@@ -88,6 +88,14 @@ impl BatchGetItems for RecordingTable {
     async fn batch_get(&self, t: &str, k: &[Key]) -> Result<Vec<Item>, StoreError> {
         self.inner.batch_get(t, k).await
     }
+    async fn batch_get_projected(
+        &self,
+        t: &str,
+        k: &[Key],
+        names: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get_projected(t, k, names).await
+    }
 }
 #[async_trait]
 impl QueryItems for RecordingTable {

@@ -165,12 +165,48 @@ impl GetItem for DynamoDbTables {
 #[async_trait]
 impl BatchGetItems for DynamoDbTables {
     async fn batch_get(&self, table: &str, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_items(table, keys, None).await
+    }
+
+    async fn batch_get_projected(
+        &self,
+        table: &str,
+        keys: &[Key],
+        names: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_items(table, keys, Some(names)).await
+    }
+}
+
+impl DynamoDbTables {
+    /// BatchGetItem of `keys`, of only the attributes in `projection` when given (each name as
+    /// a `#pN` placeholder, so reserved words such as `name` are fine), unprocessed keys asked
+    /// again.
+    async fn batch_get_items(
+        &self,
+        table: &str,
+        keys: &[Key],
+        projection: Option<&[&str]>,
+    ) -> Result<Vec<Item>, StoreError> {
         if keys.len() > MAX_BATCH_GET {
             return Err(StoreError::InvalidRequest(format!(
                 "BatchGetItem of {} keys; at most {MAX_BATCH_GET}",
                 keys.len()
             )));
         }
+        let (expression, names) = match projection {
+            Some(names) => {
+                let placeholders: Vec<String> =
+                    (0..names.len()).map(|i| format!("#p{i}")).collect();
+                let map: HashMap<String, String> = placeholders
+                    .iter()
+                    .zip(names)
+                    .map(|(p, n)| (p.clone(), n.to_string()))
+                    .collect();
+                (Some(placeholders.join(", ")), Some(map))
+            }
+            None => (None, None),
+        };
         let mut out = Vec::with_capacity(keys.len());
         let mut pending: Vec<DynamoItem> = keys.iter().map(key_of).collect();
         let mut round = 0;
@@ -178,6 +214,8 @@ impl BatchGetItems for DynamoDbTables {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
                 .consistent_read(true)
+                .set_projection_expression(expression.clone())
+                .set_expression_attribute_names(names.clone())
                 .build()
                 .map_err(|e| build_error("BatchGetItem", e))?;
             // The items are read from the response body by us, into our items (see

@@ -31,7 +31,7 @@ use crate::job::{AttributesMode, JobResult, JobSpec, PublishMode, Verification};
 use crate::keys::Key;
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
-use crate::process::{Counts, read_data_rows, resolve_rows};
+use crate::process::{COMPARED_FIELDS, Counts, STATE_FIELDS, read_data_rows, resolve_rows};
 use crate::publish::Outcome;
 use crate::report::{ReportDetails, Samples, finish};
 use crate::value::AttributeValue;
@@ -396,7 +396,7 @@ async fn read_written(
         .filter(|r| lines.contains(&r.line))
         .collect();
     let keys: Vec<Key> = rows.iter().map(MigrationRow::target_key).collect();
-    let found = read_data_rows(tables.as_ref(), &data_table, &keys).await?;
+    let found = read_data_rows(tables.as_ref(), &data_table, &keys, Some(COMPARED_FIELDS)).await?;
     Ok(ReadBack { rows, found })
 }
 
@@ -464,7 +464,13 @@ async fn verify_chunk(
             tokio::time::sleep(saga.poll).await;
             let again: Vec<Key> = pending.iter().map(|(_, k, _)| k.clone()).collect();
             found.extend(
-                read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &again).await?,
+                read_data_rows(
+                    deps.tables.as_ref(),
+                    &deps.table_names.data,
+                    &again,
+                    Some(COMPARED_FIELDS),
+                )
+                .await?,
             );
             pending = behind(&found);
         }
@@ -573,8 +579,13 @@ async fn count_extra(
             .filter(|e| !e.is_deleted)
             .collect();
         let source_keys: Vec<Key> = live.iter().map(|e| Key::new(source_pk, &e.sk)).collect();
-        let sources =
-            read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &source_keys).await?;
+        let sources = read_data_rows(
+            deps.tables.as_ref(),
+            &deps.table_names.data,
+            &source_keys,
+            Some(STATE_FIELDS),
+        )
+        .await?;
         for e in &live {
             if sources
                 .get(&Key::new(source_pk, &e.sk))

@@ -89,6 +89,17 @@ pub trait BatchGetItems: Send + Sync {
     /// Consistent reads of up to [`MAX_BATCH_GET`] keys; absent items are simply missing from the
     /// result, whose order is unspecified. Unprocessed keys are retried by the adapter.
     async fn batch_get(&self, table: &str, keys: &[Key]) -> Result<Vec<Item>, StoreError>;
+
+    /// [`Self::batch_get`] with each item holding only those of the top-level attributes in
+    /// `names` that it has (DynamoDB's ProjectionExpression; key attributes too are returned
+    /// only when named). A reader that looks at a few fields (Verify) has less sent, parsed and
+    /// allocated.
+    async fn batch_get_projected(
+        &self,
+        table: &str,
+        keys: &[Key],
+        names: &[&str],
+    ) -> Result<Vec<Item>, StoreError>;
 }
 
 #[async_trait]

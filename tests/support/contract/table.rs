@@ -163,10 +163,49 @@ pub async fn check_put_get(t: &dyn Table, table: &str) {
         vec![item("P#t", "a", 2, "y"), item("P#t", "b", 1, "b")],
         "batch get returns present items only"
     );
+    // A projected batch get: only the named attributes an item has, reserved words
+    // (`name`) included, the key attributes only when named.
+    let mut named = item("P#t", "n", 1, "x");
+    named.insert("name".into(), s("Named"));
+    t.put_item(Put::new(table, named, Condition::None))
+        .await
+        .unwrap();
+    let mut got = t
+        .batch_get_projected(
+            table,
+            &[
+                Key::new("P#t", "a"),
+                Key::new("P#t", "n"),
+                Key::new("P#t", "missing"),
+            ],
+            &["sk", "name", "extra", "absent"],
+        )
+        .await
+        .unwrap();
+    got.sort_by(|x, y| {
+        x.get("sk")
+            .map(|v| format!("{v:?}"))
+            .cmp(&y.get("sk").map(|v| format!("{v:?}")))
+    });
+    let only = |pairs: &[(&str, &str)]| -> Item {
+        pairs.iter().map(|(k, v)| (k.to_string(), s(*v))).collect()
+    };
+    assert_eq!(
+        got,
+        vec![
+            only(&[("sk", "a"), ("extra", "y")]),
+            only(&[("sk", "n"), ("name", "Named"), ("extra", "x")]),
+        ],
+        "a projected batch get returns the named attributes of present items only"
+    );
     let keys: Vec<Key> = (0..101).map(|i| Key::new("P#t", format!("k{i}"))).collect();
     assert!(
         t.batch_get(table, &keys).await.is_err(),
         "batch get of 101 keys is refused"
+    );
+    assert!(
+        t.batch_get_projected(table, &keys, &["sk"]).await.is_err(),
+        "a projected batch get of 101 keys is refused"
     );
 }
 

@@ -533,7 +533,13 @@ async fn check_references(
         .flat_map(|(r, _)| wanted(r))
         .map(|(_, k)| k)
         .collect();
-    let found = read_data_rows(deps.tables.as_ref(), &deps.table_names.data, &keys).await?;
+    let found = read_data_rows(
+        deps.tables.as_ref(),
+        &deps.table_names.data,
+        &keys,
+        Some(crate::process::STATE_FIELDS),
+    )
+    .await?;
     let mut good = Vec::with_capacity(rows.len());
     let mut rejected = Vec::new();
     for (row, record) in rows {
