@@ -176,7 +176,9 @@ fn nested_products_csv(n: usize, changed: impl Fn(usize) -> bool) -> String {
 /// slope between two sizes leaves out what a job costs whatever its size. `PARITY_CHUNK_ROWS`
 /// (a divisor of the rows, default 50) sets the chunk size: the production default is 500, and
 /// moto's cost does not depend on it (the same TransactWriteItems of 100 items).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On tokio's current-thread runtime, as every Lambda `main` runs its handler (`shared::lambda`),
+/// so the client CPU measured is the CPU a Lambda would spend.
+#[tokio::test(flavor = "current_thread")]
 async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
     let Some(c) = moto::clients().await else {
         return;

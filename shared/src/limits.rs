@@ -46,6 +46,24 @@ pub(crate) fn number_size(n: &str) -> usize {
     digits.div_ceil(2) + 1
 }
 
+/// [`value_size`] and [`depth`] of a value, in one walk.
+fn size_and_depth(v: &AttributeValue) -> (usize, usize) {
+    let nested = |members: &mut dyn Iterator<Item = (usize, &AttributeValue)>| {
+        let (mut size, mut deepest) = (3, 0);
+        for (name_len, e) in members {
+            let (s, d) = size_and_depth(e);
+            size += 1 + name_len + s;
+            deepest = deepest.max(d);
+        }
+        (size, 1 + deepest)
+    };
+    match v {
+        AttributeValue::L(l) => nested(&mut l.iter().map(|e| (0, e))),
+        AttributeValue::M(m) => nested(&mut m.iter().map(|(k, e)| (k.len(), e))),
+        scalar => (value_size(scalar), 0),
+    }
+}
+
 /// How deeply maps and lists nest inside a value (a scalar is 0, `{}` is 1).
 pub fn depth(v: &AttributeValue) -> usize {
     match v {
@@ -89,19 +107,22 @@ pub fn check_item_with_added(
     } else {
         (0, 0)
     };
-    let depth_of = |name: &str, v: &AttributeValue| {
-        if name == "attributes" {
-            depth(v).max(more_depth)
+    // Size and depth in one walk over the item (each put is checked before it is sent).
+    let mut size = more_size;
+    for (name, v) in item {
+        let (value_size, value_depth) = size_and_depth(v);
+        let value_depth = if name == "attributes" {
+            value_depth.max(more_depth)
         } else {
-            depth(v)
+            value_depth
+        };
+        if value_depth > MAX_DEPTH {
+            return Err(format!(
+                "{name} is nested deeper than DynamoDB's {MAX_DEPTH} levels"
+            ));
         }
-    };
-    if let Some((name, _)) = item.iter().find(|(n, v)| depth_of(n, v) > MAX_DEPTH) {
-        return Err(format!(
-            "{name} is nested deeper than DynamoDB's {MAX_DEPTH} levels"
-        ));
+        size += name.len() + value_size;
     }
-    let size = item_size(item) + more_size;
     if size > MAX_ITEM_BYTES {
         return Err(format!(
             "the item is {size} bytes, more than DynamoDB's 400 KB"
@@ -132,6 +153,21 @@ mod tests {
         i.insert("m".into(), from_json_str(r#"{"a":[true]}"#).unwrap());
         // m: 1 + (3 + 1 + 1 + (3 + 1 + 1))
         assert_eq!(item_size(&i), 13 + 1 + 10);
+    }
+
+    #[test]
+    fn one_walk_gives_the_size_and_the_depth() {
+        for json in [
+            r#"{"a":[true,{"b":[1,2,{"c":"xyz"}]}],"d":null}"#,
+            r#"[]"#,
+            r#"{}"#,
+            r#"[[[[1]]],{"k":{"l":{}}}]"#,
+            r#""text""#,
+            r#"12345.678"#,
+        ] {
+            let v = from_json_str(json).unwrap();
+            assert_eq!(size_and_depth(&v), (value_size(&v), depth(&v)), "{json}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `Export` Task state of `infra/statemachine.asl.json` (`${ExportFunctionArn}`):
 //! the logic is `shared::handlers::export`, shared with `migrate`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one event at a time: see `shared::lambda`
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::lambda::run_task(shared::handlers::TaskFunction::Export).await
 }

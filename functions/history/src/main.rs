@@ -7,7 +7,7 @@ use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
 use shared::handlers::history;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one event at a time: see `shared::lambda`
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::lambda::init_tracing();
     let deps = shared::wiring::aws::deps_from_env().await?;

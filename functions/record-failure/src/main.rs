@@ -1,7 +1,7 @@
 //! The `RecordFailure` Task state of `infra/statemachine.asl.json` (`${RecordFailureFunctionArn}`):
 //! the logic is `shared::handlers::record_failure`, shared with `migrate`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one event at a time: see `shared::lambda`
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::lambda::run_task(shared::handlers::TaskFunction::RecordFailure).await
 }

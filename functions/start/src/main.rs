@@ -7,7 +7,7 @@ use shared::aws::config::{RECONCILE_JOB, STATE_MACHINE_ARN, required};
 use shared::aws::{AwsClients, S3Objects, StepFunctionsStarter};
 use shared::handlers::start::{self, StartDeps};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one event at a time: see `shared::lambda`
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::lambda::init_tracing();
     let env = |name: &str| std::env::var(name).ok();

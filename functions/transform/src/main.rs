@@ -1,7 +1,7 @@
 //! The `Transform` Task state of `infra/statemachine.asl.json` (`${TransformFunctionArn}`):
 //! the logic is `shared::handlers::transform`, shared with `migrate`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one event at a time: see `shared::lambda`
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::lambda::run_task(shared::handlers::TaskFunction::Transform).await
 }
