@@ -8,10 +8,10 @@
 //! request between threads (the task, hyper's connection task, the I/O driver), and each
 //! hand-off is a futex wake-up and a context switch: measured against moto on the 2-core
 //! machine (an SDK GetItem in a loop), 210-230 µs of client CPU per request on two worker
-//! threads, 130-140 µs on one; the parity test's execution (`tests/pipeline_moto.rs`, which
-//! runs the handlers the same way) went from 84-98 to 77-81 µs per imported row. At the
-//! template's 512 MB a function has about a third of a vCPU, so a second worker thread had
-//! no CPU to run on anyway. `migrate`, whose embedded store is CPU-bound, keeps two workers.
+//! threads, 130-140 µs on one (the parity test, `tests/pipeline_moto.rs`, runs the handlers the
+//! same way; there the difference is within its run-to-run noise). At the template's 512 MB a
+//! function has about a third of a vCPU, so a second worker thread had no CPU to run on anyway.
+//! `migrate`, whose embedded store is CPU-bound, keeps two workers.
 
 use std::future::Future;
 
