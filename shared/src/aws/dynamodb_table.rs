@@ -196,6 +196,7 @@ impl DynamoDbTables {
         }
         let (expression, names) = match projection {
             Some(names) => {
+                crate::ports::table::check_projection(names)?;
                 let placeholders: Vec<String> =
                     (0..names.len()).map(|i| format!("#p{i}")).collect();
                 let map: HashMap<String, String> = placeholders

@@ -123,8 +123,9 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
     let mut counts = Counts::of_transform(&transform);
     let mut metered = Metered::default();
     let mut results = artifacts.chunk_results().await?;
-    // The next chunks' rows are read while this one is compared (on another core): reading
-    // back (chunk file, data rows) is most of Verify's work. Only a direct publish reads
+    // The next chunks' rows are read while this one is compared (on the other core where the
+    // runtime has two workers, as in `migrate`; in a Lambda's one thread, while this one waits):
+    // reading back (chunk file, data rows) is most of Verify's work. Only a direct publish reads
     // ahead; `app` mode waits for the saga and reads again.
     let read_ahead = writes && saga.is_none();
     let mut ahead = std::collections::VecDeque::new();
@@ -355,7 +356,8 @@ fn row_value<'a>(row: &'a MigrationRow, field: &str) -> Option<Cow<'a, Attribute
 }
 
 /// How many chunks' reads are under way when Verify takes the next one to compare: while it
-/// compares that one, the next ones are read and decoded on the other core (four chunks' rows
+/// compares that one, the next ones are read and decoded (on the other core where there is a
+/// second worker thread; four chunks' rows
 /// in memory at most, ≈4 MB for chunks of 500 reference rows).
 const VERIFY_AHEAD: usize = 4;
 
@@ -574,8 +576,8 @@ async fn count_extra(
     let mut pages = deps.data_partition(target_pk, 100);
     while let Some(items) = pages.next().await? {
         let live: Vec<EntityRow> = items
-            .iter()
-            .filter_map(|i| EntityRow::from_data_item(i).ok())
+            .into_iter()
+            .filter_map(|i| EntityRow::from_data_item_owned(i).ok())
             .filter(|e| !e.is_deleted)
             .collect();
         let source_keys: Vec<Key> = live.iter().map(|e| Key::new(source_pk, &e.sk)).collect();

@@ -84,6 +84,25 @@ pub trait GetItem: Send + Sync {
     async fn get_item(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError>;
 }
 
+/// Why a projection cannot be asked for ([`BatchGetItems::batch_get_projected`]), if it cannot.
+pub fn check_projection(names: &[&str]) -> Result<(), StoreError> {
+    if names.is_empty() {
+        return Err(StoreError::InvalidRequest(
+            "a projection names no attribute".into(),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    match names.iter().find(|n| n.is_empty() || !seen.insert(**n)) {
+        Some(&"") => Err(StoreError::InvalidRequest(
+            "a projection names an empty attribute".into(),
+        )),
+        Some(n) => Err(StoreError::InvalidRequest(format!(
+            "a projection names {n:?} twice"
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[async_trait]
 pub trait BatchGetItems: Send + Sync {
     /// Consistent reads of up to [`MAX_BATCH_GET`] keys; absent items are simply missing from the
@@ -93,7 +112,8 @@ pub trait BatchGetItems: Send + Sync {
     /// [`Self::batch_get`] with each item holding only those of the top-level attributes in
     /// `names` that it has (DynamoDB's ProjectionExpression; key attributes too are returned
     /// only when named). A reader that looks at a few fields (Verify) has less sent, parsed and
-    /// allocated.
+    /// allocated. `names` must be non-empty and without repeats (DynamoDB refuses an empty
+    /// projection and overlapping paths): both adapters refuse them as an invalid request.
     async fn batch_get_projected(
         &self,
         table: &str,

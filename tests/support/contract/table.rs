@@ -207,6 +207,16 @@ pub async fn check_put_get(t: &dyn Table, table: &str) {
         t.batch_get_projected(table, &keys, &["sk"]).await.is_err(),
         "a projected batch get of 101 keys is refused"
     );
+    for names in [&[][..], &["sk", "sk"][..], &["sk", ""][..]] {
+        assert!(
+            matches!(
+                t.batch_get_projected(table, &[Key::new("P#t", "a")], names)
+                    .await,
+                Err(shared::StoreError::InvalidRequest(_))
+            ),
+            "a projection of {names:?} is refused as an invalid request"
+        );
+    }
 }
 
 /// Transactions are all or nothing, with one cancellation reason per item.

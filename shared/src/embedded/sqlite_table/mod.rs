@@ -463,6 +463,7 @@ impl BatchGetItems for SqliteTables {
         keys: &[Key],
         names: &[&str],
     ) -> Result<Vec<Item>, StoreError> {
+        crate::ports::table::check_projection(names)?;
         let mut items = self.batch_get(table, keys).await?;
         for item in &mut items {
             item.retain(|name, _| names.contains(&name.as_str()));
