@@ -49,33 +49,6 @@ pub const SYNC_MODE: &str = "SYNC";
 /// (`getCommandStatus('finish', STATUS_FINISHED)`).
 pub const DIRECT_COMMAND_STATUS: &str = "finish:FINISHED";
 
-const KNOWN_FIELDS: [&str; 24] = [
-    "pk",
-    "sk",
-    "id",
-    "code",
-    "name",
-    "version",
-    "tenantCode",
-    "type",
-    "isDeleted",
-    "seq",
-    "ttl",
-    "attributes",
-    "source",
-    "requestId",
-    "createdAt",
-    "createdBy",
-    "createdIp",
-    "updatedAt",
-    "updatedBy",
-    "updatedIp",
-    "cpk",
-    "csk",
-    "syncMode",
-    "status",
-];
-
 /// An entity version: a data row, a command row or a history row.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EntityRow {
@@ -332,8 +305,8 @@ impl EntityRow {
             pk,
             sk,
         };
-        // Every known field was taken out above, whatever its type.
-        item.retain(|k, _| !KNOWN_FIELDS.contains(&k.as_str()));
+        // Every field the row interprets was taken out above, whatever its type: the rest are
+        // the fields it keeps as they are.
         Ok(EntityRow { extra: item, ..row })
     }
 }

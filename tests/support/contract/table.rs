@@ -18,6 +18,16 @@ pub fn item(pk: &str, sk: &str, version: u64, extra: &str) -> Item {
     i
 }
 
+/// A batch get's items (in no given order) by sort key.
+fn by_sk(mut items: Vec<Item>) -> Vec<Item> {
+    items.sort_by(|x, y| {
+        x.get("sk")
+            .map(|v| format!("{v:?}"))
+            .cmp(&y.get("sk").map(|v| format!("{v:?}")))
+    });
+    items
+}
+
 /// DynamoDB's limits: key lengths, nesting depth, item size. Both adapters refuse what AWS
 /// refuses, with an invalid-request error that says which limit, and write nothing.
 pub async fn check_limits(t: &dyn Table, table: &str) {
@@ -142,7 +152,7 @@ pub async fn check_put_get(t: &dyn Table, table: &str) {
     t.put_item(Put::new(table, item("P#t", "b", 1, "b"), Condition::None))
         .await
         .unwrap();
-    let mut got = t
+    let got = t
         .batch_get(
             table,
             &[
@@ -153,11 +163,7 @@ pub async fn check_put_get(t: &dyn Table, table: &str) {
         )
         .await
         .unwrap();
-    got.sort_by(|x, y| {
-        x.get("sk")
-            .map(|v| format!("{v:?}"))
-            .cmp(&y.get("sk").map(|v| format!("{v:?}")))
-    });
+    let got = by_sk(got);
     assert_eq!(
         got,
         vec![item("P#t", "a", 2, "y"), item("P#t", "b", 1, "b")],
@@ -170,7 +176,7 @@ pub async fn check_put_get(t: &dyn Table, table: &str) {
     t.put_item(Put::new(table, named, Condition::None))
         .await
         .unwrap();
-    let mut got = t
+    let got = t
         .batch_get_projected(
             table,
             &[
@@ -182,11 +188,7 @@ pub async fn check_put_get(t: &dyn Table, table: &str) {
         )
         .await
         .unwrap();
-    got.sort_by(|x, y| {
-        x.get("sk")
-            .map(|v| format!("{v:?}"))
-            .cmp(&y.get("sk").map(|v| format!("{v:?}")))
-    });
+    let got = by_sk(got);
     let only = |pairs: &[(&str, &str)]| -> Item {
         pairs.iter().map(|(k, v)| (k.to_string(), s(*v))).collect()
     };
