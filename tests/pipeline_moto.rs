@@ -574,3 +574,6 @@ async fn users_of(
         }
     }
 }
+
+// The Lambdas' allocator and settings, so the client CPU measured is theirs.
+shared::use_jemalloc!(shared::allocator::LAMBDA_MALLOC_CONF);

@@ -124,26 +124,9 @@ enum UsersAction {
     List { pool: String },
 }
 
-/// Rust's allocations go to jemalloc. A migration builds and drops DynamoDB items by the
-/// million (maps of maps of strings): with glibc's malloc a quarter of the CPU went to
-/// malloc/free and their consolidation, and the 1M-row reference import took 44 s; with
-/// jemalloc, 32-37 s (README, Performance).
-///
-/// Its settings keep the resident set within the 64 MB bound: one arena (memory freed on one
-/// thread is reused by the others), freed pages returned after 100 ms, and thread caches only
-/// for objects up to 4 KB (the larger ones, chunk buffers and encoded pages, would otherwise sit
-/// in each thread's cache). Measured at 1M rows, 2 cores: two arenas and 1 s decay 81 MB;
-/// without the thread-cache limit 78 MB; these 58-61 MB.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// jemalloc reads its settings from this symbol (`_RJEM_MALLOC_CONF` in the environment still
-/// overrides them, for experiments).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(non_upper_case_globals)]
-#[unsafe(export_name = "_rjem_malloc_conf")]
-pub static malloc_conf: &[u8] = b"narenas:1,dirty_decay_ms:100,muzzy_decay_ms:0,tcache_max:4096\0";
+// Rust's allocations go to jemalloc, with settings that keep the resident set within the 64 MB
+// bound (`shared::allocator` says why and what was measured).
+shared::use_jemalloc!(shared::allocator::MIGRATE_MALLOC_CONF);
 
 /// SQLite (C) allocates through glibc's malloc, which gives each thread that allocates its own
 /// arena (up to 8 per core), and memory freed into one arena is not reused by another: two

@@ -12,6 +12,7 @@
 //! * `aws` (feature `aws`): the AWS adapters; `lambda` (feature `lambda`): Lambda wiring.
 //! * [`asl`]: a local interpreter of the Amazon States Language; [`local`] wires it to the handlers.
 
+pub mod allocator;
 pub mod app_settings;
 pub mod artifacts;
 /// The States Language interpreter (its own crate: it imports nothing of the pipeline).

@@ -1,6 +1,9 @@
 //! The `Export` Task state of `infra/statemachine.asl.json` (`${ExportFunctionArn}`):
 //! the logic is `shared::handlers::export`, shared with `migrate`.
 
+// Items are built and dropped by the thousand: jemalloc (see `shared::allocator`).
+shared::use_jemalloc!(shared::allocator::LAMBDA_MALLOC_CONF);
+
 #[tokio::main(flavor = "current_thread")] // one event at a time: see `shared::lambda`
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::lambda::run_task(shared::handlers::TaskFunction::Export).await

@@ -2,6 +2,9 @@
 //! response: only the records that failed are retried (`ReportBatchItemFailures`). The logic is
 //! `shared::handlers::history`, which the embedded event source mapping of `migrate` also runs.
 
+// Items are built and dropped by the thousand: jemalloc (see `shared::allocator`).
+shared::use_jemalloc!(shared::allocator::LAMBDA_MALLOC_CONF);
+
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};

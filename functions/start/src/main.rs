@@ -1,6 +1,9 @@
 //! S3 `ObjectCreated` under `incoming/` and the nightly schedule → StartExecution with a
 //! deterministic name (`shared::handlers::start`).
 
+// Items are built and dropped by the thousand: jemalloc (see `shared::allocator`).
+shared::use_jemalloc!(shared::allocator::LAMBDA_MALLOC_CONF);
+
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use shared::aws::config::{RECONCILE_JOB, STATE_MACHINE_ARN, required};

@@ -10,25 +10,213 @@
 //! Measured on moto (`tests/pipeline_moto.rs`, the parity test's per-state CPU): see the
 //! README's Performance section.
 //!
-//! Items are written by [`TypedItem`] (the same DynamoDB JSON `migrate get --dynamodb-json`
-//! prints). The written JSON is deterministic: nested maps (hash maps) are written with their
-//! names sorted, so the same puts give the same bytes in any process, and the transaction's
-//! idempotency token is a hash of those bytes.
+//! Items are written in the same DynamoDB JSON `migrate get --dynamodb-json` prints
+//! ([`crate::value::TypedItem`]). The written JSON is deterministic: nested maps (hash maps) are
+//! written with their names sorted, so the same puts give the same bytes in any process, and the
+//! transaction's idempotency token is a hash of those bytes. While an item is written, its size
+//! and depth are measured as DynamoDB counts them ([`ItemMeasure`]), so the limits are checked
+//! without a second walk over the item (see `dynamodb_table`).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::ports::table::{Condition, Put};
-use crate::value::{AttributeValue, Item, Typed, TypedItem};
+use crate::value::{AttributeValue, Item, MAX_DEPTH, Typed};
+
+/// A put's item as DynamoDB measures it, taken while the item is written: its size (as
+/// [`crate::limits::item_size`] counts it) and the first attribute, in the item's order, nested
+/// deeper than DynamoDB allows. [`crate::limits::check_measured`] judges it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ItemMeasure {
+    pub size: usize,
+    pub too_deep: Option<String>,
+}
+
+/// What is counted while one item is written.
+#[derive(Default)]
+struct Meter<'a> {
+    size: Cell<usize>,
+    /// The deepest level reached inside the attribute being written (a scalar 0, `{}` 1).
+    deepest: Cell<usize>,
+    too_deep: Cell<Option<&'a str>>,
+}
+
+impl Meter<'_> {
+    fn add(&self, bytes: usize) {
+        self.size.set(self.size.get() + bytes);
+    }
+
+    fn reach(&self, level: usize) {
+        if level > self.deepest.get() {
+            self.deepest.set(level);
+        }
+    }
+
+    fn measure(&self) -> ItemMeasure {
+        ItemMeasure {
+            size: self.size.get(),
+            too_deep: self.too_deep.get().map(str::to_string),
+        }
+    }
+}
+
+/// An item in DynamoDB JSON, measured as it is written.
+struct WireItem<'a> {
+    item: &'a Item,
+    meter: &'a Meter<'a>,
+}
+
+impl Serialize for WireItem<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let meter = self.meter;
+        let mut out = serializer.serialize_map(Some(self.item.len()))?;
+        for (name, value) in self.item {
+            meter.deepest.set(0);
+            meter.add(name.len());
+            out.serialize_entry(
+                name,
+                &WireValue {
+                    value,
+                    meter,
+                    level: 0,
+                },
+            )?;
+            if meter.deepest.get() > MAX_DEPTH && meter.too_deep.get().is_none() {
+                meter.too_deep.set(Some(name.as_str()));
+            }
+        }
+        out.end()
+    }
+}
+
+/// One value in DynamoDB JSON (nested maps in name order), its size added to the meter as
+/// [`crate::limits::item_size`] counts it. `level` is how deep inside its attribute it is.
+struct WireValue<'a> {
+    value: &'a AttributeValue,
+    meter: &'a Meter<'a>,
+    level: usize,
+}
+
+impl Serialize for WireValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use crate::limits::number_size;
+        use base64::Engine as _;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let (meter, level) = (self.meter, self.level + 1);
+        let mut m = serializer.serialize_map(Some(1))?;
+        match self.value {
+            AttributeValue::S(s) => {
+                meter.add(s.len());
+                m.serialize_entry("S", s)?
+            }
+            AttributeValue::N(n) => {
+                meter.add(number_size(n));
+                m.serialize_entry("N", n)?
+            }
+            AttributeValue::Bool(b) => {
+                meter.add(1);
+                m.serialize_entry("BOOL", b)?
+            }
+            AttributeValue::Null(_) => {
+                meter.add(1);
+                m.serialize_entry("NULL", &true)?
+            }
+            AttributeValue::B(b) => {
+                meter.add(b.len());
+                m.serialize_entry("B", &b64(b))?
+            }
+            AttributeValue::Ss(v) => {
+                meter.add(v.iter().map(String::len).sum());
+                m.serialize_entry("SS", v)?
+            }
+            AttributeValue::Ns(v) => {
+                meter.add(v.iter().map(|n| number_size(n)).sum());
+                m.serialize_entry("NS", v)?
+            }
+            AttributeValue::Bs(v) => {
+                meter.add(v.iter().map(Vec::len).sum());
+                m.serialize_entry("BS", &v.iter().map(|b| b64(b)).collect::<Vec<_>>())?
+            }
+            AttributeValue::L(list) => {
+                meter.reach(level);
+                meter.add(3 + list.len());
+                m.serialize_entry("L", &WireList { list, meter, level })?
+            }
+            AttributeValue::M(map) => {
+                meter.reach(level);
+                meter.add(3 + map.keys().map(|k| 1 + k.len()).sum::<usize>());
+                let mut entries: Vec<(&String, &AttributeValue)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                m.serialize_entry(
+                    "M",
+                    &WireMap {
+                        entries,
+                        meter,
+                        level,
+                    },
+                )?
+            }
+        }
+        m.end()
+    }
+}
+
+struct WireList<'a> {
+    list: &'a [AttributeValue],
+    meter: &'a Meter<'a>,
+    level: usize,
+}
+
+impl Serialize for WireList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_seq(Some(self.list.len()))?;
+        for value in self.list {
+            out.serialize_element(&WireValue {
+                value,
+                meter: self.meter,
+                level: self.level,
+            })?;
+        }
+        out.end()
+    }
+}
+
+/// A nested map's entries, sorted by name.
+struct WireMap<'a> {
+    entries: Vec<(&'a String, &'a AttributeValue)>,
+    meter: &'a Meter<'a>,
+    level: usize,
+}
+
+impl Serialize for WireMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_map(Some(self.entries.len()))?;
+        for (name, value) in &self.entries {
+            out.serialize_entry(
+                name,
+                &WireValue {
+                    value,
+                    meter: self.meter,
+                    level: self.level,
+                },
+            )?;
+        }
+        out.end()
+    }
+}
 
 /// One `{"Put": {...}}` of TransactItems, with its condition.
-struct WirePut<'a>(&'a Put);
+struct WirePut<'a> {
+    put: &'a Put,
+    meter: &'a Meter<'a>,
+}
 
 impl Serialize for WirePut<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Inner<'a>(&'a Put);
+        struct Inner<'a>(&'a Put, &'a Meter<'a>);
         impl Serialize for Inner<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let put = self.0;
@@ -51,32 +239,48 @@ impl Serialize for WirePut<'_> {
                         )?;
                     }
                 }
-                out.serialize_entry("Item", &TypedItem(&put.item))?;
+                out.serialize_entry(
+                    "Item",
+                    &WireItem {
+                        item: &put.item,
+                        meter: self.1,
+                    },
+                )?;
                 out.serialize_entry("TableName", &put.table)?;
                 out.end()
             }
         }
         let mut out = serializer.serialize_map(Some(1))?;
-        out.serialize_entry("Put", &Inner(self.0))?;
+        out.serialize_entry("Put", &Inner(self.put, self.meter))?;
         out.end()
     }
 }
 
-/// The body of a TransactWriteItems request for `puts`, and its idempotency token (the first
-/// 128 bits of the SHA-256 of the written items, in hex: the same puts, the same token, in any
-/// process, so DynamoDB answers a retried commit with its first outcome).
-pub fn transact_write_body(puts: &[Put]) -> Result<(Vec<u8>, String), serde_json::Error> {
+/// A TransactWriteItems request's body, its idempotency token and each put's item measure.
+#[derive(Debug)]
+pub struct TransactWriteBody {
+    pub body: Vec<u8>,
+    /// The first 128 bits of the SHA-256 of the written items, in hex: the same puts, the same
+    /// token, in any process, so DynamoDB answers a retried commit with its first outcome.
+    pub token: String,
+    /// One per put, in order.
+    pub measures: Vec<ItemMeasure>,
+}
+
+/// The body of a TransactWriteItems request for `puts`, with its token and the puts' measures.
+pub fn transact_write_body(puts: &[Put]) -> Result<TransactWriteBody, serde_json::Error> {
     use sha2::{Digest, Sha256};
-    struct Items<'a>(&'a [Put]);
+    struct Items<'a>(&'a [Put], &'a [Meter<'a>]);
     impl Serialize for Items<'_> {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             let mut out = serializer.serialize_seq(Some(self.0.len()))?;
-            for put in self.0 {
-                out.serialize_element(&WirePut(put))?;
+            for (put, meter) in self.0.iter().zip(self.1) {
+                out.serialize_element(&WirePut { put, meter })?;
             }
             out.end()
         }
     }
+    let meters: Vec<Meter<'_>> = puts.iter().map(|_| Meter::default()).collect();
     // `{"ClientRequestToken":"<32 hex>","TransactItems":[...]}`: the items are written once,
     // at their place, and the token (which hashes them) is filled in before them afterwards.
     const HEAD: &[u8] = b"{\"ClientRequestToken\":\"";
@@ -86,12 +290,16 @@ pub fn transact_write_body(puts: &[Put]) -> Result<(Vec<u8>, String), serde_json
     body.extend_from_slice(&[b'0'; TOKEN_LEN]);
     body.extend_from_slice(b"\",\"TransactItems\":");
     let items_start = body.len();
-    serde_json::to_writer(&mut body, &Items(puts))?;
+    serde_json::to_writer(&mut body, &Items(puts, &meters))?;
     let digest = Sha256::digest(&body[items_start..]);
     let token: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     body[HEAD.len()..HEAD.len() + TOKEN_LEN].copy_from_slice(token.as_bytes());
     body.push(b'}');
-    Ok((body, token))
+    Ok(TransactWriteBody {
+        body,
+        token,
+        measures: meters.iter().map(Meter::measure).collect(),
+    })
 }
 
 /// The parts of a BatchGetItem response we use: the items found, per table, and the keys
@@ -99,20 +307,201 @@ pub fn transact_write_body(puts: &[Put]) -> Result<(Vec<u8>, String), serde_json
 #[derive(Debug, Default, Deserialize)]
 pub struct BatchGetResponse {
     #[serde(rename = "Responses", default)]
-    pub responses: HashMap<String, Vec<Item>>,
+    responses: HashMap<String, WireItems>,
     #[serde(rename = "UnprocessedKeys", default)]
-    pub unprocessed_keys: HashMap<String, UnprocessedKeys>,
+    unprocessed_keys: HashMap<String, UnprocessedKeys>,
+}
+
+impl BatchGetResponse {
+    /// The items found in `table` (taken out of the response).
+    pub fn take_items(&mut self, table: &str) -> Vec<Item> {
+        self.responses
+            .remove(table)
+            .map(|i| i.0)
+            .unwrap_or_default()
+    }
+
+    /// The keys of `table` DynamoDB did not get to (taken out of the response).
+    pub fn take_unprocessed_keys(&mut self, table: &str) -> Vec<Item> {
+        self.unprocessed_keys
+            .remove(table)
+            .map(|u| u.keys.0)
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct UnprocessedKeys {
+struct UnprocessedKeys {
     #[serde(rename = "Keys", default)]
-    pub keys: Vec<Item>,
+    keys: WireItems,
 }
 
 /// Reads a BatchGetItem response body.
 pub fn batch_get_response(body: &[u8]) -> Result<BatchGetResponse, serde_json::Error> {
     serde_json::from_slice(body)
+}
+
+/// Items in DynamoDB JSON, read straight into our items. The same values serde_dynamo reads
+/// (its `AttributeValue` is the type), but its reader allocates a string for every value's type
+/// tag (`"S"`, `"M"`, ...) and grows every nested map from empty; here a tag is matched where it
+/// lies in the body, and nothing else is copied that the item does not keep.
+#[derive(Debug, Default)]
+struct WireItems(Vec<Item>);
+
+impl<'de> Deserialize<'de> for WireItems {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> serde::de::Visitor<'de> for Items {
+            type Value = WireItems;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of items in DynamoDB JSON")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<WireItems, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(100));
+                while let Some(WireItemIn(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(WireItems(items))
+            }
+        }
+        deserializer.deserialize_seq(Items)
+    }
+}
+
+/// One item in DynamoDB JSON.
+struct WireItemIn(Item);
+
+impl<'de> Deserialize<'de> for WireItemIn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Attributes;
+        impl<'de> serde::de::Visitor<'de> for Attributes {
+            type Value = WireItemIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an item in DynamoDB JSON")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WireItemIn, A::Error> {
+                let mut item = Item::new();
+                while let Some((name, WireValueIn(value))) = map.next_entry::<String, _>()? {
+                    item.insert(name, value);
+                }
+                Ok(WireItemIn(item))
+            }
+        }
+        deserializer.deserialize_map(Attributes)
+    }
+}
+
+/// A value's type tag in DynamoDB JSON.
+#[derive(Deserialize)]
+enum Tag {
+    S,
+    N,
+    B,
+    #[serde(rename = "BOOL")]
+    Bool,
+    #[serde(rename = "NULL")]
+    Null,
+    #[serde(rename = "SS")]
+    Ss,
+    #[serde(rename = "NS")]
+    Ns,
+    #[serde(rename = "BS")]
+    Bs,
+    L,
+    M,
+}
+
+/// One value in DynamoDB JSON: an object of exactly one tag.
+struct WireValueIn(AttributeValue);
+
+impl<'de> Deserialize<'de> for WireValueIn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Value;
+        impl<'de> serde::de::Visitor<'de> for Value {
+            type Value = WireValueIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"an object with a single key "N", "S", "BOOL", "B", "NULL", "M", "L", "SS", "NS", or "BS""#)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WireValueIn, A::Error> {
+                use base64::Engine as _;
+                use serde::de::Error;
+                let base64 = |text: String| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .map_err(|e| A::Error::custom(format!("Failed to decode base64: {e}")))
+                };
+                let Some(tag) = map.next_key::<Tag>()? else {
+                    return Err(A::Error::custom(
+                        "Expected exactly one key in the object, found none",
+                    ));
+                };
+                let value = match tag {
+                    Tag::S => AttributeValue::S(map.next_value()?),
+                    Tag::N => AttributeValue::N(map.next_value()?),
+                    Tag::Bool => AttributeValue::Bool(map.next_value()?),
+                    Tag::Null => AttributeValue::Null(map.next_value()?),
+                    Tag::B => AttributeValue::B(base64(map.next_value()?)?),
+                    Tag::Ss => AttributeValue::Ss(map.next_value()?),
+                    Tag::Ns => AttributeValue::Ns(map.next_value()?),
+                    Tag::Bs => AttributeValue::Bs(
+                        map.next_value::<Vec<String>>()?
+                            .into_iter()
+                            .map(base64)
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    Tag::L => AttributeValue::L(
+                        map.next_value::<Vec<WireValueIn>>()?
+                            .into_iter()
+                            .map(|v| v.0)
+                            .collect(),
+                    ),
+                    Tag::M => AttributeValue::M(map.next_value::<WireMapIn>()?.0),
+                };
+                if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::custom(
+                        "Expected exactly one key in the object, found multiple keys",
+                    ));
+                }
+                Ok(WireValueIn(value))
+            }
+        }
+        deserializer.deserialize_map(Value)
+    }
+}
+
+/// A nested map in DynamoDB JSON.
+struct WireMapIn(HashMap<String, AttributeValue>);
+
+impl<'de> Deserialize<'de> for WireMapIn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = WireMapIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map in DynamoDB JSON")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WireMapIn, A::Error> {
+                let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                while let Some((name, WireValueIn(value))) = map.next_entry::<String, _>()? {
+                    out.insert(name, value);
+                }
+                Ok(WireMapIn(out))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
 }
 
 #[cfg(test)]
@@ -167,14 +556,15 @@ mod tests {
     }
 
     fn body_json(puts: &[Put]) -> Value {
-        let (body, _) = transact_write_body(puts).unwrap();
-        serde_json::from_slice(&body).unwrap()
+        let written = transact_write_body(puts).unwrap();
+        serde_json::from_slice(&written.body).unwrap()
     }
 
     #[test]
     fn a_put_is_written_as_dynamodb_reads_it() {
         let p = put(&["a", "b"], Condition::VersionEquals(3));
-        let (body, token) = transact_write_body(std::slice::from_ref(&p)).unwrap();
+        let written = transact_write_body(std::slice::from_ref(&p)).unwrap();
+        let (body, token) = (written.body, written.token);
         let body: Value = serde_json::from_slice(&body).unwrap();
         let item: serde_json::Map<String, Value> = p
             .item
@@ -218,12 +608,16 @@ mod tests {
         let names: Vec<String> = (0..32).map(|i| format!("k{i}")).collect();
         let forward: Vec<&str> = names.iter().map(String::as_str).collect();
         let backward: Vec<&str> = forward.iter().rev().copied().collect();
-        let (body, token) = transact_write_body(&[put(&forward, Condition::NotExists)]).unwrap();
+        let written = |p: Put| {
+            let w = transact_write_body(&[p]).unwrap();
+            (w.body, w.token)
+        };
+        let (body, token) = written(put(&forward, Condition::NotExists));
         // Nested maps built in another order (hashed with another seed): the same bytes.
-        let (again, same) = transact_write_body(&[put(&backward, Condition::NotExists)]).unwrap();
+        let (again, same) = written(put(&backward, Condition::NotExists));
         assert_eq!((&body, &token), (&again, &same));
         // Other content, another condition, another table: another token.
-        let other = |p: Put| transact_write_body(&[p]).unwrap().1;
+        let other = |p: Put| written(p).1;
         assert_ne!(token, other(put(&forward[1..], Condition::NotExists)));
         assert_ne!(token, other(put(&forward, Condition::VersionEquals(3))));
         let mut elsewhere = put(&forward, Condition::NotExists);
@@ -245,20 +639,135 @@ mod tests {
             "UnprocessedKeys": {"data": {"Keys": [{"pk": {"S": "P#t"}, "sk": {"S": "2"}}], "ConsistentRead": true}},
             "ConsumedCapacity": []
         });
-        let read = batch_get_response(body.to_string().as_bytes()).unwrap();
-        let items = &read.responses["data"];
+        let mut read = batch_get_response(body.to_string().as_bytes()).unwrap();
+        let items = read.take_items("data");
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["v"], v);
         assert_eq!(items[0]["sk"], crate::value::s("1"));
         assert_eq!(
-            read.unprocessed_keys["data"].keys[0]["sk"],
+            read.take_unprocessed_keys("data")[0]["sk"],
             crate::value::s("2")
         );
         // Nothing found, nothing left: both empty.
-        let empty =
+        let mut empty =
             batch_get_response(br#"{"Responses":{"data":[]},"UnprocessedKeys":{}}"#).unwrap();
-        assert!(empty.responses["data"].is_empty() && empty.unprocessed_keys.is_empty());
-        assert!(batch_get_response(br#"{"Responses":{"data":[{"pk":{"X":"1"}}]}}"#).is_err());
+        assert!(
+            empty.take_items("data").is_empty() && empty.take_unprocessed_keys("data").is_empty()
+        );
+        // What DynamoDB never sends is refused, as serde_dynamo refuses it: an unknown tag, no
+        // tag, two tags, bad base64.
+        for bad in [
+            r#"{"pk":{"X":"1"}}"#,
+            r#"{"pk":{}}"#,
+            r#"{"pk":{"S":"1","N":"1"}}"#,
+            r#"{"pk":{"B":"***"}}"#,
+            r#"{"pk":{"BS":["AA==","***"]}}"#,
+            r#"{"pk":{"M":{"a":{"S":1}}}}"#,
+        ] {
+            let body = format!(r#"{{"Responses":{{"data":[{bad}]}}}}"#);
+            assert!(batch_get_response(body.as_bytes()).is_err(), "{bad}");
+            let item: Result<std::collections::HashMap<String, AttributeValue>, _> =
+                serde_json::from_str(bad);
+            assert!(item.is_err(), "serde_dynamo also refuses {bad}");
+        }
+    }
+
+    /// An item's measure judges it as `limits::check_item` does: keys, the first attribute
+    /// nested too deep (named), size; each put of a body measured on its own.
+    #[test]
+    fn a_measured_item_is_judged_as_the_limits_judge_it() {
+        let nested = |levels: usize| {
+            (0..levels).fold(AttributeValue::S("x".into()), |inner, i| {
+                if i % 2 == 0 {
+                    AttributeValue::L(vec![inner])
+                } else {
+                    AttributeValue::M(HashMap::from([("k".to_string(), inner)]))
+                }
+            })
+        };
+        let with = |entries: Vec<(&str, AttributeValue)>| {
+            let mut item = Item::new();
+            for (name, value) in entries {
+                item.insert(name.to_string(), value);
+            }
+            Put::new("t", item, Condition::None)
+        };
+        let key = |sk: &str| vec![("pk", crate::value::s("P#t")), ("sk", crate::value::s(sk))];
+        let cases = [
+            with(key("fine")),
+            with(
+                [
+                    key("deep"),
+                    vec![("a", nested(32)), ("b", nested(33)), ("c", nested(40))],
+                ]
+                .concat(),
+            ),
+            with(
+                [
+                    key("big"),
+                    vec![("s", AttributeValue::S("x".repeat(400 * 1024)))],
+                ]
+                .concat(),
+            ),
+            with(
+                [
+                    key("both"),
+                    vec![
+                        ("s", AttributeValue::S("x".repeat(400 * 1024))),
+                        ("z", nested(33)),
+                    ],
+                ]
+                .concat(),
+            ),
+            with(vec![("pk", crate::value::s("P#t"))]),
+            with(vec![
+                ("pk", crate::value::s("")),
+                ("sk", crate::value::s("1")),
+            ]),
+            with([key(&"k".repeat(1025)), vec![]].concat()),
+            with(
+                [
+                    key("every kind"),
+                    vec![
+                        ("v", every_kind(&["a", "bb"])),
+                        ("n", AttributeValue::N("-0.000120".into())),
+                    ],
+                ]
+                .concat(),
+            ),
+        ];
+        let written = transact_write_body(&cases).unwrap();
+        for (put, measure) in cases.iter().zip(&written.measures) {
+            assert_eq!(
+                measure.size,
+                crate::limits::item_size(&put.item),
+                "{:?}",
+                put.key()
+            );
+            assert_eq!(
+                crate::limits::check_measured(&put.item, measure.size, measure.too_deep.as_deref()),
+                crate::limits::check_item(&put.item),
+                "{:?}",
+                put.key()
+            );
+        }
+        assert_eq!(written.measures[1].too_deep.as_deref(), Some("b"));
+        assert!(crate::limits::check_item(&cases[0].item).is_ok());
+        assert!(
+            crate::limits::check_item(&cases[1].item)
+                .unwrap_err()
+                .starts_with("b is nested deeper")
+        );
+        assert!(
+            crate::limits::check_item(&cases[2].item)
+                .unwrap_err()
+                .contains("400 KB")
+        );
+        assert!(
+            crate::limits::check_item(&cases[3].item)
+                .unwrap_err()
+                .starts_with("z is nested deeper")
+        );
     }
 
     fn any_value() -> impl Strategy<Value = AttributeValue> {
@@ -288,12 +797,22 @@ mod tests {
             item.insert("sk".into(), crate::value::s("1"));
             item.insert("v".into(), v.clone());
             let p = Put { table: "t".into(), item: item.clone(), condition: Condition::None };
+            let measured = transact_write_body(std::slice::from_ref(&p)).unwrap().measures;
+            // Measured as it is written: DynamoDB's size, and not too deep (3 levels at most).
+            prop_assert_eq!(
+                &measured,
+                &vec![ItemMeasure { size: crate::limits::item_size(&item), too_deep: None }]
+            );
             let body = body_json(std::slice::from_ref(&p));
             let written = &body["TransactItems"][0]["Put"]["Item"]["v"];
             prop_assert_eq!(written, &serde_json::to_value(&v).unwrap());
             let response = json!({"Responses": {"t": [body["TransactItems"][0]["Put"]["Item"]]}});
-            let read = batch_get_response(response.to_string().as_bytes()).unwrap();
-            prop_assert_eq!(&read.responses["t"][0], &item);
+            let mut read = batch_get_response(response.to_string().as_bytes()).unwrap();
+            prop_assert_eq!(&read.take_items("t")[0], &item);
+            // Read as serde_dynamo reads it.
+            let theirs: std::collections::HashMap<String, AttributeValue> =
+                serde_json::from_value(body["TransactItems"][0]["Put"]["Item"].clone()).unwrap();
+            prop_assert_eq!(theirs.into_iter().collect::<Item>(), item);
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::ports::table::{
     BatchGetItems, CancellationReason, Condition, GetItem, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Page,
     Put, PutItem, QueryItems, ScanItems, TransactWrite, WriteError,
 };
-use crate::value::Item;
+use crate::value::{Item, get_s};
 
 /// How often a batch call's unprocessed remainder is re-sent before giving up (Retryable).
 const MAX_UNPROCESSED_ROUNDS: u32 = 8;
@@ -236,12 +236,12 @@ impl DynamoDbTables {
             let mut response = dynamodb_json::batch_get_response(&body).map_err(|e| {
                 StoreError::Transient(format!("BatchGetItem: unreadable response: {e}"))
             })?;
-            out.extend(response.responses.remove(table).unwrap_or_default());
+            out.extend(response.take_items(table));
             pending = response
-                .unprocessed_keys
-                .remove(table)
-                .map(|u| u.keys.into_iter().map(to_dynamo).collect())
-                .unwrap_or_default();
+                .take_unprocessed_keys(table)
+                .into_iter()
+                .map(to_dynamo)
+                .collect();
             if !pending.is_empty() {
                 round += 1;
                 wait_for_unprocessed("BatchGetItem", round, pending.len()).await?;
@@ -347,26 +347,34 @@ impl TransactWrite for DynamoDbTables {
                 puts.len()
             ))));
         }
-        let mut seen = std::collections::HashSet::new();
-        for put in puts {
-            check_keys(put)?;
-            let key = put.key();
-            if !seen.insert((put.table.as_str(), key.clone())) {
-                return Err(WriteError::Store(StoreError::InvalidRequest(format!(
-                    "TransactWriteItems: two operations on {} in table {}",
-                    key, put.table
-                ))));
-            }
-        }
         // The body is written by us, straight from our items (see `dynamodb_json`); the SDK
         // builds an empty request, and the body replaces its own before the request is signed
-        // (on every attempt: a retry sends the same bytes with the same token).
-        let (body, _token) = dynamodb_json::transact_write_body(puts).map_err(|e| {
+        // (on every attempt: a retry sends the same bytes with the same token). Each item is
+        // measured as it is written and checked against DynamoDB's limits before anything is
+        // sent (the same answers as `limits::check_item`, without another walk over the item).
+        let written = dynamodb_json::transact_write_body(puts).map_err(|e| {
             WriteError::Store(StoreError::InvalidRequest(format!(
                 "TransactWriteItems: {e}"
             )))
         })?;
-        let body = bytes::Bytes::from(body);
+        for (put, measure) in puts.iter().zip(&written.measures) {
+            crate::limits::check_measured(&put.item, measure.size, measure.too_deep.as_deref())
+                .map_err(|why| {
+                    StoreError::InvalidRequest(format!("an item for table {}: {why}", put.table))
+                })?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for put in puts {
+            let (pk, sk) = (get_s(&put.item, "pk"), get_s(&put.item, "sk"));
+            if !seen.insert((put.table.as_str(), pk, sk)) {
+                return Err(WriteError::Store(StoreError::InvalidRequest(format!(
+                    "TransactWriteItems: two operations on {} in table {}",
+                    put.key(),
+                    put.table
+                ))));
+            }
+        }
+        let body = bytes::Bytes::from(written.body);
         let result = self
             .client
             .transact_write_items()

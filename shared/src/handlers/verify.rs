@@ -168,6 +168,11 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
             }
         }
         for o in &result.rows {
+            let list = match o.outcome {
+                Outcome::Conflict => &mut samples.conflicts,
+                Outcome::Failed => &mut samples.failed,
+                _ => continue,
+            };
             let what = format!(
                 "line {}: {} / {}: {}",
                 o.line,
@@ -175,11 +180,7 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
                 o.sk,
                 o.reason.as_deref().unwrap_or_default()
             );
-            match o.outcome {
-                Outcome::Conflict => push(&mut samples.conflicts, what),
-                Outcome::Failed => push(&mut samples.failed, what),
-                _ => {}
-            }
+            push(list, what);
         }
         if writes {
             let read = match fetch {
