@@ -121,9 +121,9 @@ impl EntityRow {
         }
     }
 
-    /// The fields every table shares, in the framework's shape, moved out of the row.
-    fn into_common_item(mut self, sk: String) -> Item {
-        let attributes = self.take_attributes_value();
+    /// The fields every table shares, in the framework's shape, moved out of the row, with
+    /// `attributes` (the row's, taken out by [`Self::take_attributes_value`]).
+    fn into_common_item(mut self, sk: String, attributes: AttributeValue) -> Item {
         let mut item = std::mem::take(&mut self.extra);
         item.insert("pk".into(), s(self.pk));
         item.insert("sk".into(), s(sk));
@@ -176,16 +176,20 @@ impl EntityRow {
     }
 
     /// [`Self::to_data_item`], consuming the row: its strings and attributes move into the
-    /// item (Process builds the command item from a copy first, then the data item from the
-    /// row itself).
+    /// item.
     pub fn into_data_item(mut self) -> Item {
+        let attributes = self.take_attributes_value();
+        self.into_data_item_with(attributes)
+    }
+
+    fn into_data_item_with(mut self, attributes: AttributeValue) -> Item {
         let cpk = self.cpk.take().unwrap_or_else(|| self.pk.clone());
         let csk = self
             .csk
             .take()
             .unwrap_or_else(|| keys::versioned_sk(&self.sk, self.version));
         let sk = std::mem::take(&mut self.sk);
-        let mut item = self.into_common_item(sk);
+        let mut item = self.into_common_item(sk, attributes);
         item.insert("cpk".into(), s(cpk));
         item.insert("csk".into(), s(csk));
         item
@@ -195,23 +199,43 @@ impl EntityRow {
     /// A command's `created*` are its own (`new Date()`, the caller, the caller's IP: the same as
     /// its `updated*`), not the entity's first creation, which only the data row keeps.
     pub fn to_command_item(&self) -> Item {
-        let mut row = self.clone();
-        row.created_at = row.updated_at.clone();
-        row.created_by = row.updated_by.clone();
-        row.created_ip = row.updated_ip.clone();
+        self.clone().into_command_item()
+    }
+
+    /// [`Self::to_command_item`], consuming the row (a publish in `app` mode writes only the
+    /// command).
+    pub fn into_command_item(mut self) -> Item {
+        let attributes = self.take_attributes_value();
+        self.into_command_item_with(attributes)
+    }
+
+    fn into_command_item_with(mut self, attributes: AttributeValue) -> Item {
+        self.created_at = self.updated_at.clone();
+        self.created_by = self.updated_by.clone();
+        self.created_ip = self.updated_ip.clone();
         let command_fields = [
-            ("source", row.source.take()),
-            ("syncMode", row.sync_mode.take()),
-            ("status", row.status.take()),
+            ("source", self.source.take()),
+            ("syncMode", self.sync_mode.take()),
+            ("status", self.status.take()),
         ];
-        let sk = keys::versioned_sk(&row.sk, row.version);
-        let mut item = row.into_common_item(sk);
+        let sk = keys::versioned_sk(&self.sk, self.version);
+        let mut item = self.into_common_item(sk, attributes);
         for (field, value) in command_fields {
             if let Some(v) = value {
                 item.insert(field.into(), s(v));
             }
         }
         item
+    }
+
+    /// The command item and the data item of a direct publish, consuming the row: the same as
+    /// ([`Self::to_command_item`], [`Self::to_data_item`]), but the attributes are turned into
+    /// the item's map once, and that map copied for the command, rather than the row's copied
+    /// and turned into a map twice (Process builds these for every row it writes).
+    pub fn into_command_and_data_items(mut self) -> (Item, Item) {
+        let attributes = self.take_attributes_value();
+        let command = self.clone().into_command_item_with(attributes.clone());
+        (command, self.into_data_item_with(attributes))
     }
 
     /// The history-table item for this (earlier) version: the data row at `{sk}@{version}`
@@ -476,6 +500,32 @@ mod tests {
         assert_eq!(get_s(&history, "sk"), Some("P001@2"));
         assert_eq!(get_n(&history, "ttl"), Some("1800000000"));
         assert_eq!(EntityRow::from_versioned_item(&history).unwrap().sk, "P001");
+    }
+
+    /// Both items built together are the two built one by one: with attributes and extra
+    /// fields, with an `s3://` pointer instead of attributes, and with command-only fields.
+    #[test]
+    fn command_and_data_items_built_together_are_those_built_apart() {
+        let mut direct = row();
+        direct.sync_mode = Some(SYNC_MODE.into());
+        direct.status = Some(DIRECT_COMMAND_STATUS.into());
+        direct.source = Some("migration:j1".into());
+        direct.updated_at = "2026-11-25T02:11:40+00:00".into();
+        direct.updated_ip = Some("10.0.0.2".into());
+        direct.extra.insert("custom".into(), s("kept"));
+        let mut pointed = row();
+        pointed.attributes.clear();
+        pointed.attributes_pointer = Some("s3://bucket/large/P001@2.json".into());
+        let mut moved = row();
+        moved.cpk = Some("PRODUCT#t1".into());
+        moved.csk = Some("P001@1".into());
+        for r in [row(), direct, pointed, moved] {
+            let (command, data) = r.clone().into_command_and_data_items();
+            assert_eq!(command, r.to_command_item());
+            assert_eq!(data, r.to_data_item());
+            assert_eq!(r.clone().into_command_item(), command);
+            assert_ne!(command, data);
+        }
     }
 
     #[test]

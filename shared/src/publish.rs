@@ -250,23 +250,22 @@ pub fn soft_deleted(
 /// `direct`: command `{sk}@{v+1}` if it does not exist, and the data row if its version is
 /// still v; `app`: the command row only (the app's saga checks the version and writes data).
 pub fn publish_puts(next: EntityRow, tables: &TableNames, mode: PublishMode) -> Vec<Put> {
-    let command = Put::new(
-        &tables.command,
-        next.to_command_item(),
-        Condition::NotExists,
-    );
     match mode {
-        PublishMode::App => vec![command],
+        PublishMode::App => vec![Put::new(
+            &tables.command,
+            next.into_command_item(),
+            Condition::NotExists,
+        )],
         PublishMode::Direct => {
             let data_condition = if next.version == 1 {
                 Condition::NotExists
             } else {
                 Condition::VersionEquals(next.version - 1)
             };
+            let (command, data) = next.into_command_and_data_items();
             vec![
-                command,
-                // The row is done with: its attributes move into the data item (one copy less).
-                Put::new(&tables.data, next.into_data_item(), data_condition),
+                Put::new(&tables.command, command, Condition::NotExists),
+                Put::new(&tables.data, data, data_condition),
             ]
         }
     }
