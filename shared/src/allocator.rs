@@ -43,11 +43,21 @@ macro_rules! use_jemalloc {
         static ALLOCATOR: $crate::allocator::tikv_jemallocator::Jemalloc =
             $crate::allocator::tikv_jemallocator::Jemalloc;
 
-        /// jemalloc reads its settings from this symbol.
+        /// jemalloc reads its settings from this symbol (as tikv-jemallocator documents it:
+        /// the slice's data pointer is what jemalloc reads as its `const char *`).
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         #[allow(non_upper_case_globals)]
         #[unsafe(export_name = "_rjem_malloc_conf")]
         pub static malloc_conf: &[u8] = $conf;
+
+        // jemalloc reads the settings as a C string: refuse, at compile time, one without its NUL.
+        const _: () = {
+            let conf: &[u8] = $conf;
+            assert!(
+                !conf.is_empty() && conf[conf.len() - 1] == 0,
+                "jemalloc settings must end with a NUL byte"
+            );
+        };
     };
 }
 

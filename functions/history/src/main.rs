@@ -2,7 +2,7 @@
 //! response: only the records that failed are retried (`ReportBatchItemFailures`). The logic is
 //! `shared::handlers::history`, which the embedded event source mapping of `migrate` also runs.
 
-// Items are built and dropped by the thousand: jemalloc (see `shared::allocator`).
+// Every function's allocator: jemalloc (`shared::allocator` says why).
 shared::use_jemalloc!(shared::allocator::LAMBDA_MALLOC_CONF);
 
 use aws_lambda_events::event::dynamodb::Event;

@@ -1,7 +1,7 @@
 //! S3 `ObjectCreated` under `incoming/` and the nightly schedule → StartExecution with a
 //! deterministic name (`shared::handlers::start`).
 
-// Items are built and dropped by the thousand: jemalloc (see `shared::allocator`).
+// Every function's allocator: jemalloc (`shared::allocator` says why).
 shared::use_jemalloc!(shared::allocator::LAMBDA_MALLOC_CONF);
 
 use lambda_runtime::{LambdaEvent, service_fn};

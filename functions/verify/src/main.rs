@@ -1,7 +1,7 @@
 //! The `Verify` Task state of `infra/statemachine.asl.json` (`${VerifyFunctionArn}`):
 //! the logic is `shared::handlers::verify`, shared with `migrate`.
 
-// Items are built and dropped by the thousand: jemalloc (see `shared::allocator`).
+// Every function's allocator: jemalloc (`shared::allocator` says why).
 shared::use_jemalloc!(shared::allocator::LAMBDA_MALLOC_CONF);
 
 #[tokio::main(flavor = "current_thread")] // one event at a time: see `shared::lambda`

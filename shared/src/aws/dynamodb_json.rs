@@ -4,8 +4,10 @@
 //! does not need: every value copied into the SDK's types (hash maps of owned strings), written
 //! out by the SDK's serializer, and on the way back parsed into hash maps and copied again into
 //! our items. Here our items are written straight from their [`Item`]s and read straight into
-//! them with serde ([`serde_dynamo::AttributeValue`] is DynamoDB's wire format), while the SDK
-//! still signs, sends, retries and parses errors (see `dynamodb_table`).
+//! them by our own serde writer and reader of DynamoDB's wire format (the values are
+//! [`serde_dynamo::AttributeValue`]s; their own serde impls are the reference the tests compare
+//! against), while the SDK still signs, sends, retries and parses errors (see
+//! `dynamodb_table`).
 //!
 //! Measured on moto (`tests/pipeline_moto.rs`, the parity test's per-state CPU): see the
 //! README's Performance section.
@@ -343,8 +345,7 @@ pub fn batch_get_response(body: &[u8]) -> Result<BatchGetResponse, serde_json::E
 
 /// Items in DynamoDB JSON, read straight into our items. The same values serde_dynamo reads
 /// (its `AttributeValue` is the type), but its reader allocates a string for every value's type
-/// tag (`"S"`, `"M"`, ...) and grows every nested map from empty; here a tag is matched where it
-/// lies in the body, and nothing else is copied that the item does not keep.
+/// tag (`"S"`, `"M"`, ...) before matching it; here a tag is matched where it lies in the body.
 #[derive(Debug, Default)]
 struct WireItems(Vec<Item>);
 
@@ -493,7 +494,8 @@ impl<'de> Deserialize<'de> for WireMapIn {
                 self,
                 mut map: A,
             ) -> Result<WireMapIn, A::Error> {
-                let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                // serde_json gives no size hint: grown as it fills (most nested maps are small).
+                let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(0).min(64));
                 while let Some((name, WireValueIn(value))) = map.next_entry::<String, _>()? {
                     out.insert(name, value);
                 }
@@ -589,6 +591,12 @@ mod tests {
             body["TransactItems"][0]["Put"]["Item"]["v"]["M"]["b"],
             json!({"B": "AAH/"})
         );
+        // Byte for byte what `migrate get --dynamodb-json` writes (`TypedItem`): the token
+        // hashes these bytes, so they must not change with the writer.
+        let bytes =
+            String::from_utf8(transact_write_body(std::slice::from_ref(&p)).unwrap().body).unwrap();
+        let typed = serde_json::to_string(&crate::value::TypedItem(&p.item)).unwrap();
+        assert!(bytes.contains(&format!("\"Item\":{typed},")), "{bytes}");
         let not_exists = body_json(&[put(&[], Condition::NotExists)]);
         assert_eq!(
             not_exists["TransactItems"][0]["Put"]["ConditionExpression"],

@@ -352,6 +352,8 @@ impl TransactWrite for DynamoDbTables {
         // (on every attempt: a retry sends the same bytes with the same token). Each item is
         // measured as it is written and checked against DynamoDB's limits before anything is
         // sent (the same answers as `limits::check_item`, without another walk over the item).
+        // Every item's limits are checked before the duplicate keys, as the embedded store
+        // checks them (`prepare_write`).
         let written = dynamodb_json::transact_write_body(puts).map_err(|e| {
             WriteError::Store(StoreError::InvalidRequest(format!(
                 "TransactWriteItems: {e}"

@@ -69,18 +69,41 @@ pub async fn check_limits(t: &dyn Table, table: &str) {
     }
     deep.insert("nested".into(), v);
     refused(
-        t.put_item(Put::new(table, deep, Condition::None)).await,
+        t.put_item(Put::new(table, deep.clone(), Condition::None))
+            .await,
         "33 levels of nesting",
         "32 levels",
     );
     let mut big = item("P#limits", "big", 1, "x");
     big.insert("blob".into(), s("x".repeat(400 * 1024)));
     refused(
-        t.put_item(Put::new(table, big, Condition::None)).await,
+        t.put_item(Put::new(table, big.clone(), Condition::None))
+            .await,
         "an item over 400 KB",
         "400 KB",
     );
-    for sk in ["deep", "big"] {
+    // In a transaction (the DynamoDB adapter measures each item while writing the request):
+    // the same refusals, and the transaction's valid put is not written either.
+    let fine = item("P#limits", "fine-in-transaction", 1, "x");
+    for (bad, what, why) in [
+        (
+            deep,
+            "33 levels of nesting in a transaction",
+            "nested is nested deeper than DynamoDB's 32 levels",
+        ),
+        (big, "an item over 400 KB in a transaction", "400 KB"),
+    ] {
+        refused(
+            t.transact_write(&[
+                Put::new(table, fine.clone(), Condition::None),
+                Put::new(table, bad, Condition::None),
+            ])
+            .await,
+            what,
+            why,
+        );
+    }
+    for sk in ["deep", "big", "fine-in-transaction"] {
         assert_eq!(
             t.get_item(table, &Key::new("P#limits", sk)).await.unwrap(),
             None,
