@@ -19,196 +19,15 @@
 //! and depth are measured as DynamoDB counts them ([`ItemMeasure`]), so the limits are checked
 //! without a second walk over the item (see `dynamodb_table`).
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::ports::table::{Condition, Put};
-use crate::value::{AttributeValue, Item, MAX_DEPTH, Typed};
-
-/// A put's item as DynamoDB measures it, taken while the item is written: its size (as
-/// [`crate::limits::item_size`] counts it) and the first attribute, in the item's order, nested
-/// deeper than DynamoDB allows. [`crate::limits::check_measured`] judges it.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ItemMeasure {
-    pub size: usize,
-    pub too_deep: Option<String>,
-}
-
-/// What is counted while one item is written.
-#[derive(Default)]
-struct Meter<'a> {
-    size: Cell<usize>,
-    /// The deepest level reached inside the attribute being written (a scalar 0, `{}` 1).
-    deepest: Cell<usize>,
-    too_deep: Cell<Option<&'a str>>,
-}
-
-impl Meter<'_> {
-    fn add(&self, bytes: usize) {
-        self.size.set(self.size.get() + bytes);
-    }
-
-    fn reach(&self, level: usize) {
-        if level > self.deepest.get() {
-            self.deepest.set(level);
-        }
-    }
-
-    fn measure(&self) -> ItemMeasure {
-        ItemMeasure {
-            size: self.size.get(),
-            too_deep: self.too_deep.get().map(str::to_string),
-        }
-    }
-}
-
-/// An item in DynamoDB JSON, measured as it is written.
-struct WireItem<'a> {
-    item: &'a Item,
-    meter: &'a Meter<'a>,
-}
-
-impl Serialize for WireItem<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let meter = self.meter;
-        let mut out = serializer.serialize_map(Some(self.item.len()))?;
-        for (name, value) in self.item {
-            meter.deepest.set(0);
-            meter.add(name.len());
-            out.serialize_entry(
-                name,
-                &WireValue {
-                    value,
-                    meter,
-                    level: 0,
-                },
-            )?;
-            if meter.deepest.get() > MAX_DEPTH && meter.too_deep.get().is_none() {
-                meter.too_deep.set(Some(name.as_str()));
-            }
-        }
-        out.end()
-    }
-}
-
-/// One value in DynamoDB JSON (nested maps in name order), its size added to the meter as
-/// [`crate::limits::item_size`] counts it. `level` is how deep inside its attribute it is.
-struct WireValue<'a> {
-    value: &'a AttributeValue,
-    meter: &'a Meter<'a>,
-    level: usize,
-}
-
-impl Serialize for WireValue<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use crate::limits::number_size;
-        use base64::Engine as _;
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let (meter, level) = (self.meter, self.level + 1);
-        let mut m = serializer.serialize_map(Some(1))?;
-        match self.value {
-            AttributeValue::S(s) => {
-                meter.add(s.len());
-                m.serialize_entry("S", s)?
-            }
-            AttributeValue::N(n) => {
-                meter.add(number_size(n));
-                m.serialize_entry("N", n)?
-            }
-            AttributeValue::Bool(b) => {
-                meter.add(1);
-                m.serialize_entry("BOOL", b)?
-            }
-            AttributeValue::Null(_) => {
-                meter.add(1);
-                m.serialize_entry("NULL", &true)?
-            }
-            AttributeValue::B(b) => {
-                meter.add(b.len());
-                m.serialize_entry("B", &b64(b))?
-            }
-            AttributeValue::Ss(v) => {
-                meter.add(v.iter().map(String::len).sum());
-                m.serialize_entry("SS", v)?
-            }
-            AttributeValue::Ns(v) => {
-                meter.add(v.iter().map(|n| number_size(n)).sum());
-                m.serialize_entry("NS", v)?
-            }
-            AttributeValue::Bs(v) => {
-                meter.add(v.iter().map(Vec::len).sum());
-                m.serialize_entry("BS", &v.iter().map(|b| b64(b)).collect::<Vec<_>>())?
-            }
-            AttributeValue::L(list) => {
-                meter.reach(level);
-                meter.add(3 + list.len());
-                m.serialize_entry("L", &WireList { list, meter, level })?
-            }
-            AttributeValue::M(map) => {
-                meter.reach(level);
-                meter.add(3 + map.keys().map(|k| 1 + k.len()).sum::<usize>());
-                let mut entries: Vec<(&String, &AttributeValue)> = map.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                m.serialize_entry(
-                    "M",
-                    &WireMap {
-                        entries,
-                        meter,
-                        level,
-                    },
-                )?
-            }
-        }
-        m.end()
-    }
-}
-
-struct WireList<'a> {
-    list: &'a [AttributeValue],
-    meter: &'a Meter<'a>,
-    level: usize,
-}
-
-impl Serialize for WireList<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_seq(Some(self.list.len()))?;
-        for value in self.list {
-            out.serialize_element(&WireValue {
-                value,
-                meter: self.meter,
-                level: self.level,
-            })?;
-        }
-        out.end()
-    }
-}
-
-/// A nested map's entries, sorted by name.
-struct WireMap<'a> {
-    entries: Vec<(&'a String, &'a AttributeValue)>,
-    meter: &'a Meter<'a>,
-    level: usize,
-}
-
-impl Serialize for WireMap<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_map(Some(self.entries.len()))?;
-        for (name, value) in &self.entries {
-            out.serialize_entry(
-                name,
-                &WireValue {
-                    value,
-                    meter: self.meter,
-                    level: self.level,
-                },
-            )?;
-        }
-        out.end()
-    }
-}
+pub use crate::value::typed::ItemMeasure;
+use crate::value::typed::{Meter, WireItem};
+use crate::value::{AttributeValue, Item, Typed};
 
 /// One `{"Put": {...}}` of TransactItems, with its condition.
 struct WirePut<'a> {
@@ -319,7 +138,7 @@ impl BatchGetResponse {
     pub fn take_items(&mut self, table: &str) -> Vec<Item> {
         self.responses
             .remove(table)
-            .map(|i| i.0)
+            .map(WireItems::into_items)
             .unwrap_or_default()
     }
 
@@ -327,7 +146,7 @@ impl BatchGetResponse {
     pub fn take_unprocessed_keys(&mut self, table: &str) -> Vec<Item> {
         self.unprocessed_keys
             .remove(table)
-            .map(|u| u.keys.0)
+            .map(|u| u.keys.into_items())
             .unwrap_or_default()
     }
 }
@@ -346,55 +165,40 @@ pub fn batch_get_response(body: &[u8]) -> Result<BatchGetResponse, serde_json::E
 /// Items in DynamoDB JSON, read straight into our items. The same values serde_dynamo reads
 /// (its `AttributeValue` is the type), but its reader allocates a string for every value's type
 /// tag (`"S"`, `"M"`, ...) before matching it; here a tag is matched where it lies in the body.
-#[derive(Debug, Default)]
-struct WireItems(Vec<Item>);
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+struct WireItems(Vec<WireEntries<Item>>);
 
-impl<'de> Deserialize<'de> for WireItems {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Items;
-        impl<'de> serde::de::Visitor<'de> for Items {
-            type Value = WireItems;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of items in DynamoDB JSON")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<WireItems, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(100));
-                while let Some(WireItemIn(item)) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(WireItems(items))
-            }
-        }
-        deserializer.deserialize_seq(Items)
+impl WireItems {
+    fn into_items(self) -> Vec<Item> {
+        self.0.into_iter().map(|entries| entries.0).collect()
     }
 }
 
-/// One item in DynamoDB JSON.
-struct WireItemIn(Item);
+/// An item (`Item`) or a nested map (`HashMap`) in DynamoDB JSON: its names and their values.
+#[derive(Debug, Default)]
+struct WireEntries<M>(M);
 
-impl<'de> Deserialize<'de> for WireItemIn {
+impl<'de, M: Default + Extend<(String, AttributeValue)>> Deserialize<'de> for WireEntries<M> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Attributes;
-        impl<'de> serde::de::Visitor<'de> for Attributes {
-            type Value = WireItemIn;
+        struct Entries<M>(std::marker::PhantomData<M>);
+        impl<'de, M: Default + Extend<(String, AttributeValue)>> serde::de::Visitor<'de> for Entries<M> {
+            type Value = WireEntries<M>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an item in DynamoDB JSON")
+                f.write_str("an item or a map in DynamoDB JSON")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
-            ) -> Result<WireItemIn, A::Error> {
-                let mut item = Item::new();
+            ) -> Result<WireEntries<M>, A::Error> {
+                let mut out = M::default();
                 while let Some((name, WireValueIn(value))) = map.next_entry::<String, _>()? {
-                    item.insert(name, value);
+                    out.extend(std::iter::once((name, value)));
                 }
-                Ok(WireItemIn(item))
+                Ok(WireEntries(out))
             }
         }
-        deserializer.deserialize_map(Attributes)
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
     }
 }
 
@@ -465,7 +269,7 @@ impl<'de> Deserialize<'de> for WireValueIn {
                             .map(|v| v.0)
                             .collect(),
                     ),
-                    Tag::M => AttributeValue::M(map.next_value::<WireMapIn>()?.0),
+                    Tag::M => AttributeValue::M(map.next_value::<WireEntries<HashMap<_, _>>>()?.0),
                 };
                 if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
                     return Err(A::Error::custom(
@@ -476,33 +280,6 @@ impl<'de> Deserialize<'de> for WireValueIn {
             }
         }
         deserializer.deserialize_map(Value)
-    }
-}
-
-/// A nested map in DynamoDB JSON.
-struct WireMapIn(HashMap<String, AttributeValue>);
-
-impl<'de> Deserialize<'de> for WireMapIn {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Entries;
-        impl<'de> serde::de::Visitor<'de> for Entries {
-            type Value = WireMapIn;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map in DynamoDB JSON")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<WireMapIn, A::Error> {
-                // serde_json gives no size hint: grown as it fills (most nested maps are small).
-                let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some((name, WireValueIn(value))) = map.next_entry::<String, _>()? {
-                    out.insert(name, value);
-                }
-                Ok(WireMapIn(out))
-            }
-        }
-        deserializer.deserialize_map(Entries)
     }
 }
 

@@ -12,6 +12,9 @@
 //! read back from either store compares equal to the value that was written.
 
 pub mod plain_json;
+pub mod typed;
+
+pub use typed::{Typed, TypedItem};
 
 use std::collections::BTreeMap;
 
@@ -231,53 +234,6 @@ impl Serialize for PlainItem<'_> {
         let mut m = serializer.serialize_map(Some(self.0.len()))?;
         for (k, v) in self.0 {
             m.serialize_entry(k, &PlainJson(v))?;
-        }
-        m.end()
-    }
-}
-
-/// An item in DynamoDB's own JSON form (`{"pk":{"S":"…"},"version":{"N":"1"}}`): what the AWS
-/// CLI prints and what `PutItem` takes, so an item can be copied byte for byte into another
-/// table (`migrate get/query --dynamodb-json`).
-pub struct TypedItem<'a>(pub &'a BTreeMap<String, AttributeValue>);
-
-/// One value in DynamoDB's own JSON form, nested maps in name order (deterministic bytes).
-pub struct Typed<'a>(pub &'a AttributeValue);
-
-impl Serialize for TypedItem<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut m = serializer.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(k, &Typed(v))?;
-        }
-        m.end()
-    }
-}
-
-impl Serialize for Typed<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use base64::Engine as _;
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let mut m = serializer.serialize_map(Some(1))?;
-        match self.0 {
-            AttributeValue::S(s) => m.serialize_entry("S", s)?,
-            AttributeValue::N(n) => m.serialize_entry("N", n)?,
-            AttributeValue::Bool(b) => m.serialize_entry("BOOL", b)?,
-            AttributeValue::Null(_) => m.serialize_entry("NULL", &true)?,
-            AttributeValue::B(b) => m.serialize_entry("B", &b64(b))?,
-            AttributeValue::Ss(v) => m.serialize_entry("SS", v)?,
-            AttributeValue::Ns(v) => m.serialize_entry("NS", v)?,
-            AttributeValue::Bs(v) => {
-                m.serialize_entry("BS", &v.iter().map(|b| b64(b)).collect::<Vec<_>>())?
-            }
-            AttributeValue::L(v) => {
-                m.serialize_entry("L", &v.iter().map(Typed).collect::<Vec<_>>())?
-            }
-            AttributeValue::M(map) => {
-                let sorted: BTreeMap<&String, Typed<'_>> =
-                    map.iter().map(|(k, v)| (k, Typed(v))).collect();
-                m.serialize_entry("M", &sorted)?
-            }
         }
         m.end()
     }
