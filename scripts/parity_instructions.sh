@@ -55,33 +55,12 @@ for line in sys.stdin:
   exit 1
 fi
 
-# A fresh moto for the run, serving one request at a time, as scripts/test.sh starts it.
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-log="${TMPDIR:-/tmp}/moto-$port.log"
-"$moto_python" scripts/moto_serial.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-moto_pid=$!
-# SIGKILL: a moto stopped with SIGTERM can keep a core busy for minutes after the run.
-trap 'kill -9 "$moto_pid" 2>/dev/null || true' EXIT
-started=""
-for _ in $(seq 1 150); do
-  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/reset', data=b'')" 2>/dev/null; then
-    started=1
-    break
-  fi
-  kill -0 "$moto_pid" 2>/dev/null || break
-  sleep 0.2
-done
-if [ -z "$started" ]; then
-  echo "error: moto did not start on port $port; its log ($log):" >&2
-  cat "$log" >&2
-  exit 1
-fi
-
-export MOTO_ENDPOINT="http://127.0.0.1:$port" AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-unset AWS_PROFILE AWS_SESSION_TOKEN
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null CI=true
+# A fresh moto for the run, started as scripts/test.sh starts it (stopped at exit).
+source scripts/moto_env.sh
+unset MOTO_ENDPOINT
+start_moto "$moto_python" || exit 1
+export_aws_env
+export CI=true
 export PARITY_ROWS="$rows" PARITY_CHUNK_ROWS="$chunk_rows"
 
 run_log="$out.log"

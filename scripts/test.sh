@@ -26,9 +26,8 @@ if [ "${MIGRATE_TEST_SETUP:-1}" != 0 ]; then
   fi
 fi
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# free_port, start_moto, export_aws_env (shared with scripts/parity_instructions.sh).
+source scripts/moto_env.sh
 
 if [ -z "${MOTO_ENDPOINT:-}" ]; then
   moto_python="$(command -v python3)"
@@ -37,35 +36,14 @@ if [ -z "${MOTO_ENDPOINT:-}" ]; then
     moto_python="$(dirname "$(command -v moto_server)")/python3"
   fi
   if "$moto_python" -c 'import moto.server' 2>/dev/null; then
-    port="$(free_port)"
-    log="${TMPDIR:-/tmp}/moto-$port.log"
-    "$moto_python" scripts/moto_serial.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-    moto_pid=$!
-    trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
-    for _ in $(seq 1 150); do
-      if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/reset', data=b'')" 2>/dev/null; then
-        export MOTO_ENDPOINT="http://127.0.0.1:$port"
-        break
-      fi
-      sleep 0.2
-    done
-    if [ -z "${MOTO_ENDPOINT:-}" ]; then
-      echo "moto_server did not start on port $port; its log:" >&2
-      cat "$log" >&2
-      exit 1
-    fi
-    echo "moto_server on $MOTO_ENDPOINT (pid $moto_pid, log $log)" >&2
+    start_moto "$moto_python"
   else
     echo "note: moto_server not found (pip install 'moto[server]'); AWS adapter tests will be skipped${CI:+ - and fail, because CI is set}" >&2
   fi
 fi
 
 if [ -n "${MOTO_ENDPOINT:-}" ]; then
-  export AWS_ENDPOINT_URL="$MOTO_ENDPOINT"
-  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-  unset AWS_PROFILE AWS_SESSION_TOKEN AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
-  export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  export_aws_env
 fi
 
 cargo test --workspace --all-targets "$@"

@@ -32,17 +32,28 @@ impl std::fmt::Display for Key {
 
 /// `"{TYPE}#{tenantCode}"`.
 pub fn pk(entity_type: &str, tenant_code: &str) -> String {
-    format!("{entity_type}{KEY_SEPARATOR}{tenant_code}")
+    joined(entity_type, KEY_SEPARATOR, tenant_code)
 }
 
 /// `"{pk}#{sk}"`, the entity id (sk without version).
 pub fn id(pk: &str, sk: &str) -> String {
-    format!("{pk}{KEY_SEPARATOR}{sk}")
+    joined(pk, KEY_SEPARATOR, sk)
 }
 
 /// `"{sk}@{version}"`: the sort key of a command or history row.
 pub fn versioned_sk(sk: &str, version: u64) -> String {
-    format!("{sk}{VER_SEPARATOR}{version}")
+    joined(sk, VER_SEPARATOR, itoa::Buffer::new().format(version))
+}
+
+/// `"{a}{separator}{b}"`, allocated once at its length. Keys are built several times for every
+/// row a job reads or writes, and `format!` costs several times this (its formatting machinery,
+/// and a string grown as it goes).
+fn joined(a: &str, separator: char, b: &str) -> String {
+    let mut out = String::with_capacity(a.len() + separator.len_utf8() + b.len());
+    out.push_str(a);
+    out.push(separator);
+    out.push_str(b);
+    out
 }
 
 /// Splits `"{sk}@{version}"` back into its parts (`None` if there is no numeric version suffix).

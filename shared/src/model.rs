@@ -121,51 +121,71 @@ impl EntityRow {
         }
     }
 
-    /// The fields every table shares, in the framework's shape, moved out of the row, with
-    /// `attributes` (the row's, taken out by [`Self::take_attributes_value`]).
+    /// The item of one table, in the framework's shape, moved out of the row, with `sk` and
+    /// `attributes` (the row's, taken out by [`Self::take_attributes_value`]). The table's own
+    /// fields are the row's `cpk`/`csk` (data) or `source`/`syncMode`/`status` (command): each
+    /// caller leaves only its own set.
+    ///
+    /// Process builds two of these for every row it writes. The fields are listed in the order
+    /// of their names and the item built from the list at once: the B-tree's sort then only
+    /// confirms the order, and no field is searched for or moved by a split.
     fn into_common_item(mut self, sk: String, attributes: AttributeValue) -> Item {
-        let mut item = std::mem::take(&mut self.extra);
-        item.insert("pk".into(), s(self.pk));
-        item.insert("sk".into(), s(sk));
-        item.insert("id".into(), s(self.id));
-        item.insert("code".into(), s(self.code));
-        item.insert("name".into(), s(self.name));
-        item.insert("version".into(), n(self.version));
-        item.insert("tenantCode".into(), s(self.tenant_code));
-        item.insert("type".into(), s(self.entity_type));
-        item.insert("isDeleted".into(), AttributeValue::Bool(self.is_deleted));
+        let preserved = std::mem::take(&mut self.extra);
+        let mut fields = Fields(Vec::with_capacity(24));
+        // In the order of the names (bytes: upper case sorts before lower case).
+        fields.put("attributes", attributes);
+        fields.put("code", s(self.code));
+        fields.put_s("cpk", self.cpk);
+        fields.put("createdAt", s(self.created_at));
+        fields.put("createdBy", s(self.created_by));
+        fields.put_ip("createdIp", self.created_ip);
+        fields.put_s("csk", self.csk);
+        fields.put("id", s(self.id));
+        fields.put("isDeleted", AttributeValue::Bool(self.is_deleted));
+        fields.put("name", s(self.name));
+        fields.put("pk", s(self.pk));
+        fields.put("requestId", s(self.request_id));
         if let Some(seq) = self.seq {
-            item.insert("seq".into(), AttributeValue::N(seq));
+            fields.put("seq", AttributeValue::N(seq));
         }
-        item.insert(
-            "ttl".into(),
+        fields.put("sk", s(sk));
+        fields.put_s("source", self.source);
+        fields.put_s("status", self.status);
+        fields.put_s("syncMode", self.sync_mode);
+        fields.put("tenantCode", s(self.tenant_code));
+        fields.put(
+            "ttl",
             match self.ttl {
                 Some(ttl) => AttributeValue::N(ttl),
                 None => AttributeValue::Null(true),
             },
         );
-        item.insert("attributes".into(), attributes);
-        item.insert("requestId".into(), s(self.request_id));
-        item.insert("createdAt".into(), s(self.created_at));
-        item.insert("createdBy".into(), s(self.created_by));
-        item.insert("updatedAt".into(), s(self.updated_at));
-        item.insert("updatedBy".into(), s(self.updated_by));
-        for (field, value) in [
-            ("createdIp", self.created_ip),
-            ("updatedIp", self.updated_ip),
-        ] {
-            match value {
-                Some(ip) if !ip.is_empty() => {
-                    item.insert(field.into(), s(ip));
-                }
-                _ => {
-                    item.remove(field);
-                }
-            }
+        fields.put("type", s(self.entity_type));
+        fields.put("updatedAt", s(self.updated_at));
+        fields.put("updatedBy", s(self.updated_by));
+        fields.put_ip("updatedIp", self.updated_ip);
+        fields.put("version", n(self.version));
+        debug_assert!(
+            fields.0.windows(2).all(|w| w[0].0 < w[1].0),
+            "fields out of order"
+        );
+        if preserved.is_empty() {
+            return fields.0.into_iter().collect();
         }
-        for field in ["source", "syncMode", "status", "cpk", "csk"] {
+        // The row's preserved fields, but none of those each table sets (or leaves out) itself.
+        let mut item = preserved;
+        for field in [
+            "createdIp",
+            "updatedIp",
+            "source",
+            "syncMode",
+            "status",
+            "cpk",
+            "csk",
+        ] {
             item.remove(field);
         }
+        item.extend(fields.0);
         item
     }
 
@@ -189,10 +209,9 @@ impl EntityRow {
             .take()
             .unwrap_or_else(|| keys::versioned_sk(&self.sk, self.version));
         let sk = std::mem::take(&mut self.sk);
-        let mut item = self.into_common_item(sk, attributes);
-        item.insert("cpk".into(), s(cpk));
-        item.insert("csk".into(), s(csk));
-        item
+        (self.cpk, self.csk) = (Some(cpk), Some(csk));
+        (self.source, self.sync_mode, self.status) = (None, None, None);
+        self.into_common_item(sk, attributes)
     }
 
     /// The command-table item: `{sk}@{version}`, `source`, and `syncMode`/`status` when set.
@@ -213,19 +232,9 @@ impl EntityRow {
         self.created_at = self.updated_at.clone();
         self.created_by = self.updated_by.clone();
         self.created_ip = self.updated_ip.clone();
-        let command_fields = [
-            ("source", self.source.take()),
-            ("syncMode", self.sync_mode.take()),
-            ("status", self.status.take()),
-        ];
+        (self.cpk, self.csk) = (None, None);
         let sk = keys::versioned_sk(&self.sk, self.version);
-        let mut item = self.into_common_item(sk, attributes);
-        for (field, value) in command_fields {
-            if let Some(v) = value {
-                item.insert(field.into(), s(v));
-            }
-        }
-        item
+        self.into_common_item(sk, attributes)
     }
 
     /// The command item and the data item of a direct publish, consuming the row: the same as
@@ -269,9 +278,10 @@ impl EntityRow {
     /// Takes the row's fields out of `item`: what is left are the fields this pipeline does not
     /// interpret (`extra`). A known field of another type than the framework writes is read as
     /// missing.
-    fn from_item(mut item: Item, versioned: bool) -> Result<EntityRow, ModelError> {
-        let pk = take_s(&mut item, "pk").unwrap_or_default();
-        let raw_sk = take_s(&mut item, "sk").unwrap_or_default();
+    fn from_item(item: Item, versioned: bool) -> Result<EntityRow, ModelError> {
+        let f = StoredFields::of(item);
+        let pk = string(f.pk).unwrap_or_default();
+        let raw_sk = string(f.sk).unwrap_or_default();
         let bad = |reason: String| ModelError {
             key: format!("{pk} / {raw_sk}"),
             reason,
@@ -279,7 +289,7 @@ impl EntityRow {
         if pk.is_empty() || raw_sk.is_empty() {
             return Err(bad("missing pk or sk".into()));
         }
-        let version: u64 = match item.remove("version") {
+        let version: u64 = match f.version {
             Some(AttributeValue::N(v)) => v
                 .parse()
                 .map_err(|_| bad(format!("version {v:?} is not a whole number")))?,
@@ -293,62 +303,155 @@ impl EntityRow {
         } else {
             raw_sk.clone()
         };
-        let (attributes, attributes_pointer) =
-            attributes_of(item.remove("attributes")).map_err(bad)?;
-        let text = |item: &mut Item, name: &str| take_s(item, name).unwrap_or_default();
-        let optional = |item: &mut Item, name: &str| take_s(item, name).filter(|v| !v.is_empty());
-        let tenant_code = take_s(&mut item, "tenantCode")
+        let (attributes, attributes_pointer) = attributes_of(f.attributes).map_err(bad)?;
+        let text = |value| string(value).unwrap_or_default();
+        let optional = |value| string(value).filter(|v| !v.is_empty());
+        let tenant_code = string(f.tenant_code)
             .unwrap_or_else(|| keys::tenant_of_pk(&pk).unwrap_or_default().to_string());
-        let entity_type = take_s(&mut item, "type")
+        let entity_type = string(f.entity_type)
             .unwrap_or_else(|| keys::type_of_pk(&pk).unwrap_or_default().to_string());
-        let row = EntityRow {
-            id: take_s(&mut item, "id").unwrap_or_else(|| keys::id(&pk, &sk)),
-            code: text(&mut item, "code"),
-            name: text(&mut item, "name"),
+        Ok(EntityRow {
+            id: string(f.id).unwrap_or_else(|| keys::id(&pk, &sk)),
+            code: text(f.code),
+            name: text(f.name),
             version,
             tenant_code,
             entity_type,
-            is_deleted: matches!(item.remove("isDeleted"), Some(AttributeValue::Bool(true))),
-            seq: take_n(&mut item, "seq"),
-            ttl: take_n(&mut item, "ttl"),
+            is_deleted: matches!(f.is_deleted, Some(AttributeValue::Bool(true))),
+            seq: number(f.seq),
+            ttl: number(f.ttl),
             attributes,
             attributes_pointer,
-            source: optional(&mut item, "source"),
-            request_id: text(&mut item, "requestId"),
-            created_at: text(&mut item, "createdAt"),
-            created_by: text(&mut item, "createdBy"),
-            created_ip: optional(&mut item, "createdIp"),
-            updated_at: text(&mut item, "updatedAt"),
-            updated_by: text(&mut item, "updatedBy"),
-            updated_ip: optional(&mut item, "updatedIp"),
-            cpk: take_s(&mut item, "cpk"),
-            csk: take_s(&mut item, "csk"),
-            sync_mode: optional(&mut item, "syncMode"),
-            status: optional(&mut item, "status"),
-            extra: Item::new(),
+            source: optional(f.source),
+            request_id: text(f.request_id),
+            created_at: text(f.created_at),
+            created_by: text(f.created_by),
+            created_ip: optional(f.created_ip),
+            updated_at: text(f.updated_at),
+            updated_by: text(f.updated_by),
+            updated_ip: optional(f.updated_ip),
+            cpk: string(f.cpk),
+            csk: string(f.csk),
+            sync_mode: optional(f.sync_mode),
+            status: optional(f.status),
+            // Every field the row interprets was taken out, whatever its type: the rest are
+            // the fields it keeps as they are (listed in order: built without a search each).
+            extra: f.extra.into_iter().collect(),
             pk,
             sk,
-        };
-        // Every field the row interprets was taken out above, whatever its type: the rest are
-        // the fields it keeps as they are.
-        Ok(EntityRow { extra: item, ..row })
+        })
     }
 }
 
-/// Takes a string field out of an item (`None`, and the field gone, when it is another type).
-fn take_s(item: &mut Item, name: &str) -> Option<String> {
-    match item.remove(name) {
+/// The fields of a stored item an [`EntityRow`] interprets, whatever their type, and the rest:
+/// taken apart in one pass over the item (rows are read for every row a job plans or checks;
+/// a removal per field searched and rebalanced the item two dozen times).
+#[derive(Default)]
+struct StoredFields {
+    pk: Option<AttributeValue>,
+    sk: Option<AttributeValue>,
+    version: Option<AttributeValue>,
+    attributes: Option<AttributeValue>,
+    tenant_code: Option<AttributeValue>,
+    entity_type: Option<AttributeValue>,
+    id: Option<AttributeValue>,
+    code: Option<AttributeValue>,
+    name: Option<AttributeValue>,
+    is_deleted: Option<AttributeValue>,
+    seq: Option<AttributeValue>,
+    ttl: Option<AttributeValue>,
+    source: Option<AttributeValue>,
+    request_id: Option<AttributeValue>,
+    created_at: Option<AttributeValue>,
+    created_by: Option<AttributeValue>,
+    created_ip: Option<AttributeValue>,
+    updated_at: Option<AttributeValue>,
+    updated_by: Option<AttributeValue>,
+    updated_ip: Option<AttributeValue>,
+    cpk: Option<AttributeValue>,
+    csk: Option<AttributeValue>,
+    sync_mode: Option<AttributeValue>,
+    status: Option<AttributeValue>,
+    /// Fields the row keeps as they are, in the item's (name) order.
+    extra: Vec<(String, AttributeValue)>,
+}
+
+impl StoredFields {
+    fn of(item: Item) -> Self {
+        let mut f = StoredFields::default();
+        for (name, value) in item {
+            let slot = match name.as_str() {
+                "pk" => &mut f.pk,
+                "sk" => &mut f.sk,
+                "version" => &mut f.version,
+                "attributes" => &mut f.attributes,
+                "tenantCode" => &mut f.tenant_code,
+                "type" => &mut f.entity_type,
+                "id" => &mut f.id,
+                "code" => &mut f.code,
+                "name" => &mut f.name,
+                "isDeleted" => &mut f.is_deleted,
+                "seq" => &mut f.seq,
+                "ttl" => &mut f.ttl,
+                "source" => &mut f.source,
+                "requestId" => &mut f.request_id,
+                "createdAt" => &mut f.created_at,
+                "createdBy" => &mut f.created_by,
+                "createdIp" => &mut f.created_ip,
+                "updatedAt" => &mut f.updated_at,
+                "updatedBy" => &mut f.updated_by,
+                "updatedIp" => &mut f.updated_ip,
+                "cpk" => &mut f.cpk,
+                "csk" => &mut f.csk,
+                "syncMode" => &mut f.sync_mode,
+                "status" => &mut f.status,
+                _ => {
+                    f.extra.push((name, value));
+                    continue;
+                }
+            };
+            *slot = Some(value);
+        }
+        f
+    }
+}
+
+/// A string field's text (`None` when absent or of another type).
+fn string(value: Option<AttributeValue>) -> Option<String> {
+    match value {
         Some(AttributeValue::S(v)) => Some(v),
         _ => None,
     }
 }
 
-/// Takes a number field's text out of an item (`None`, and the field gone, when it is another
-/// type).
-fn take_n(item: &mut Item, name: &str) -> Option<String> {
-    match item.remove(name) {
+/// A number field's text (`None` when absent or of another type).
+fn number(value: Option<AttributeValue>) -> Option<String> {
+    match value {
         Some(AttributeValue::N(v)) => Some(v),
         _ => None,
+    }
+}
+
+/// An item's fields as they are listed, before the item is built from them.
+struct Fields(Vec<(String, AttributeValue)>);
+
+impl Fields {
+    fn put(&mut self, name: &str, value: AttributeValue) {
+        self.0.push((name.to_string(), value));
+    }
+
+    /// A string field, when set.
+    fn put_s(&mut self, name: &str, value: Option<String>) {
+        if let Some(v) = value {
+            self.put(name, s(v));
+        }
+    }
+
+    /// An IP field, when set and not empty (the framework leaves an unknown IP out).
+    fn put_ip(&mut self, name: &str, value: Option<String>) {
+        if let Some(ip) = value.filter(|ip| !ip.is_empty()) {
+            self.put(name, s(ip));
+        }
     }
 }
 

@@ -144,8 +144,9 @@ fn entity_of<A>(
     for (k, v) in ctx.metadata() {
         attributes.insert(k.to_string(), v);
     }
-    let source_id = keys::id(&row.source_pk, &row.source_sk);
-    if row.source_key() != row.target_key() && ctx.mode != Mode::Rollback {
+    // The target key is the source's sk under the target pk: the row moves when its pk does.
+    if row.source_pk != pk && ctx.mode != Mode::Rollback {
+        let source_id = keys::id(&row.source_pk, &row.source_sk);
         // The guide's `_migratedFrom`: the source entity's id.
         attributes.insert("_migratedFrom".into(), s(&source_id));
         attributes.insert("_sourceKey".into(), s(&source_id));

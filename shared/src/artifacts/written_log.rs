@@ -11,6 +11,16 @@ use super::{Artifact, JobArtifacts};
 use crate::error::Error;
 use crate::publish::{Outcome, RowOutcome};
 
+/// One line of `written.jsonl`, borrowed from the row's outcome.
+#[derive(serde::Serialize)]
+struct WrittenKey<'a> {
+    table: &'static str,
+    pk: &'a str,
+    sk: &'a str,
+    version: u64,
+    outcome: &'static str,
+}
+
 pub struct WrittenLog {
     file: std::io::BufWriter<tempfile::NamedTempFile>,
     pub count: u64,
@@ -34,22 +44,35 @@ impl WrittenLog {
             Outcome::Updated => "updated",
             _ => return Ok(()),
         };
-        let mut lines = Vec::with_capacity(2);
-        if let Some(v) = o.new_version {
-            lines.push(serde_json::json!({"table": "data", "pk": o.pk, "sk": o.sk, "version": v, "outcome": outcome}));
+        if let Some(version) = o.new_version {
+            self.write(&WrittenKey {
+                table: "data",
+                pk: &o.pk,
+                sk: &o.sk,
+                version,
+                outcome,
+            })?;
         }
         if let Some(side) = &o.side_change {
-            lines.push(serde_json::json!({"table": "data", "pk": side.pk, "sk": side.sk, "version": side.new_version, "outcome": "updated"}));
+            self.write(&WrittenKey {
+                table: "data",
+                pk: &side.pk,
+                sk: &side.sk,
+                version: side.new_version,
+                outcome: "updated",
+            })?;
         }
-        for line in lines {
-            let mut bytes = serde_json::to_vec(&line)
-                .map_err(|e| Error::MigrationFailed(format!("written.jsonl: {e}")))?;
-            bytes.push(b'\n');
-            self.file
-                .write_all(&bytes)
-                .map_err(|e| Error::Retryable(format!("written.jsonl: {e}")))?;
-            self.count += 1;
-        }
+        Ok(())
+    }
+
+    /// One line, written straight into the buffered file.
+    fn write(&mut self, line: &WrittenKey<'_>) -> Result<(), Error> {
+        serde_json::to_writer(&mut self.file, line)
+            .map_err(|e| Error::Retryable(format!("written.jsonl: {e}")))?;
+        self.file
+            .write_all(b"\n")
+            .map_err(|e| Error::Retryable(format!("written.jsonl: {e}")))?;
+        self.count += 1;
         Ok(())
     }
 

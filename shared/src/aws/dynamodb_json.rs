@@ -179,10 +179,10 @@ impl WireItems {
 #[derive(Debug, Default)]
 struct WireEntries<M>(M);
 
-impl<'de, M: Default + Extend<(String, AttributeValue)>> Deserialize<'de> for WireEntries<M> {
+impl<'de, M: FromIterator<(String, AttributeValue)>> Deserialize<'de> for WireEntries<M> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Entries<M>(std::marker::PhantomData<M>);
-        impl<'de, M: Default + Extend<(String, AttributeValue)>> serde::de::Visitor<'de> for Entries<M> {
+        impl<'de, M: FromIterator<(String, AttributeValue)>> serde::de::Visitor<'de> for Entries<M> {
             type Value = WireEntries<M>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an item or a map in DynamoDB JSON")
@@ -191,11 +191,14 @@ impl<'de, M: Default + Extend<(String, AttributeValue)>> Deserialize<'de> for Wi
                 self,
                 mut map: A,
             ) -> Result<WireEntries<M>, A::Error> {
-                let mut out = M::default();
+                // Gathered first, then built at once: a hash map at its final size (not grown
+                // and rehashed as members arrive), an item's B-tree from its sorted names (not
+                // searched for each). A name given twice keeps its last value, as before.
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(16));
                 while let Some((name, WireValueIn(value))) = map.next_entry::<String, _>()? {
-                    out.extend(std::iter::once((name, value)));
+                    entries.push((name, value));
                 }
-                Ok(WireEntries(out))
+                Ok(WireEntries(entries.into_iter().collect()))
             }
         }
         deserializer.deserialize_map(Entries(std::marker::PhantomData))
