@@ -25,6 +25,7 @@ use crate::migration_csv::MigrationRow;
 use crate::ports::ObjectStore;
 use crate::ports::objects::{ObjectReader, copy_to_file, get_bytes, get_bytes_if_exists, list_all};
 use crate::process::Counts;
+use crate::value::plain_attributes::{Spliced, ToPlainJson};
 
 pub use types::{
     ChunkEntry, ChunkResult, ExportSummary, SegmentSummary, SourceRef, TransformSummary,
@@ -92,6 +93,26 @@ pub struct JobArtifacts {
     objects: Arc<dyn ObjectStore>,
     bucket: String,
     job_id: String,
+}
+
+/// One chunk row as a JSON object. Attributes held as the text they were read as (nearly every
+/// row Transform writes) go in as that text, in front of the row's other fields: the row is
+/// written without them ([`Spliced`]) and its opening brace becomes the comma after them.
+fn write_chunk_row<A: ToPlainJson>(
+    body: &mut Vec<u8>,
+    row: MigrationRow<A>,
+) -> Result<(), serde_json::Error> {
+    let (rest, attributes) = row.with_attributes(Spliced);
+    let Some(text) = attributes.json_text() else {
+        return serde_json::to_writer(body, &rest.with_attributes(attributes).0);
+    };
+    body.extend_from_slice(b"{\"attributesJson\":");
+    body.extend_from_slice(text.as_bytes());
+    let brace = body.len();
+    // Never an empty object: `line` and the keys are always written.
+    serde_json::to_writer(&mut *body, &rest)?;
+    body[brace] = b',';
+    Ok(())
 }
 
 fn corrupt(key: &str, e: impl std::fmt::Display) -> Error {
@@ -303,24 +324,25 @@ impl JobArtifacts {
     }
 
     /// Writes one chunk of validated rows (one JSON row per line) and returns its manifest entry.
-    pub async fn save_chunk<A: crate::value::plain_attributes::ToPlainJson>(
+    pub async fn save_chunk<A: ToPlainJson>(
         &self,
         index: u32,
-        rows: &[MigrationRow<A>],
+        rows: Vec<MigrationRow<A>>,
     ) -> Result<ChunkEntry, Error> {
         let key = self.key(Artifact::Chunk(index));
+        let count = rows.len() as u64;
         // A row is ≈0.6 KB of JSON in the reference data: room for 1 KB each, so the body is
         // rarely moved while it grows.
         let mut body = Vec::with_capacity(rows.len() * 1024);
         for row in rows {
-            serde_json::to_writer(&mut body, row).map_err(|e| corrupt(&key, e))?;
+            write_chunk_row(&mut body, row).map_err(|e| corrupt(&key, e))?;
             body.push(b'\n');
         }
         self.objects.put_object(&self.bucket, &key, body).await?;
         Ok(ChunkEntry {
             key,
             index,
-            rows: rows.len() as u64,
+            rows: count,
         })
     }
 
@@ -494,6 +516,54 @@ mod tests {
                 .key("j")
                 .starts_with(&Artifact::ChunkResults.key("j"))
         );
+    }
+
+    /// A chunk row is read back as it was written, whether its attributes were held as their
+    /// text (spliced in front of the row's fields) or as values; and a row whose attributes are
+    /// text holds exactly that text in the chunk.
+    #[test]
+    fn chunk_rows_read_back_as_written() {
+        use crate::migration_csv::RowAttributes;
+        let text = r#"{"price":1.50,"tags":["a","b\"c"],"deep":{"n":-0.0e0,"s":"é\u00e9"}}"#;
+        let row = |attributes| MigrationRow {
+            line: 7,
+            source_pk: "PRODUCT#T1".into(),
+            source_sk: "P\"1".into(),
+            code: "P1".into(),
+            name: "Ä, \"quoted\"".into(),
+            attributes,
+            target_tenant_code: "t1".into(),
+            entity_type: Some("PRODUCT".into()),
+            version: Some(3),
+            is_deleted: Some(false),
+            seq: Some("12".into()),
+            ttl: None,
+        };
+        let shape = crate::value::plain_json::Shape::of_attributes(text).unwrap();
+        let as_text = row(RowAttributes::Json {
+            text: text.to_string(),
+            shape,
+        });
+        let values = crate::value::attributes_from_json_str(text).unwrap();
+        for written in [as_text, row(RowAttributes::Values(values.clone()))] {
+            let spliced = written.attributes.json_text().is_some();
+            let mut body = Vec::new();
+            write_chunk_row(&mut body, written).unwrap();
+            let read: MigrationRow = serde_json::from_slice(&body).unwrap();
+            let expected =
+                row(RowAttributes::Values(Default::default())).map_attributes(|_| values.clone());
+            assert_eq!(read, expected, "{}", String::from_utf8_lossy(&body));
+            let object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(&body).unwrap();
+            // Every field but ttl (not set), attributes once.
+            assert_eq!(object.len(), 11);
+            let name = b"\"attributesJson\"";
+            assert_eq!(body.windows(name.len()).filter(|w| w == name).count(), 1);
+            if spliced {
+                let from = body.windows(text.len()).position(|w| w == text.as_bytes());
+                assert_eq!(from, Some(b"{\"attributesJson\":".len()));
+            }
+        }
     }
 
     /// The manifest is written from the chunks' rows and read back into them, entry by entry;

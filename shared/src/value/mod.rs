@@ -291,6 +291,40 @@ pub mod plain_attributes {
     /// Attributes that can be written as a plain JSON object.
     pub trait ToPlainJson {
         fn serialize_plain<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+
+        /// The attributes as the JSON text they were read as, when they are held so (a chunk
+        /// row writes it as it is: [`crate::artifacts::JobArtifacts::save_chunk`]).
+        fn json_text(&self) -> Option<&str> {
+            None
+        }
+
+        /// Left out of the row's own JSON object ([`Spliced`]).
+        fn is_spliced(&self) -> bool {
+            false
+        }
+    }
+
+    /// The attributes of a row whose JSON object is written without them, because they are
+    /// written next to it as their own text (serde_json can write a text as it is only after
+    /// checking it once more, as a `RawValue`; the shape reader has checked it already).
+    #[derive(Debug, Clone, Copy, PartialEq, Default)]
+    pub struct Spliced;
+
+    impl ToPlainJson for Spliced {
+        fn serialize_plain<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom(
+                "attributes written apart from their row are not part of its object",
+            ))
+        }
+
+        fn is_spliced(&self) -> bool {
+            true
+        }
+    }
+
+    /// `skip_serializing_if` of a row's attributes.
+    pub fn is_spliced<A: ToPlainJson>(attributes: &A) -> bool {
+        attributes.is_spliced()
     }
 
     /// Attributes that can be read from a plain JSON object.
@@ -313,13 +347,23 @@ pub mod plain_attributes {
     impl ToPlainJson for RowAttributes {
         fn serialize_plain<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             match self {
-                // The text as read (valid JSON, one line): copied through, not re-encoded.
-                RowAttributes::Json { text, .. } => text.serialize(s),
+                // The text as read (valid JSON, one line): copied through, not re-encoded (a
+                // chunk row splices it in without this check and copy: `json_text`).
+                RowAttributes::Json { text, .. } => RawValue::from_string(text.clone())
+                    .map_err(serde::ser::Error::custom)?
+                    .serialize(s),
                 RowAttributes::Values(v) => PlainItem(v).serialize(s),
                 // Not read: written only if it is JSON (what a chunk row needs).
                 RowAttributes::Text(text) => RawValue::from_string(text.clone())
                     .map_err(serde::ser::Error::custom)?
                     .serialize(s),
+            }
+        }
+
+        fn json_text(&self) -> Option<&str> {
+            match self {
+                RowAttributes::Json { text, .. } => Some(text),
+                _ => None,
             }
         }
     }

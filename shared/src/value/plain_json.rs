@@ -353,6 +353,41 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
 
+        /// Text the shape reader takes is written into chunk rows as it is, unchecked by
+        /// serde_json, which reads those rows back: whatever it takes, serde_json takes too.
+        /// Valid objects are broken at a random place with what parsers disagree on (control
+        /// characters, lone surrogates, bad escapes, stray brackets, non-finite numbers).
+        #[test]
+        fn serde_json_accepts_every_text_the_shape_reader_takes(
+            members in prop::collection::btree_map("[a-z]{1,4}", json_value(), 0..5),
+            at in any::<prop::sample::Index>(),
+            cut in 0usize..3,
+            insert in prop::sample::select(vec![
+                "\u{0}", "\u{1f}", "\n", "\\", "\\u", "\\ud800", "\\udc00x", "\\x", "\"",
+                "}", "]", "{", ",", ":", "NaN", "Infinity", "-", "1e999", "01", "\u{7f}", "\u{feff}",
+            ]),
+        ) {
+            let text = serde_json::to_string(&serde_json::Value::Object(members.into_iter().collect()))
+                .unwrap();
+            let mut broken = text.clone();
+            let mut i = at.index(text.len() + 1);
+            while !broken.is_char_boundary(i) {
+                i -= 1;
+            }
+            let end = (i + cut).min(broken.len());
+            if broken.is_char_boundary(end) {
+                broken.replace_range(i..end, insert);
+            }
+            for candidate in [&text, &broken] {
+                if Shape::of_attributes(candidate).is_some() {
+                    prop_assert!(
+                        serde_json::from_str::<&serde_json::value::RawValue>(candidate).is_ok(),
+                        "the shape reader took what serde_json refuses: {candidate:?}"
+                    );
+                }
+            }
+        }
+
         /// The shape read from the text is the one computed from the parsed values, whatever
         /// the spacing and escapes of the text.
         #[test]

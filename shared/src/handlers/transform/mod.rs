@@ -474,7 +474,7 @@ impl ChunkWriter<'_> {
         let index = (self.chunk_rows.len() + self.saving.len()) as u32 + 1;
         let artifacts = self.artifacts.clone();
         self.saving.push_back(tokio::spawn(async move {
-            artifacts.save_chunk(index, &good).await
+            artifacts.save_chunk(index, good).await
         }));
         Ok(rejected)
     }
@@ -867,7 +867,7 @@ async fn take_out_duplicates(
         if open.as_ref().is_none_or(|(i, _)| *i != index) {
             if let Some((i, rows)) = open.take() {
                 writer.chunk_rows[i as usize - 1] =
-                    rows_of(&writer.artifacts.save_chunk(i, &rows).await?);
+                    rows_of(&writer.artifacts.save_chunk(i, rows).await?);
             }
             open = Some((index, writer.artifacts.load_chunk(index).await?));
         }
@@ -894,7 +894,7 @@ async fn take_out_duplicates(
         })?;
     }
     if let Some((i, rows)) = open.take() {
-        writer.chunk_rows[i as usize - 1] = rows_of(&writer.artifacts.save_chunk(i, &rows).await?);
+        writer.chunk_rows[i as usize - 1] = rows_of(&writer.artifacts.save_chunk(i, rows).await?);
     }
     quoting
         .await
