@@ -5,7 +5,8 @@
 #   start_moto PYTHON   starts scripts/moto_serial.py (moto serving one request at a time: its
 #                       threaded server races on concurrent TransactWriteItems) with PYTHON on a
 #                       free loopback port, waits until it answers, and sets MOTO_ENDPOINT and
-#                       moto_pid. It stops that moto (and only it) when the calling script exits.
+#                       moto_pid. It stops that moto (and only it) when the calling script exits
+#                       (an EXIT trap: it replaces one the caller set; call it once per script).
 #                       Returns 1, with moto's log on stderr, when moto does not start.
 #   export_aws_env      exports the AWS variables for the moto at MOTO_ENDPOINT.
 
@@ -17,7 +18,7 @@ start_moto() {
   local python="$1" port log
   port="$(free_port)"
   log="${TMPDIR:-/tmp}/moto-$port.log"
-  "$python" scripts/moto_serial.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  "$python" "$(dirname "${BASH_SOURCE[0]}")/moto_serial.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   moto_pid=$!
   # SIGKILL: a moto stopped with SIGTERM can keep a core busy for minutes after the run.
   trap 'kill -9 "$moto_pid" 2>/dev/null || true' EXIT

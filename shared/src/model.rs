@@ -718,6 +718,55 @@ mod tests {
         assert_eq!(back.to_data_item().get("customTopLevel"), Some(&s("kept")));
     }
 
+    /// Preserved top-level fields travel with the entity, but never in place of a field each
+    /// table sets or leaves out itself: the row's own values win, and a field a table must not
+    /// hold is left out even when it was preserved.
+    #[test]
+    fn preserved_fields_never_stand_in_for_a_tables_own() {
+        use crate::value::get_s;
+        let mut r = row();
+        r.source = Some("migration:j1".into());
+        r.sync_mode = Some("SYNC".into());
+        r.updated_ip = Some("10.0.0.1".into());
+        for name in [
+            "cpk",
+            "csk",
+            "source",
+            "syncMode",
+            "status",
+            "createdIp",
+            "updatedIp",
+            "code",
+        ] {
+            r.extra.insert(name.into(), s("preserved"));
+        }
+        r.extra.insert("customTopLevel".into(), s("kept"));
+        let (command, data) = r.clone().into_command_and_data_items();
+
+        assert_eq!(get_s(&command, "customTopLevel"), Some("kept"));
+        assert_eq!(get_s(&command, "code"), Some("P001"));
+        assert_eq!(get_s(&command, "source"), Some("migration:j1"));
+        assert_eq!(get_s(&command, "syncMode"), Some("SYNC"));
+        // A command's created* are its own: its updated*.
+        assert_eq!(get_s(&command, "createdIp"), Some("10.0.0.1"));
+        assert_eq!(get_s(&command, "updatedIp"), Some("10.0.0.1"));
+        for absent in ["cpk", "csk", "status"] {
+            assert!(!command.contains_key(absent), "command holds {absent}");
+        }
+
+        assert_eq!(get_s(&data, "customTopLevel"), Some("kept"));
+        assert_eq!(get_s(&data, "code"), Some("P001"));
+        assert_eq!(get_s(&data, "cpk"), Some("PRODUCT#t1"));
+        assert_eq!(get_s(&data, "csk"), Some("P001@2"));
+        assert_eq!(get_s(&data, "updatedIp"), Some("10.0.0.1"));
+        for absent in ["source", "syncMode", "status", "createdIp"] {
+            assert!(!data.contains_key(absent), "data holds {absent}");
+        }
+
+        assert_eq!(command, r.to_command_item());
+        assert_eq!(data, r.to_data_item());
+    }
+
     #[test]
     fn dirty_fields_ignore_metadata() {
         let a = row();

@@ -11,14 +11,16 @@ use super::{Artifact, JobArtifacts};
 use crate::error::Error;
 use crate::publish::{Outcome, RowOutcome};
 
-/// One line of `written.jsonl`, borrowed from the row's outcome.
+/// One line of `written.jsonl`, borrowed from the row's outcome. The fields are declared in the
+/// order of their names: the lines are the same bytes as when they were written from a `json!`
+/// map (whose names serde_json sorts).
 #[derive(serde::Serialize)]
 struct WrittenKey<'a> {
-    table: &'static str,
+    outcome: &'static str,
     pk: &'a str,
     sk: &'a str,
+    table: &'static str,
     version: u64,
-    outcome: &'static str,
 }
 
 pub struct WrittenLog {

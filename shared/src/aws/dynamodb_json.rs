@@ -194,7 +194,7 @@ impl<'de, M: FromIterator<(String, AttributeValue)>> Deserialize<'de> for WireEn
                 // Gathered first, then built at once: a hash map at its final size (not grown
                 // and rehashed as members arrive), an item's B-tree from its sorted names (not
                 // searched for each). A name given twice keeps its last value, as before.
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                let mut entries = Vec::with_capacity(map.size_hint().map_or(16, |n| n.min(1024)));
                 while let Some((name, WireValueIn(value))) = map.next_entry::<String, _>()? {
                     entries.push((name, value));
                 }
