@@ -4,8 +4,8 @@
 //! optional `type, version, isDeleted, seq, ttl`. A row becomes the entity
 //! `pk = "{TYPE}#{targetTenantCode}"`, `sk = sourceSk`.
 
-mod quoting;
 mod reader;
+mod records;
 mod writer;
 
 pub use reader::{CsvItem, HeaderError, MigrationCsvReader};

@@ -618,10 +618,9 @@ async fn transform(
     let (tx, mut rx) = mpsc::channel::<Batch<(CsvItem<RowAttributes>, String)>>(8);
     let location = format!("s3://{}/{}", source.bucket, source.key);
     let parser = tokio::task::spawn_blocking(move || {
-        // Large reads from the object (each read of a local file is a trip to tokio's blocking
-        // pool); the csv parser then takes its own 8 KB at a time from memory.
-        let input =
-            std::io::BufReader::with_capacity(256 * 1024, tokio_util::io::SyncIoBridge::new(body));
+        // The reader reads the object in large pieces itself (each read of a local file is a
+        // trip to tokio's blocking pool) and splits records in its own buffer.
+        let input = tokio_util::io::SyncIoBridge::new(body);
         let mut reader = match MigrationCsvReader::new(input) {
             Ok(r) => r,
             Err(e) => {
@@ -816,10 +815,7 @@ async fn take_out_duplicates(
             ))
         };
         let quote = || -> Result<(), Error> {
-            let input = std::io::BufReader::with_capacity(
-                256 * 1024,
-                tokio_util::io::SyncIoBridge::new(body),
-            );
+            let input = tokio_util::io::SyncIoBridge::new(body);
             let mut reader = MigrationCsvReader::new(input)
                 .map_err(|e| Error::invalid(format!("{location}: {e}")))?;
             for duplicate in duplicates {
