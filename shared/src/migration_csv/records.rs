@@ -69,23 +69,27 @@ impl Record<'_> {
             return Some(std::borrow::Cow::Borrowed(raw));
         }
         let mut out = Vec::with_capacity(raw.len());
-        for part in self.unescaped_parts(f) {
+        self.unescaped_parts(f, |part| {
             out.extend_from_slice(self.bytes.get(part)?);
-        }
+            Some(())
+        })?;
         Some(std::borrow::Cow::Owned(out))
     }
 
-    /// The ranges of `bytes` that make field `f` unescaped: its text without the second quote
-    /// of each doubled quote (each cut is next to an ASCII quote, so on a UTF-8 boundary).
-    pub fn unescaped_parts<'f>(&'f self, f: &'f Field) -> impl Iterator<Item = Range<usize>> + 'f {
-        let drops = self.doubled.get(f.doubled.clone()).unwrap_or_default();
+    /// Hands `part` the ranges of `bytes` that make field `f` unescaped, in order: its text
+    /// without the second quote of each doubled quote (each cut is next to an ASCII quote, so on
+    /// a UTF-8 boundary). Stops at the first `None`.
+    pub fn unescaped_parts(
+        &self,
+        f: &Field,
+        mut part: impl FnMut(Range<usize>) -> Option<()>,
+    ) -> Option<()> {
         let mut from = f.range.start;
-        drops.iter().map(Some).chain([None]).map(move |drop| {
-            let to = drop.copied().unwrap_or(f.range.end);
-            let part = from..to;
-            from = to + 1;
-            part
-        })
+        for &drop in self.doubled.get(f.doubled.clone())? {
+            part(from..drop)?;
+            from = drop + 1;
+        }
+        part(from..f.range.end)
     }
 }
 
