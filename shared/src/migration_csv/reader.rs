@@ -77,8 +77,17 @@ impl<R: Read> MigrationCsvReader<R> {
             Some(Err(e)) => return Err(HeaderError::Malformed(e.to_string())),
             Some(Ok(header)) => header,
         };
+        // Stricter than the csv crate, which read `"sourcePk" ,…` as `sourcePk `: a header
+        // with broken quoting is named as such.
         if let Err((field, why)) = header.quoting {
             return Err(HeaderError::Malformed(format!("column {field}: {why}")));
+        }
+        if header.field_count > header.fields.len() {
+            return Err(HeaderError::Malformed(format!(
+                "{} columns; a migration CSV has at most {}",
+                header.field_count,
+                REQUIRED_COLUMNS.len() + OPTIONAL_COLUMNS.len()
+            )));
         }
         let mut names = Vec::with_capacity(header.fields.len());
         for i in 0..header.fields.len() {
@@ -86,6 +95,13 @@ impl<R: Read> MigrationCsvReader<R> {
             let name = std::str::from_utf8(&field).map_err(|_| {
                 HeaderError::Malformed(format!("column {} is not valid UTF-8", i + 1))
             })?;
+            // A second byte order mark (the stream's first is dropped by the splitter) is
+            // dropped too, as before.
+            let name = if i == 0 {
+                name.strip_prefix('\u{feff}').unwrap_or(name)
+            } else {
+                name
+            };
             names.push(name.trim().to_string());
         }
         let mut index = HashMap::new();
@@ -127,6 +143,7 @@ impl<R: Read> MigrationCsvReader<R> {
             seq: index.get("seq").copied(),
             ttl: index.get("ttl").copied(),
         };
+        records.limit_fields(names.len() + 1);
         Ok(MigrationCsvReader {
             records,
             columns,
@@ -140,8 +157,9 @@ impl<R: Read> MigrationCsvReader<R> {
         &self.last_record
     }
 
-    /// Bytes held for the record being parsed (the read buffer, larger only for a record longer
-    /// than it; the memory test asserts it does not grow with the file).
+    /// Bytes held for the record being parsed (the read buffer, larger only while a record
+    /// longer than it is read, and where its fields are; the memory tests assert it does not
+    /// grow with the file).
     pub fn buffered_bytes(&self) -> usize {
         self.records.buffered_bytes()
     }
@@ -197,12 +215,12 @@ fn parse(
             record: text.to_string(),
         })
     };
-    if record.fields.len() != names.len() {
+    if record.field_count != names.len() {
         return reject(
             None,
             format!(
                 "has {} fields but the header has {} columns",
-                record.fields.len(),
+                record.field_count,
                 names.len()
             ),
         );

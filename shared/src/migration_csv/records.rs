@@ -26,6 +26,9 @@ use memchr::{memchr, memchr3};
 /// blocking pool, so reads are large); the buffer grows only for a record longer than it.
 pub(super) const READ_BUFFER: usize = 128 * 1024;
 
+/// Fields whose ranges are kept for the header (more columns than that is no migration CSV).
+pub(super) const MAX_HEADER_FIELDS: usize = 1024;
+
 /// A field of a record: where its text is (inside the quotes of a quoted field), and which of
 /// the record's doubled quotes are in it (found while splitting, so unescaping needs no search).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,9 +55,11 @@ pub(super) struct Record<'a> {
     pub line: u64,
     /// The record as the file has it, without its line terminator.
     pub bytes: &'a [u8],
-    /// Its fields, as ranges of `bytes`. After a quoting error they are only approximate: such
-    /// a record is rejected, never read.
+    /// Its fields, as ranges of `bytes`, at most [`Splitter::limit_fields`] of them. After a
+    /// quoting error they are only approximate: such a record is rejected, never read.
     pub fields: &'a [Field],
+    /// How many fields the record has (more than `fields` holds past the limit).
+    pub field_count: usize,
     /// The offset in `bytes` of the second quote of each doubled quote, in order.
     pub doubled: &'a [usize],
     pub quoting: Result<(), QuotingError>,
@@ -100,6 +105,9 @@ enum Scan {
     Incomplete,
     /// Only line terminators are left, and the input has ended.
     End,
+    /// Only line terminators are left, and more input may follow: they are consumed (empty
+    /// lines), so a long run of them does not grow the buffer.
+    Blank,
     /// A record: `skip` empty-line bytes before it, `len` bytes of record, `consumed` bytes in
     /// all (skipped lines, record and its terminator).
     Record {
@@ -128,12 +136,49 @@ fn next_quote(r: &[u8], from: usize) -> Option<usize> {
     memchr(b'"', &rest[near..]).map(|at| from + near + at)
 }
 
-/// Finds the next record in `s` (`eof`: no input follows `s`), its fields into `fields`.
-fn scan(s: &[u8], eof: bool, fields: &mut Vec<Field>, doubled: &mut Vec<usize>) -> Scan {
-    fields.clear();
-    doubled.clear();
+/// Where a record's fields and doubled quotes are, kept from record to record.
+#[derive(Debug)]
+struct Parts {
+    fields: Vec<Field>,
+    doubled: Vec<usize>,
+    /// Fields of the record, also those past `max_fields` (whose ranges are not kept: a record
+    /// of a million commas must not take a million ranges of memory).
+    count: usize,
+    max_fields: usize,
+}
+
+/// Doubled-quote positions kept in memory between records at most (after a record with more,
+/// the vector is given back).
+const KEPT_DOUBLED: usize = 1 << 16;
+
+impl Parts {
+    fn clear(&mut self) {
+        self.fields.clear();
+        self.count = 0;
+        if self.doubled.capacity() > KEPT_DOUBLED {
+            self.doubled = Vec::new();
+        }
+        self.doubled.clear();
+    }
+
+    fn push(&mut self, field: Field) {
+        self.count += 1;
+        if self.fields.len() < self.max_fields {
+            self.fields.push(field);
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.fields.capacity() * std::mem::size_of::<Field>()
+            + self.doubled.capacity() * std::mem::size_of::<usize>()
+    }
+}
+
+/// Finds the next record in `s` (`eof`: no input follows `s`), its fields into `parts`.
+fn scan(s: &[u8], eof: bool, parts: &mut Parts) -> Scan {
+    parts.clear();
     let Some(skip) = s.iter().position(|b| !matches!(b, b'\r' | b'\n')) else {
-        return if eof { Scan::End } else { Scan::Incomplete };
+        return if eof { Scan::End } else { Scan::Blank };
     };
     let r = &s[skip..];
     let n = r.len();
@@ -151,14 +196,14 @@ fn scan(s: &[u8], eof: bool, fields: &mut Vec<Field>, doubled: &mut Vec<usize>) 
         let mut after;
         if r.get(i) == Some(&b'"') {
             let mut j = i + 1;
-            let first_doubled = doubled.len();
+            let first_doubled = parts.doubled.len();
             let close = loop {
                 let Some(q) = next_quote(r, j) else {
                     break None;
                 };
                 match r.get(q + 1) {
                     Some(b'"') => {
-                        doubled.push(q + 1);
+                        parts.doubled.push(q + 1);
                         j = q + 2;
                     }
                     Some(_) => break Some(q),
@@ -172,15 +217,15 @@ fn scan(s: &[u8], eof: bool, fields: &mut Vec<Field>, doubled: &mut Vec<usize>) 
                     return Scan::Incomplete;
                 }
                 error.get_or_insert((field_no, NOT_CLOSED));
-                fields.push(Field {
+                parts.push(Field {
                     range: i + 1..n,
-                    doubled: first_doubled..doubled.len(),
+                    doubled: first_doubled..parts.doubled.len(),
                 });
                 return record(n, n, error);
             };
-            fields.push(Field {
+            parts.push(Field {
                 range: i + 1..q,
-                doubled: first_doubled..doubled.len(),
+                doubled: first_doubled..parts.doubled.len(),
             });
             after = q + 1;
             if r.get(after)
@@ -204,7 +249,7 @@ fn scan(s: &[u8], eof: bool, fields: &mut Vec<Field>, doubled: &mut Vec<usize>) 
             if error.is_none() && memchr(b'"', &r[i..after]).is_some() {
                 error = Some((field_no, QUOTE_INSIDE));
             }
-            fields.push(Field {
+            parts.push(Field {
                 range: i..after,
                 doubled: 0..0,
             });
@@ -239,8 +284,7 @@ pub(super) struct Splitter<R> {
     eof: bool,
     /// Line feeds before `buf[start]`.
     newlines: u64,
-    fields: Vec<Field>,
-    doubled: Vec<usize>,
+    parts: Parts,
 }
 
 impl<R: Read> Splitter<R> {
@@ -253,8 +297,12 @@ impl<R: Read> Splitter<R> {
             end: 0,
             eof: false,
             newlines: 0,
-            fields: Vec::new(),
-            doubled: Vec::new(),
+            parts: Parts {
+                fields: Vec::new(),
+                doubled: Vec::new(),
+                count: 0,
+                max_fields: MAX_HEADER_FIELDS,
+            },
         };
         while s.end < 3 && !s.eof {
             s.fill()?;
@@ -265,16 +313,29 @@ impl<R: Read> Splitter<R> {
         Ok(s)
     }
 
-    /// Bytes held (the read buffer).
+    /// Keeps the ranges of at most `max` fields per record from now on (the reader sets the
+    /// header's count and one more: a record with more is rejected by its count alone).
+    pub fn limit_fields(&mut self, max: usize) {
+        self.parts.max_fields = max;
+    }
+
+    /// Bytes held: the read buffer and where the last record's fields and doubled quotes are.
     pub fn buffered_bytes(&self) -> usize {
-        self.buf.capacity()
+        self.buf.capacity() + self.parts.bytes()
     }
 
     /// The next record, or `None` at the end of the input.
     pub fn next_record(&mut self) -> Option<std::io::Result<Record<'_>>> {
         loop {
             let unread = &self.buf[self.start..self.end];
-            match scan(unread, self.eof, &mut self.fields, &mut self.doubled) {
+            match scan(unread, self.eof, &mut self.parts) {
+                Scan::Blank => {
+                    self.newlines += count_newlines(unread);
+                    self.start = self.end;
+                    if let Err(e) = self.fill() {
+                        return Some(Err(e));
+                    }
+                }
                 Scan::Incomplete => {
                     if let Err(e) = self.fill() {
                         return Some(Err(e));
@@ -297,8 +358,9 @@ impl<R: Read> Splitter<R> {
                     return Some(Ok(Record {
                         line,
                         bytes: &self.buf[from..from + len],
-                        fields: &self.fields,
-                        doubled: &self.doubled,
+                        fields: &self.parts.fields,
+                        field_count: self.parts.count,
+                        doubled: &self.parts.doubled,
                         quoting,
                     }));
                 }
@@ -315,6 +377,11 @@ impl<R: Read> Splitter<R> {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        if self.buf.len() > READ_BUFFER && self.end <= READ_BUFFER / 2 {
+            // The record that grew the buffer is behind us: give the memory back.
+            self.buf.truncate(READ_BUFFER);
+            self.buf.shrink_to_fit();
         }
         if self.end == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
@@ -444,8 +511,72 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.next_record().unwrap().unwrap().fields.len(), 2);
-        assert!(s.buffered_bytes() <= READ_BUFFER * 4);
+        assert!(s.buffered_bytes() <= READ_BUFFER * 4 + 4096);
         assert_eq!(s.next_record().unwrap().unwrap().bytes, b"b,c");
+    }
+
+    #[test]
+    fn a_run_of_empty_lines_does_not_grow_the_buffer() {
+        let text = format!("h\n{}r\n", "\n".repeat(READ_BUFFER * 3));
+        let mut s = Splitter::new(Trickle {
+            data: text.as_bytes(),
+            step: 4096,
+        })
+        .unwrap();
+        assert_eq!(s.next_record().unwrap().unwrap().line, 1);
+        let r = s.next_record().unwrap().unwrap();
+        assert_eq!((r.line, r.bytes), (READ_BUFFER as u64 * 3 + 2, &b"r"[..]));
+        assert!(
+            s.buffered_bytes() < READ_BUFFER + 4096,
+            "{}",
+            s.buffered_bytes()
+        );
+    }
+
+    #[test]
+    fn fields_past_the_limit_are_counted_not_kept() {
+        let text = format!("a,b\n{}\nc,d\n", ",".repeat(200_000));
+        let mut s = Splitter::new(text.as_bytes()).unwrap();
+        s.limit_fields(3);
+        assert_eq!(s.next_record().unwrap().unwrap().field_count, 2);
+        let wide = s.next_record().unwrap().unwrap();
+        assert_eq!((wide.fields.len(), wide.field_count), (3, 200_001));
+        assert!(
+            s.buffered_bytes() < 2 * READ_BUFFER + 4096,
+            "{}",
+            s.buffered_bytes()
+        );
+        let next = s.next_record().unwrap().unwrap();
+        assert_eq!((next.line, next.field_count), (3, 2));
+    }
+
+    #[test]
+    fn the_buffer_shrinks_after_a_long_record() {
+        let text = format!(
+            "a,\"{}\"\n{}",
+            "x".repeat(READ_BUFFER * 3),
+            "b,c\n".repeat(100_000)
+        );
+        let mut s = Splitter::new(Trickle {
+            data: text.as_bytes(),
+            step: 8192,
+        })
+        .unwrap();
+        assert_eq!(
+            s.next_record().unwrap().unwrap().bytes.len(),
+            READ_BUFFER * 3 + 4
+        );
+        let mut rows = 0;
+        while let Some(r) = s.next_record() {
+            assert_eq!(r.unwrap().bytes, b"b,c");
+            rows += 1;
+        }
+        assert_eq!(rows, 100_000);
+        assert!(
+            s.buffered_bytes() < READ_BUFFER + 4096,
+            "{}",
+            s.buffered_bytes()
+        );
     }
 
     /// The csv crate's records of `text`: (fields, whether its raw text passed our check is

@@ -118,6 +118,27 @@ PRODUCT#T1,P9,P9,arr,[1],t1\n"
 }
 
 #[test]
+fn a_second_byte_order_mark_is_dropped_and_a_broken_header_named() {
+    let text = format!("\u{feff}\u{feff}{HEADER}PRODUCT#T1,P1,P1,n,{{}},t1\n");
+    let rows: Vec<_> = MigrationCsvReader::new(text.as_bytes()).unwrap().collect();
+    assert!(matches!(rows[..], [Ok(CsvItem::Row(_))]), "{rows:?}");
+    let err = MigrationCsvReader::new(&b"\"sourcePk\" ,sourceSk\n"[..])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("column 1: text after a closing quote"),
+        "{err}"
+    );
+    let wide = format!("{}\n", ",".repeat(5000));
+    let err = MigrationCsvReader::new(wide.as_bytes())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("5001 columns"), "{err}");
+}
+
+#[test]
 fn wrong_headers_fail() {
     let err = |t: &str| {
         MigrationCsvReader::new(t.as_bytes())
@@ -188,9 +209,10 @@ fn reader_memory_does_not_grow_with_the_file() {
         }
     }
     assert_eq!(count, 200_000);
-    // The file is ~10 MB; what the reader holds stays its read buffer.
+    // The file is ~10 MB; what the reader holds stays its read buffer (and the ranges of one
+    // record's fields).
     assert!(
-        max_buffered <= super::records::READ_BUFFER,
+        max_buffered <= super::records::READ_BUFFER + 4096,
         "reader buffered {max_buffered} bytes"
     );
 }
