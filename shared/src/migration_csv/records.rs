@@ -27,7 +27,7 @@ use memchr::{memchr, memchr3};
 pub(super) const READ_BUFFER: usize = 128 * 1024;
 
 /// Fields whose ranges are kept for the header (more columns than that is no migration CSV).
-pub(super) const MAX_HEADER_FIELDS: usize = 1024;
+const MAX_HEADER_FIELDS: usize = 1024;
 
 /// A field of a record: where its text is (inside the quotes of a quoted field), and which of
 /// the record's doubled quotes are in it (found while splitting, so unescaping needs no search).
@@ -304,9 +304,8 @@ impl<R: Read> Splitter<R> {
                 max_fields: MAX_HEADER_FIELDS,
             },
         };
-        while s.end < 3 && !s.eof {
-            s.fill()?;
-        }
+        // One fill reads until the buffer is full or the input ends: the first 3 bytes are in.
+        s.fill()?;
         if s.buf[..s.end].starts_with(b"\xEF\xBB\xBF") {
             s.start = 3;
         }
@@ -329,14 +328,11 @@ impl<R: Read> Splitter<R> {
         loop {
             let unread = &self.buf[self.start..self.end];
             match scan(unread, self.eof, &mut self.parts) {
-                Scan::Blank => {
-                    self.newlines += count_newlines(unread);
-                    self.start = self.end;
-                    if let Err(e) = self.fill() {
-                        return Some(Err(e));
+                scan @ (Scan::Blank | Scan::Incomplete) => {
+                    if scan == Scan::Blank {
+                        self.newlines += count_newlines(unread);
+                        self.start = self.end;
                     }
-                }
-                Scan::Incomplete => {
                     if let Err(e) = self.fill() {
                         return Some(Err(e));
                     }
