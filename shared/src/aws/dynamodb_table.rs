@@ -338,22 +338,23 @@ impl PutItem for DynamoDbTables {
     }
 }
 
-#[async_trait]
-impl TransactWrite for DynamoDbTables {
-    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
+impl DynamoDbTables {
+    /// A TransactWriteItems request's body for `puts`, checked before anything is sent.
+    ///
+    /// The body is written by us, straight from our items (see `dynamodb_json`); the SDK
+    /// builds an empty request, and the body replaces its own before the request is signed
+    /// (on every attempt: a retry sends the same bytes with the same token). Each item is
+    /// measured as it is written and checked against DynamoDB's limits before anything is
+    /// sent (the same answers as `limits::check_item`, without another walk over the item).
+    /// Every item's limits are checked before the duplicate keys, as the embedded store
+    /// checks them (`prepare_write`).
+    fn transaction_body(puts: &[Put]) -> Result<bytes::Bytes, WriteError> {
         if puts.len() > MAX_TRANSACT_ITEMS {
             return Err(WriteError::Store(StoreError::InvalidRequest(format!(
                 "TransactWriteItems of {} items; at most {MAX_TRANSACT_ITEMS}",
                 puts.len()
             ))));
         }
-        // The body is written by us, straight from our items (see `dynamodb_json`); the SDK
-        // builds an empty request, and the body replaces its own before the request is signed
-        // (on every attempt: a retry sends the same bytes with the same token). Each item is
-        // measured as it is written and checked against DynamoDB's limits before anything is
-        // sent (the same answers as `limits::check_item`, without another walk over the item).
-        // Every item's limits are checked before the duplicate keys, as the embedded store
-        // checks them (`prepare_write`).
         let written = dynamodb_json::transact_write_body(puts).map_err(|e| {
             WriteError::Store(StoreError::InvalidRequest(format!(
                 "TransactWriteItems: {e}"
@@ -376,7 +377,11 @@ impl TransactWrite for DynamoDbTables {
                 ))));
             }
         }
-        let body = bytes::Bytes::from(written.body);
+        Ok(bytes::Bytes::from(written.body))
+    }
+
+    /// Sends one TransactWriteItems request with `body` ([`Self::transaction_body`]).
+    async fn send_transaction(&self, body: bytes::Bytes) -> Result<(), WriteError> {
         let result = self
             .client
             .transact_write_items()
@@ -405,6 +410,34 @@ impl TransactWrite for DynamoDbTables {
                 _ => Err(WriteError::Store(store_error("TransactWriteItems", e))),
             },
         }
+    }
+}
+
+#[async_trait]
+impl TransactWrite for DynamoDbTables {
+    async fn transact_write(&self, puts: &[Put]) -> Result<(), WriteError> {
+        let body = Self::transaction_body(puts)?;
+        self.send_transaction(body).await
+    }
+
+    /// One request per transaction, one after the other, as the port's default; but every
+    /// body is written first, while the items Process has just built are still in the CPU's
+    /// caches. Each request waits for the store, and in that wait other work (and, against a
+    /// local emulator, the emulator itself) takes the caches: a body written after it read
+    /// its items back from memory. The bodies are a few hundred KB a wave.
+    async fn transact_write_all(&self, transactions: &[&[Put]]) -> Vec<Result<(), WriteError>> {
+        let bodies: Vec<_> = transactions
+            .iter()
+            .map(|puts| Self::transaction_body(puts))
+            .collect();
+        let mut out = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            out.push(match body {
+                Ok(body) => self.send_transaction(body).await,
+                Err(e) => Err(e),
+            });
+        }
+        out
     }
 }
 

@@ -12,7 +12,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use crate::error::StoreError;
 use crate::ports::objects::{
-    GetObject, HeadObject, ListObjects, ObjectInfo, ObjectReader, PutObject,
+    BlockingObjectReader, GetObject, HeadObject, ListObjects, ObjectInfo, ObjectReader, PutObject,
 };
 
 /// S3's maximum key length (UTF-8 bytes).
@@ -182,17 +182,32 @@ impl DirObjectStore {
     }
 }
 
-#[async_trait]
-impl GetObject for DirObjectStore {
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+impl DirObjectStore {
+    async fn open(&self, bucket: &str, key: &str) -> Result<tokio::fs::File, StoreError> {
         let path = self.path(bucket, key)?;
         match tokio::fs::File::open(&path).await {
-            Ok(file) => Ok(Box::pin(file)),
+            Ok(file) => Ok(file),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(StoreError::NotFound(format!("s3://{bucket}/{key}")))
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[async_trait]
+impl GetObject for DirObjectStore {
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+        Ok(Box::pin(self.open(bucket, key).await?))
+    }
+
+    async fn get_object_blocking(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<BlockingObjectReader>, StoreError> {
+        let file = self.open(bucket, key).await?.into_std().await;
+        Ok(Some(Box::new(file)))
     }
 }
 
@@ -359,6 +374,27 @@ impl ListObjects for DirObjectStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The directory store offers Transform a blocking reader of the file itself.
+    #[tokio::test]
+    async fn a_blocking_read_gives_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirObjectStore::new(dir.path());
+        let body: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        store.put_object("b", "k", body.clone()).await.unwrap();
+        let mut reader = store
+            .get_object_blocking("b", "k")
+            .await
+            .unwrap()
+            .expect("the directory store offers a blocking reader");
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut read).unwrap();
+        assert_eq!(read, body);
+        assert!(matches!(
+            store.get_object_blocking("b", "missing").await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
 
     /// The ETag of a HEAD is the content's, whether it comes from the attribute kept at the put
     /// or from hashing a file changed or written by hand; an attribute that no longer matches

@@ -10,6 +10,9 @@ use crate::error::StoreError;
 /// A streaming object body.
 pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
 
+/// An object body read with blocking calls, by a stage on a thread of its own.
+pub type BlockingObjectReader = Box<dyn std::io::Read + Send>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
     pub key: String,
@@ -22,6 +25,19 @@ pub struct ObjectInfo {
 pub trait GetObject: Send + Sync {
     /// A streaming read; [`StoreError::NotFound`] when the object does not exist.
     async fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError>;
+
+    /// The object for blocking reads (Transform's parser reads the source on a thread of its
+    /// own), when the store has a cheaper way than bridging [`Self::get_object`]'s stream: a
+    /// local file is read straight into the reader's buffer, one system call a read, not copied
+    /// through tokio's file buffer with a trip to the blocking pool for each piece. `None`: the
+    /// caller bridges the stream (S3's body arrives over the network anyway).
+    async fn get_object_blocking(
+        &self,
+        _bucket: &str,
+        _key: &str,
+    ) -> Result<Option<BlockingObjectReader>, StoreError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]

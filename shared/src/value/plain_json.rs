@@ -255,6 +255,16 @@ impl Shape {
 /// The length of `s` as serde_json writes it in a JSON string, quotes included: `"` and `\`
 /// and the short control escapes take 2 bytes, other control characters 6 (`\u001f`).
 pub fn escaped_len(s: &str) -> usize {
+    // Nearly every string has nothing to escape: a count of the bytes that would be escaped,
+    // a loop without branches that the compiler vectorizes, says so for most strings, before
+    // the byte-by-byte sum of what each escape adds.
+    let special = s
+        .bytes()
+        .filter(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .count();
+    if special == 0 {
+        return 2 + s.len();
+    }
     2 + s.len()
         + s.bytes()
             .map(|b| match b {
@@ -450,6 +460,13 @@ mod tests {
             }
             let attributes = crate::value::attributes_from_json_str(&text).unwrap();
             prop_assert_eq!(Shape::of_attributes(&text), Some(shape_by_values(&attributes)));
+        }
+
+        /// A string's escaped length is the length of serde_json's text of it, whether it has
+        /// something to escape (the byte-by-byte sum) or not (the quick count).
+        #[test]
+        fn escaped_len_is_serde_jsons_length(s in "[a-zé ]{0,40}|[a-z\"\\\\\u{0}-\u{1f}\u{7f}é]{0,40}") {
+            prop_assert_eq!(escaped_len(&s), serde_json::to_string(&s).unwrap().len());
         }
     }
 }

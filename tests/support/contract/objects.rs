@@ -63,6 +63,27 @@ pub async fn check_objects(o: &dyn ObjectStore, bucket: &str) {
         big,
         "streamed put stores every byte"
     );
+    // A store that offers a blocking reader (Transform's parser) reads the same bytes with it.
+    // (A store that offers none answers `None`, and the caller bridges `get_object`.)
+    match o.get_object_blocking(bucket, "nope/x").await {
+        Ok(None) | Err(StoreError::NotFound(_)) => {}
+        Ok(Some(_)) => panic!("a blocking reader of a missing object"),
+        Err(e) => panic!("a missing object is NotFound for a blocking read too: {e}"),
+    }
+    if let Some(mut reader) = o
+        .get_object_blocking(bucket, "jobs/j1/big.bin")
+        .await
+        .unwrap()
+    {
+        let read = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut reader, &mut out).map(|_| out)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(read, big, "a blocking read gives every byte");
+    }
     for i in 0..5 {
         o.put_object(
             bucket,

@@ -11,13 +11,10 @@
 //! `InvalidInput`, and `rejected.csv` still lists every bad row.
 
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 
 use serde::Deserialize;
-use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
 mod duplicate_keys;
@@ -33,7 +30,7 @@ use crate::migration_csv::{
     CsvItem, MigrationCsvReader, MigrationRow, Rejection, RejectionWriter, RowAttributes,
 };
 use crate::operations::{self, SCHEMA_VERSION_ATTRIBUTE};
-use crate::ports::objects::{ObjectInfo, ObjectReader};
+use crate::ports::objects::ObjectInfo;
 use crate::process::read_data_rows;
 use crate::publish::PublishContext;
 use crate::value::plain_json::Shape;
@@ -576,23 +573,34 @@ enum Checked {
 }
 
 /// Counts the bytes read from the source object, for progress.
-struct CountingReader {
-    inner: ObjectReader,
+struct CountingReader<R> {
+    inner: R,
     count: Arc<AtomicU64>,
 }
 
-impl AsyncRead for CountingReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = self.inner.as_mut().poll_read(cx, buf);
-        let read = buf.filled().len().saturating_sub(before) as u64;
-        self.count.fetch_add(read, Ordering::Relaxed);
-        poll
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.count.fetch_add(read as u64, Ordering::Relaxed);
+        Ok(read)
     }
+}
+
+/// The source for the parser's thread: the store's blocking reader (a local file, read
+/// straight into the parser's buffer), or its stream bridged (S3).
+async fn open_source(
+    deps: &Deps,
+    source: &SourceRef,
+) -> Result<crate::ports::objects::BlockingObjectReader, Error> {
+    let objects = &deps.objects;
+    if let Some(reader) = objects
+        .get_object_blocking(&source.bucket, &source.key)
+        .await?
+    {
+        return Ok(reader);
+    }
+    let body = objects.get_object(&source.bucket, &source.key).await?;
+    Ok(Box::new(tokio_util::io::SyncIoBridge::new(body)))
 }
 
 async fn transform(
@@ -604,10 +612,9 @@ async fn transform(
 ) -> Result<TransformSummary, Error> {
     let (etag, size) = (head.etag.clone(), head.size);
     let mut rules = RowRules::new(job, deps)?;
-    let body = deps.objects.get_object(&source.bucket, &source.key).await?;
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let body = CountingReader {
-        inner: body,
+    let input = CountingReader {
+        inner: open_source(deps, source).await?,
         count: bytes_read.clone(),
     };
     // Each item travels with its raw record, so a row rejected by a later check (operations,
@@ -618,9 +625,8 @@ async fn transform(
     let (tx, mut rx) = mpsc::channel::<Batch<(CsvItem<RowAttributes>, String)>>(8);
     let location = format!("s3://{}/{}", source.bucket, source.key);
     let parser = tokio::task::spawn_blocking(move || {
-        // The reader reads the object in large pieces itself (each read of a local file is a
-        // trip to tokio's blocking pool) and splits records in its own buffer.
-        let input = tokio_util::io::SyncIoBridge::new(body);
+        // The reader reads the object in large pieces itself and splits records in its own
+        // buffer.
         let mut reader = match MigrationCsvReader::new(input) {
             Ok(r) => r,
             Err(e) => {
@@ -807,7 +813,7 @@ async fn take_out_duplicates(
         return Ok(());
     }
     let location = format!("s3://{}/{}", source.bucket, source.key);
-    let body = deps.objects.get_object(&source.bucket, &source.key).await?;
+    let input = open_source(deps, source).await?;
     let (tx, mut rx) = mpsc::channel::<Result<QuotedDuplicate, Error>>(64);
     let quoting = tokio::task::spawn_blocking(move || {
         let changed = |line: u64| {
@@ -816,7 +822,6 @@ async fn take_out_duplicates(
             ))
         };
         let quote = || -> Result<(), Error> {
-            let input = tokio_util::io::SyncIoBridge::new(body);
             let mut reader = MigrationCsvReader::new(input)
                 .map_err(|e| Error::invalid(format!("{location}: {e}")))?;
             for duplicate in duplicates {
