@@ -390,8 +390,21 @@ fn bench_runs_the_three_phases_and_reports_their_counts() {
     );
     let report = json(&out);
     assert_eq!(report["input"]["rows"], 1200);
+    // A fresh state: the first run's was moved aside (not reused), and deleted after the run.
+    assert_eq!(report["phases"][0]["counts"]["created"], 1200);
     assert_eq!(report["phases"][2]["counts"]["updated"], 120);
     assert!(report["baseline"].is_null());
+    let left: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("state"))
+        .collect();
+    assert_eq!(
+        left,
+        vec!["state".to_string()],
+        "only this run's state is left"
+    );
     let bad = migrate(dir.path(), &["bench", "--rows", "0"]);
     assert_eq!(bad.status.code(), Some(2), "zero rows is a usage error");
 }

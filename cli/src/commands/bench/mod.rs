@@ -191,6 +191,43 @@ pub async fn run(definition: &str, options: BenchOptions, json_out: bool) -> sup
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where an earlier run's state waits to be deleted: `DIR/state.earlier-<n>`.
+const EARLIER_STATE: &str = "state.earlier-";
+
+/// Moves the state an earlier run left in `work_dir` aside (a rename), to be deleted once this
+/// run is measured ([`delete_earlier_states`]). Deleting it first would slow this run: on ext4
+/// without a journal (this machine's), a new file's inode is looked for past the inodes deleted
+/// in the last minute (`recently_deleted`, five minutes while their table is not yet written
+/// back), and every chunk, result and temporary file is a new inode: 5-8 % of Transform's
+/// samples went there in a run that began by deleting the last run's state.
+fn set_aside_earlier_state(work_dir: &Path, state_dir: &Path) -> Result<(), String> {
+    if !state_dir.exists() {
+        return Ok(());
+    }
+    let aside = (0u32..)
+        .map(|n| work_dir.join(format!("{EARLIER_STATE}{n}")))
+        .find(|p| !p.exists())
+        .ok_or("no free name for the earlier state")?;
+    std::fs::rename(state_dir, &aside)
+        .map_err(|e| format!("moving {} aside: {e}", state_dir.display()))
+}
+
+/// Deletes the states earlier runs left in `work_dir` (after this run's figures are taken).
+fn delete_earlier_states(work_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(work_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(EARLIER_STATE))
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Runs the benchmark: `{input, baseline, phases: [...]}`.
 pub async fn bench(
     definition: &str,
@@ -198,7 +235,7 @@ pub async fn bench(
     work_dir: &Path,
 ) -> Result<Value, String> {
     let state_dir = work_dir.join("state");
-    let _ = std::fs::remove_dir_all(&state_dir);
+    set_aside_earlier_state(work_dir, &state_dir)?;
     let updated = work_dir.join("bench-updated.csv");
     let (first, rows) = match &options.csv {
         Some(csv) => {
@@ -252,6 +289,7 @@ pub async fn bench(
         }
         phases.push(phase);
     }
+    delete_earlier_states(work_dir);
     Ok(json!({
         "input": {"file": first.display().to_string(), "rows": rows, "bytes": csv_bytes},
         "baseline": baseline,
