@@ -197,8 +197,8 @@ const EARLIER_STATE: &str = "state.earlier-";
 /// Moves the state an earlier run left in `work_dir` aside (a rename), to be deleted once this
 /// run is measured ([`delete_earlier_states`]). Deleting it first would slow this run: on ext4
 /// without a journal (this machine's), a new file's inode is looked for past the inodes deleted
-/// in the last minute (`recently_deleted`, five minutes while their table is not yet written
-/// back), and every chunk, result and temporary file is a new inode: 5-8 % of Transform's
+/// in the last minute (`recently_deleted`, six minutes while their table is not yet written
+/// back), and every chunk, result and temporary file is a new inode: 6-8 % of Transform's
 /// samples went there in a run that began by deleting the last run's state.
 fn set_aside_earlier_state(work_dir: &Path, state_dir: &Path) -> Result<(), String> {
     if !state_dir.exists() {
