@@ -424,7 +424,8 @@ impl TransactWrite for DynamoDbTables {
     /// body is written first, while the items Process has just built are still in the CPU's
     /// caches. Each request waits for the store, and in that wait other work (and, against a
     /// local emulator, the emulator itself) takes the caches: a body written after it read
-    /// its items back from memory. The bodies are a few hundred KB a wave.
+    /// its items back from memory. The bodies are ≈2.3 KB per item of the reference data:
+    /// ≈2.3 MB for a wave of the default 500 rows (two items a row).
     async fn transact_write_all(&self, transactions: &[&[Put]]) -> Vec<Result<(), WriteError>> {
         let bodies: Vec<_> = transactions
             .iter()

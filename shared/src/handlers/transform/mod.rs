@@ -1,10 +1,10 @@
 //! State `Transform`: the migration CSV on S3 → validated chunks under `jobs/<jobId>/chunks/`,
 //! a manifest for the Distributed Map, and `jobs/<jobId>/rejected.csv`.
 //!
-//! The CSV is streamed: a blocking task parses it (the csv crate is synchronous) and hands rows
-//! over a bounded channel; at most one chunk of rows is in memory. Each row gets the job's
-//! operations, the `_schemaVersion` chain, the JSON Schema and reference checks; a row that
-//! fails any of them is rejected with its line, column and reason.
+//! The CSV is streamed: a blocking task splits and parses it (`migration_csv`, synchronous)
+//! and hands rows over a bounded channel; at most one chunk of rows is in memory. Each row gets
+//! the job's operations, the `_schemaVersion` chain, the JSON Schema and reference checks; a
+//! row that fails any of them is rejected with its line, column and reason.
 //!
 //! The whole file is read before any table is written (only Process writes tables). If the
 //! share of rejected rows exceeds `toleratedFailurePercentage` the state fails with
