@@ -419,27 +419,6 @@ impl TransactWrite for DynamoDbTables {
         let body = Self::transaction_body(puts)?;
         self.send_transaction(body).await
     }
-
-    /// One request per transaction, one after the other, as the port's default; but every
-    /// body is written first, while the items Process has just built are still in the CPU's
-    /// caches. Each request waits for the store, and in that wait other work (and, against a
-    /// local emulator, the emulator itself) takes the caches: a body written after it read
-    /// its items back from memory. The bodies are ≈2.3 KB per item of the reference data:
-    /// ≈2.3 MB for a wave of the default 500 rows (two items a row).
-    async fn transact_write_all(&self, transactions: &[&[Put]]) -> Vec<Result<(), WriteError>> {
-        let bodies: Vec<_> = transactions
-            .iter()
-            .map(|puts| Self::transaction_body(puts))
-            .collect();
-        let mut out = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            out.push(match body {
-                Ok(body) => self.send_transaction(body).await,
-                Err(e) => Err(e),
-            });
-        }
-        out
-    }
 }
 
 #[cfg(test)]
