@@ -97,8 +97,8 @@ pub struct JobArtifacts {
 }
 
 /// One chunk row as a JSON object. Attributes held as the text they were read as (nearly every
-/// row Transform writes) go in as that text, in front of the row's other fields: the row is
-/// written without them ([`Spliced`]) and its opening brace becomes the comma after them.
+/// row Transform writes) go in as that text, in front of the row's other fields, which
+/// [`write_spliced_fields`] writes after them ([`Spliced`]: the row without its attributes).
 fn write_chunk_row<A: ToPlainJson>(
     body: &mut Vec<u8>,
     row: MigrationRow<A>,

@@ -104,7 +104,8 @@ pub struct Shape {
     pub unsafe_numbers: bool,
 }
 
-/// Reads shapes, keeping its buffers (the names of the objects being read) from row to row.
+/// Reads shapes, keeping its buffers (the names of the objects being read, the last decoded
+/// string) from row to row.
 #[derive(Default)]
 pub struct ShapeReader {
     names: Names,
@@ -178,6 +179,9 @@ impl Shape {
     }
 }
 
+/// The most digits jiter reads in a number's integer part (jiter 0.19's `NumberRange`).
+const JITER_MAX_INTEGER_DIGITS: usize = 4300;
+
 /// Where the last string read is: in the text (it has no escape: its bytes are its value) or
 /// decoded into the reader's buffer.
 #[derive(Clone, Copy)]
@@ -189,10 +193,12 @@ enum Text {
 /// One pass over an attributes object's text: RFC 8259's grammar, checked byte by byte, and the
 /// sizes of what it holds. It was a walk with jiter (the [`parse`] below still is one), which
 /// decoded every string and key through its string decoder: with the numbers' checks, 8.2 k of
-/// Transform's 24.9 k instructions per row of the reference file. Here a string without an
-/// escape (nearly every one) is found with `memchr2` and never copied; its length is its size.
-/// A property test holds this reader's answer equal to the jiter walk's for valid objects and
-/// for broken copies of them.
+/// Transform's 24.9 k instructions per row of the reference file. Here a string's end is found
+/// eight bytes at a time, and with `memchr2` past its first 16 bytes ([`first_special`]); a
+/// string without an escape (nearly every one) is never copied, its length is its size. What
+/// the values path will refuse, this refuses too: jiter's limits included
+/// ([`JITER_MAX_INTEGER_DIGITS`]). Property tests hold this reader's answer equal to the jiter
+/// walk's for valid objects, for broken copies of them and for hand-picked edges.
 struct Scan<'a> {
     text: &'a str,
     b: &'a [u8],
@@ -352,7 +358,16 @@ impl Scan<'_> {
         let mut i = start + usize::from(b.get(start) == Some(&b'-'));
         i = match b.get(i)? {
             b'0' => i + 1,
-            b'1'..=b'9' => digits_from(i + 1),
+            b'1'..=b'9' => {
+                let end = digits_from(i + 1);
+                // jiter, which reads the chunk row's attributes back into values, refuses an
+                // integer part of more digits (even where an exponent brings the value back
+                // into DynamoDB's range): such a row must take the values path and be refused.
+                if end - i > JITER_MAX_INTEGER_DIGITS {
+                    return None;
+                }
+                end
+            }
             _ => return None,
         };
         if b.get(i) == Some(&b'.') {
@@ -796,6 +811,11 @@ mod tests {
             r#"{"a":[1,]}"#.to_string(),
             r#"{"a":"x"#.to_string(),
             r#"{"a":"x\"#.to_string(),
+            // jiter's longest integer part, and one digit more (an exponent brings both back
+            // into DynamoDB's range).
+            format!("{{\"a\":1{}e-4299}}", "0".repeat(4299)),
+            format!("{{\"a\":-1{}e-4300}}", "0".repeat(4300)),
+            format!("{{\"a\":1{}.0e-4300}}", "0".repeat(4300)),
         ];
         for text in &cases {
             assert_eq!(

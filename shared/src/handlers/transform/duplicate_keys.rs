@@ -2,7 +2,7 @@
 //! maps to the same key) is rejected, naming the first. The check spans the whole file, in memory
 //! that does not grow with it.
 //!
-//! Each row that goes into a chunk leaves a [`KeyEntry`]: a 128-bit keyed hash of its target key
+//! Each row that goes into a chunk leaves a [`KeyEntry`]: a 128-bit seeded hash of its target key
 //! and its line. The entries are sorted on disk ([`crate::external_sort`]: runs of
 //! [`RUN_ENTRIES`], 6 MB, sorted in memory and spilled to a temp file, merged at the end). Once the file is read, equal
 //! hashes are next to each other: the first line keeps the entity, each later line is a
@@ -99,7 +99,7 @@ impl KeyLog {
     pub fn new(run_entries: usize) -> Self {
         KeyLog {
             sorter: ExternalSorter::new(run_entries),
-            // std's per-process random keys, advanced for every `RandomState`.
+            // std's random keys (drawn once per thread, advanced for every `RandomState`).
             seed: RandomState::new().hash_one(0u8),
             key: Vec::with_capacity(128),
             run_entries,
