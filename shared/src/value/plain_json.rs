@@ -226,10 +226,7 @@ impl Scan<'_> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.i += 1;
-        self.skip_whitespace();
-        if self.peek()? == b'}' {
-            self.i += 1;
+        if self.open(b'}')? {
             return Some((3, 1, 2));
         }
         // Names of this object are kept from `mark` on, to find a duplicate.
@@ -266,17 +263,8 @@ impl Scan<'_> {
             size += member_size;
             inner_depth = inner_depth.max(member_depth);
             json_len += member_json;
-            self.skip_whitespace();
-            match self.peek()? {
-                b',' => {
-                    self.i += 1;
-                    self.skip_whitespace();
-                }
-                b'}' => {
-                    self.i += 1;
-                    break;
-                }
-                _ => return None,
+            if !self.next_member(b'}')? {
+                break;
             }
         }
         self.names.used = mark;
@@ -294,40 +282,59 @@ impl Scan<'_> {
                 Text::Raw { start, end } => Some((end - start, 0, 2 + end - start)),
                 Text::Decoded => Some((self.decoded.len(), 0, escaped_len(self.decoded))),
             },
-            b'[' => {
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                self.skip_whitespace();
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    return Some((3, 1, 2));
-                }
-                let (mut size, mut inner_depth, mut json_len, mut count) = (3, 0, 2, 0usize);
-                loop {
-                    let (s, d, j) = self.value(depth + 1)?;
-                    size += 1 + s;
-                    inner_depth = inner_depth.max(d);
-                    json_len += usize::from(count > 0) + j;
-                    count += 1;
-                    self.skip_whitespace();
-                    match self.peek()? {
-                        b',' => {
-                            self.i += 1;
-                            self.skip_whitespace();
-                        }
-                        b']' => {
-                            self.i += 1;
-                            break;
-                        }
-                        _ => return None,
-                    }
-                }
-                Some((size, 1 + inner_depth, json_len))
-            }
+            b'[' => self.array(depth),
             b'{' => self.object(depth, false),
             b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    /// An array whose `[` is next: its DynamoDB size, depth and JSON length.
+    fn array(&mut self, depth: usize) -> Option<(usize, usize, usize)> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        if self.open(b']')? {
+            return Some((3, 1, 2));
+        }
+        let (mut size, mut inner_depth, mut json_len, mut count) = (3, 0, 2, 0usize);
+        loop {
+            let (s, d, j) = self.value(depth + 1)?;
+            size += 1 + s;
+            inner_depth = inner_depth.max(d);
+            json_len += usize::from(count > 0) + j;
+            count += 1;
+            if !self.next_member(b']')? {
+                break;
+            }
+        }
+        Some((size, 1 + inner_depth, json_len))
+    }
+
+    /// Steps past an object's or array's opening bracket and the whitespace after it: whether
+    /// `close` follows at once (an empty one, then also stepped past).
+    fn open(&mut self, close: u8) -> Option<bool> {
+        self.i += 1;
+        self.skip_whitespace();
+        let empty = self.peek()? == close;
+        self.i += usize::from(empty);
+        Some(empty)
+    }
+
+    /// After a member or element: whether another follows (`,` and the whitespace after it
+    /// stepped past) or `close` ends it (stepped past); `None` for anything else.
+    fn next_member(&mut self, close: u8) -> Option<bool> {
+        self.skip_whitespace();
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                self.skip_whitespace();
+                Some(true)
+            }
+            c if c == close => {
+                self.i += 1;
+                Some(false)
+            }
             _ => None,
         }
     }
