@@ -231,10 +231,7 @@ fn parse(
             // A field of valid UTF-8 text is valid too: fields are cut at ASCII quotes, commas
             // and line ends, so no check is needed a second time.
             if f.escaped() {
-                let mut out = String::with_capacity(f.range.len());
-                record
-                    .unescaped_parts(f, |part| text.get(part).map(|s| out.push_str(s)))
-                    .map(|()| Cow::Owned(out))
+                record.unescaped_str(f, text).map(Cow::Owned)
             } else {
                 text.get(f.range.clone()).map(Cow::Borrowed)
             }
