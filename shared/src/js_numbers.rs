@@ -173,6 +173,14 @@ mod tests {
                 "{}", normalized
             );
         }
+
+        /// Integers around the shortcut's length and 2^53 (15 to 17 digits, signed or not).
+        #[test]
+        fn integers_near_the_shortcut_are_judged_by_value(text in "-?[1-9][0-9]{14,16}") {
+            let digits = text.trim_start_matches('-');
+            let safe = digits.len() < 16 || digits.parse::<u64>().unwrap() < 1u64 << 53;
+            proptest::prop_assert_eq!(is_js_safe(&text), safe, "{}", text);
+        }
     }
 
     use crate::value::attributes_from_json_str;
@@ -184,6 +192,8 @@ mod tests {
             "162.59",
             "-9007199254740991",
             "9007199254740991",
+            "-900719925474099",
+            "999999999999999",
             "0.1",
             "1.5",
             "0.0000001",

@@ -657,6 +657,22 @@ mod tests {
             prop_assert_eq!(next_quote(&text, from), expected);
         }
 
+        /// A field unescaped as text (the reader's path for a UTF-8 record) is the field's
+        /// unescaped bytes (the path of every other record), for fields of any quoting.
+        #[test]
+        fn unescaped_text_is_the_unescaped_bytes(text in "[ab,\"\r\n\u{e9}]{0,40}") {
+            let mut s = Splitter::new(text.as_bytes()).unwrap();
+            while let Some(r) = s.next_record() {
+                let r = r.unwrap();
+                let Ok(record_text) = std::str::from_utf8(r.bytes) else { continue };
+                for (i, f) in r.fields.iter().enumerate() {
+                    let bytes = r.field(i).unwrap().into_owned();
+                    let expected = String::from_utf8(bytes).unwrap();
+                    prop_assert_eq!(r.unescaped_str(f, record_text), Some(expected), "{:?}", text);
+                }
+            }
+        }
+
         /// Reading the input in small pieces changes nothing.
         #[test]
         fn reads_of_any_size_split_alike(text in "[ab,\"\r\n]{0,60}", step in 1usize..7) {

@@ -499,10 +499,14 @@ fn first_special(bytes: &[u8]) -> Option<usize> {
         }
         i += 8;
     }
-    let at = i + memchr::memchr2(b'"', b'\\', &bytes[i..])?;
-    let before = &bytes[i..at];
+    let rest = bytes.get(i..)?;
+    let found = memchr::memchr2(b'"', b'\\', rest);
+    // A control character before the quote or backslash found, or anywhere after the first 16
+    // bytes when there is none (the text then has no end of string, but the answer is still
+    // the first special byte).
+    let before = rest.get(..found.unwrap_or(rest.len()))?;
     if before.iter().filter(|&&c| c < 0x20).count() == 0 {
-        return Some(at);
+        return found.map(|at| i + at);
     }
     before.iter().position(|&c| c < 0x20).map(|k| i + k)
 }
@@ -766,6 +770,21 @@ mod tests {
             let mut text = plain.clone();
             text.insert(at.index(plain.len() + 1), special);
             prop_assert!(has_special(&text));
+        }
+    }
+
+    /// A control character with no quote or backslash after it, at every offset (past the first
+    /// 16 bytes too, where `memchr2` finds nothing): the random texts above reach this seldom.
+    #[test]
+    fn a_control_character_is_found_without_a_quote_after_it() {
+        for len in 0..48 {
+            for at in 0..len {
+                let mut text = vec![b'#'; len];
+                text[at] = 0x1f;
+                assert_eq!(first_special(&text), Some(at), "{len} {at}");
+                assert!(has_special(&text), "{len} {at}");
+            }
+            assert_eq!(first_special(&vec![b'#'; len]), None);
         }
     }
 
