@@ -22,6 +22,8 @@ use std::ops::Range;
 
 use memchr::{memchr, memchr3};
 
+use crate::value::plain_json::equal_bytes;
+
 /// Bytes read from the input at a time (each read of a local object is a trip to tokio's
 /// blocking pool, so reads are large); the buffer grows only for a record longer than it.
 pub(super) const READ_BUFFER: usize = 128 * 1024;
@@ -86,12 +88,7 @@ impl Record<'_> {
     /// quote, so on a character boundary). `None` if `f` is not this record's.
     pub fn unescaped_str(&self, f: &Field, text: &str) -> Option<String> {
         let mut out = String::with_capacity(f.range.len());
-        let mut from = f.range.start;
-        for &drop in self.doubled.get(f.doubled.clone())? {
-            out.push_str(text.get(from..drop)?);
-            from = drop + 1;
-        }
-        out.push_str(text.get(from..f.range.end)?);
+        self.unescaped_parts(f, |part| text.get(part).map(|piece| out.push_str(piece)))?;
         Some(out)
     }
 
@@ -139,7 +136,7 @@ const QUOTE_INSIDE: &str = "quote inside an unquoted field (quote the field and 
 
 /// The next quote in `r` from `from`. Inside a quoted field quotes are a few bytes apart (every
 /// JSON key and string is quoted, and doubled), so the first 16 bytes are looked at eight at a
-/// time ([`quote_bytes`]; a loop byte by byte was an eighth of Transform's parser), and
+/// time ([`equal_bytes`]; a loop byte by byte was an eighth of Transform's parser), and
 /// `memchr`, whose setup costs more than that, takes over for longer text.
 #[inline]
 fn next_quote(r: &[u8], from: usize) -> Option<usize> {
@@ -154,24 +151,13 @@ fn next_quote(r: &[u8], from: usize) -> Option<usize> {
                 .position(|b| *b == b'"')
                 .map(|at| from + i + at);
         };
-        let mask = quote_bytes(u64::from_le_bytes(<[u8; 8]>::try_from(word).ok()?));
+        let mask = equal_bytes(u64::from_le_bytes(<[u8; 8]>::try_from(word).ok()?), b'"');
         if mask != 0 {
             return Some(from + i + (mask.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
     memchr(b'"', rest.get(i..)?).map(|at| from + i + at)
-}
-
-/// Eight bytes (little-endian) at once: the high bit of each byte that is `"` is set in the
-/// answer, exactly for the lowest one (`(x − 0x01…) & !x & 0x80…` marks the zero bytes of `x`
-/// xor `"`; a byte above a marked one may be marked through a borrow, never one below).
-#[inline]
-fn quote_bytes(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (ONES * u64::from(b'"'));
-    x.wrapping_sub(ONES) & !x & HIGH
 }
 
 /// Where a record's fields and doubled quotes are, kept from record to record.

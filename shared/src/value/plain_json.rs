@@ -177,6 +177,21 @@ impl Shape {
     pub fn of_attributes(text: &str) -> Option<Shape> {
         ShapeReader::default().shape(text)
     }
+
+    /// A number of JSON's grammar (`text`), kept as DynamoDB keeps it: its size, depth (0) and
+    /// JSON length are those of its normalized text, and whether JavaScript reads it as the
+    /// same value is noted; `None` when DynamoDB refuses it.
+    fn number(&mut self, text: &str) -> Option<(usize, usize, usize)> {
+        let owned;
+        let normalized = if crate::value::is_normalized_number(text) {
+            text
+        } else {
+            owned = normalize_number(text).ok()?;
+            owned.as_str()
+        };
+        self.unsafe_numbers |= !crate::js_numbers::is_js_safe(normalized);
+        Some((crate::limits::number_size(normalized), 0, normalized.len()))
+    }
 }
 
 /// The most digits jiter reads in a number's integer part (jiter 0.19's `NumberRange`).
@@ -396,16 +411,7 @@ impl Scan<'_> {
             i = end;
         }
         self.i = i;
-        let text = self.text.get(start..i)?;
-        let owned;
-        let normalized = if crate::value::is_normalized_number(text) {
-            text
-        } else {
-            owned = normalize_number(text).ok()?;
-            owned.as_str()
-        };
-        self.shape.unsafe_numbers |= !crate::js_numbers::is_js_safe(normalized);
-        Some((crate::limits::number_size(normalized), 0, normalized.len()))
+        self.shape.number(self.text.get(start..i)?)
     }
 
     /// A string whose `"` is next. A control character must be escaped in JSON; a lone
@@ -511,19 +517,29 @@ fn first_special(bytes: &[u8]) -> Option<usize> {
     before.iter().position(|&c| c < 0x20).map(|k| i + k)
 }
 
+/// The words of eight bytes (little-endian) that the scans here and in the CSV splitter test at
+/// once: `0x01` and `0x80` in every byte.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes (little-endian) at once: the high bit of each byte equal to `byte` is set in the
+/// answer, exactly for the lowest one (`(x − 0x01…) & !x & 0x80…` marks the zero bytes of `x`,
+/// the word xor `byte` in every byte; a byte above a marked one may be marked through a borrow,
+/// never one below).
+#[inline]
+pub(crate) fn equal_bytes(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
 /// Eight bytes (little-endian) at once: the high bit of each byte that is `"`, `\\` or below
 /// 0x20 is set in the answer, exactly for the lowest such byte (a byte above one may be marked
-/// wrongly through a borrow, never one below): `(x − 0x01…) & !x & 0x80…` marks zero bytes,
-/// of `x` xor the character for `"` and `\\`, and `(x − 0x20…) & !x & 0x80…` bytes below 0x20.
+/// wrongly through a borrow, never one below): [`equal_bytes`] for `"` and `\\`, and
+/// `(x − 0x20…) & !x & 0x80…` for bytes below 0x20.
 #[inline]
 fn special_bytes(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let control = word.wrapping_sub(ONES * 0x20) & !word;
-    (zero(quote) | zero(backslash) | control) & HIGH
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    equal_bytes(word, b'"') | equal_bytes(word, b'\\') | control
 }
 
 /// Whether `bytes` hold a byte JSON must escape (`"`, `\\`, below 0x20), looked at eight at a
@@ -709,15 +725,7 @@ mod tests {
                 Peek::Object => self.object(jiter, depth, false, names),
                 _ => {
                     let text = std::str::from_utf8(jiter.known_number_bytes(peek).ok()?).ok()?;
-                    let owned;
-                    let normalized = if crate::value::is_normalized_number(text) {
-                        text
-                    } else {
-                        owned = normalize_number(text).ok()?;
-                        owned.as_str()
-                    };
-                    self.shape.unsafe_numbers |= !crate::js_numbers::is_js_safe(normalized);
-                    Some((crate::limits::number_size(normalized), 0, normalized.len()))
+                    self.shape.number(text)
                 }
             }
         }
