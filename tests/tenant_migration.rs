@@ -81,7 +81,7 @@ fn live_content(
                 .attributes
                 .iter()
                 .filter(|(name, _)| !name.starts_with('_'))
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (k.clone().into(), v.clone()))
                 .collect();
             (k.clone(), (e.name.clone(), attributes))
         })

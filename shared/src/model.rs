@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 
 use crate::keys::{self, Key};
-use crate::value::{AttributeValue, Attributes, Item, n, s};
+use crate::value::{AttributeValue, Attributes, Item, Name, n, s};
 
 /// Attributes written by the pipeline itself: recorded on write, ignored when comparing.
 pub const METADATA_ATTRIBUTES: [&str; 10] = [
@@ -373,14 +373,14 @@ struct StoredFields {
     sync_mode: Option<AttributeValue>,
     status: Option<AttributeValue>,
     /// Fields the row keeps as they are, in the item's (name) order.
-    extra: Vec<(String, AttributeValue)>,
+    extra: Vec<(Name, AttributeValue)>,
 }
 
 impl StoredFields {
     fn of(item: Item) -> Self {
         let mut f = StoredFields::default();
         for (name, value) in item {
-            let slot = match name.as_str() {
+            let slot = match &*name {
                 "pk" => &mut f.pk,
                 "sk" => &mut f.sk,
                 "version" => &mut f.version,
@@ -433,22 +433,22 @@ fn number(value: Option<AttributeValue>) -> Option<String> {
 }
 
 /// An item's fields as they are listed, before the item is built from them.
-struct Fields(Vec<(String, AttributeValue)>);
+struct Fields(Vec<(Name, AttributeValue)>);
 
 impl Fields {
-    fn put(&mut self, name: &str, value: AttributeValue) {
-        self.0.push((name.to_string(), value));
+    fn put(&mut self, name: &'static str, value: AttributeValue) {
+        self.0.push((Name::Borrowed(name), value));
     }
 
     /// A string field, when set.
-    fn put_s(&mut self, name: &str, value: Option<String>) {
+    fn put_s(&mut self, name: &'static str, value: Option<String>) {
         if let Some(v) = value {
             self.put(name, s(v));
         }
     }
 
     /// An IP field, when set and not empty (the framework leaves an unknown IP out).
-    fn put_ip(&mut self, name: &str, value: Option<String>) {
+    fn put_ip(&mut self, name: &'static str, value: Option<String>) {
         if let Some(ip) = value.filter(|ip| !ip.is_empty()) {
             self.put(name, s(ip));
         }

@@ -179,7 +179,7 @@ mod tests {
     use crate::value::s;
 
     fn item(sk: &str) -> Item {
-        [("pk".to_string(), s("p")), ("sk".to_string(), s(sk))]
+        [("pk".into(), s("p")), ("sk".into(), s(sk))]
             .into_iter()
             .collect()
     }

@@ -19,62 +19,43 @@
 //! and depth are measured as DynamoDB counts them ([`ItemMeasure`]), so the limits are checked
 //! without a second walk over the item (see `dynamodb_table`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::Deserialize;
 
 use crate::ports::table::{Condition, Put};
 pub use crate::value::typed::ItemMeasure;
-use crate::value::typed::{Meter, WireItem};
-use crate::value::{AttributeValue, Item, Typed};
+use crate::value::typed::{Meter, write_item};
+use crate::value::{AttributeValue, EntryName, Item, Name, NameIn};
 
-/// One `{"Put": {...}}` of TransactItems, with its condition.
-struct WirePut<'a> {
-    put: &'a Put,
-    meter: &'a Meter<'a>,
-}
-
-impl Serialize for WirePut<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Inner<'a>(&'a Put, &'a Meter<'a>);
-        impl Serialize for Inner<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let put = self.0;
-                let mut out = serializer.serialize_map(None)?;
-                match put.condition {
-                    Condition::None => {}
-                    Condition::NotExists => {
-                        out.serialize_entry("ConditionExpression", "attribute_not_exists(pk)")?;
-                    }
-                    Condition::VersionEquals(v) => {
-                        out.serialize_entry("ConditionExpression", "#version = :version")?;
-                        out.serialize_entry(
-                            "ExpressionAttributeNames",
-                            &BTreeMap::from([("#version", "version")]),
-                        )?;
-                        let version = AttributeValue::N(v.to_string());
-                        out.serialize_entry(
-                            "ExpressionAttributeValues",
-                            &BTreeMap::from([(":version", Typed(&version))]),
-                        )?;
-                    }
-                }
-                out.serialize_entry(
-                    "Item",
-                    &WireItem {
-                        item: &put.item,
-                        meter: self.1,
-                    },
-                )?;
-                out.serialize_entry("TableName", &put.table)?;
-                out.end()
-            }
+/// Writes one `{"Put": {...}}` of TransactItems, with its condition, the item measured by
+/// `meter` (fields in name order, as serde_json writes a struct of them: the bytes the token
+/// hashes).
+fn write_put<'a>(out: &mut Vec<u8>, put: &'a Put, meter: &Meter<'a>) {
+    out.extend_from_slice(b"{\"Put\":{");
+    match put.condition {
+        Condition::None => {}
+        Condition::NotExists => {
+            out.extend_from_slice(b"\"ConditionExpression\":\"attribute_not_exists(pk)\",");
         }
-        let mut out = serializer.serialize_map(Some(1))?;
-        out.serialize_entry("Put", &Inner(self.put, self.meter))?;
-        out.end()
+        Condition::VersionEquals(v) => {
+            out.extend_from_slice(
+                b"\"ConditionExpression\":\"#version = :version\",\
+                  \"ExpressionAttributeNames\":{\"#version\":\"version\"},\
+                  \"ExpressionAttributeValues\":{\":version\":{\"N\":\"",
+            );
+            out.extend_from_slice(v.to_string().as_bytes());
+            out.extend_from_slice(b"\"}},");
+        }
     }
+    out.extend_from_slice(b"\"Item\":");
+    write_item(out, &put.item, meter);
+    out.extend_from_slice(b",\"TableName\":");
+    // A table name is letters, digits, `_`, `-` and `.`; written escaped all the same.
+    if crate::value::plain_json::write_json_str(out, &put.table).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
+    out.extend_from_slice(b"}}");
 }
 
 /// A TransactWriteItems request's body, its idempotency token and each put's item measure.
@@ -92,17 +73,7 @@ pub struct TransactWriteBody {
 }
 
 /// The body of a TransactWriteItems request for `puts`, with its token and the puts' measures.
-pub fn transact_write_body(puts: &[Put]) -> Result<TransactWriteBody, serde_json::Error> {
-    struct Items<'a>(&'a [Put], &'a [Meter<'a>]);
-    impl Serialize for Items<'_> {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            let mut out = serializer.serialize_seq(Some(self.0.len()))?;
-            for (put, meter) in self.0.iter().zip(self.1) {
-                out.serialize_element(&WirePut { put, meter })?;
-            }
-            out.end()
-        }
-    }
+pub fn transact_write_body(puts: &[Put]) -> TransactWriteBody {
     let meters: Vec<Meter<'_>> = puts.iter().map(|_| Meter::default()).collect();
     // `{"ClientRequestToken":"<32 hex>","TransactItems":[...]}`: the items are written once,
     // at their place, and the token (which hashes them) is filled in before them afterwards.
@@ -113,15 +84,22 @@ pub fn transact_write_body(puts: &[Put]) -> Result<TransactWriteBody, serde_json
     body.extend_from_slice(&[b'0'; TOKEN_LEN]);
     body.extend_from_slice(b"\",\"TransactItems\":");
     let items_start = body.len();
-    serde_json::to_writer(&mut body, &Items(puts, &meters))?;
+    body.push(b'[');
+    for (i, (put, meter)) in puts.iter().zip(&meters).enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        write_put(&mut body, put, meter);
+    }
+    body.push(b']');
     let token = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&body[items_start..]));
     body[HEAD.len()..HEAD.len() + TOKEN_LEN].copy_from_slice(token.as_bytes());
     body.push(b'}');
-    Ok(TransactWriteBody {
+    TransactWriteBody {
         body,
         token,
         measures: meters.iter().map(Meter::measure).collect(),
-    })
+    }
 }
 
 /// The parts of a BatchGetItem response we use: the items found, per table, and the keys
@@ -180,10 +158,30 @@ impl WireItems {
 #[derive(Debug, Default)]
 struct WireEntries<M>(M);
 
-impl<'de, M: FromIterator<(String, AttributeValue)>> Deserialize<'de> for WireEntries<M> {
+/// What [`WireEntries`] builds: an item (its names [`Name`]s) or a nested map (owned names).
+trait Entries: Sized {
+    type Name: EntryName;
+    fn from_entries(entries: Vec<(Self::Name, AttributeValue)>) -> Self;
+}
+
+impl Entries for Item {
+    type Name = Name;
+    fn from_entries(entries: Vec<(Name, AttributeValue)>) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+impl Entries for HashMap<String, AttributeValue> {
+    type Name = String;
+    fn from_entries(entries: Vec<(String, AttributeValue)>) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+impl<'de, M: Entries> Deserialize<'de> for WireEntries<M> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Entries<M>(std::marker::PhantomData<M>);
-        impl<'de, M: FromIterator<(String, AttributeValue)>> serde::de::Visitor<'de> for Entries<M> {
+        struct Members<M>(std::marker::PhantomData<M>);
+        impl<'de, M: Entries> serde::de::Visitor<'de> for Members<M> {
             type Value = WireEntries<M>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an item or a map in DynamoDB JSON")
@@ -196,13 +194,15 @@ impl<'de, M: FromIterator<(String, AttributeValue)>> Deserialize<'de> for WireEn
                 // and rehashed as members arrive), an item's B-tree from its sorted names (not
                 // searched for each). A name given twice keeps its last value, as before.
                 let mut entries = Vec::with_capacity(map.size_hint().map_or(16, |n| n.min(1024)));
-                while let Some((name, WireValueIn(value))) = map.next_entry::<String, _>()? {
+                while let Some((NameIn(name), WireValueIn(value))) =
+                    map.next_entry::<NameIn<M::Name>, _>()?
+                {
                     entries.push((name, value));
                 }
-                Ok(WireEntries(entries.into_iter().collect()))
+                Ok(WireEntries(M::from_entries(entries)))
             }
         }
-        deserializer.deserialize_map(Entries(std::marker::PhantomData))
+        deserializer.deserialize_map(Members(std::marker::PhantomData))
     }
 }
 
@@ -273,7 +273,10 @@ impl<'de> Deserialize<'de> for WireValueIn {
                             .map(|v| v.0)
                             .collect(),
                     ),
-                    Tag::M => AttributeValue::M(map.next_value::<WireEntries<HashMap<_, _>>>()?.0),
+                    Tag::M => AttributeValue::M(
+                        map.next_value::<WireEntries<HashMap<String, AttributeValue>>>()?
+                            .0,
+                    ),
                 };
                 if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
                     return Err(A::Error::custom(
@@ -339,21 +342,21 @@ mod tests {
     }
 
     fn body_json(puts: &[Put]) -> Value {
-        let written = transact_write_body(puts).unwrap();
+        let written = transact_write_body(puts);
         serde_json::from_slice(&written.body).unwrap()
     }
 
     #[test]
     fn a_put_is_written_as_dynamodb_reads_it() {
         let p = put(&["a", "b"], Condition::VersionEquals(3));
-        let written = transact_write_body(std::slice::from_ref(&p)).unwrap();
+        let written = transact_write_body(std::slice::from_ref(&p));
         let (body, token) = (written.body, written.token);
         let body: Value = serde_json::from_slice(&body).unwrap();
         let item: serde_json::Map<String, Value> = p
             .item
             .iter()
             // serde_dynamo's own wire writer, order aside.
-            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap()))
+            .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap()))
             .collect();
         assert_eq!(
             body,
@@ -374,10 +377,24 @@ mod tests {
         );
         // Byte for byte what `migrate get --dynamodb-json` writes (`TypedItem`): the token
         // hashes these bytes, so they must not change with the writer.
-        let bytes =
-            String::from_utf8(transact_write_body(std::slice::from_ref(&p)).unwrap().body).unwrap();
+        let bytes = String::from_utf8(transact_write_body(std::slice::from_ref(&p)).body).unwrap();
         let typed = serde_json::to_string(&crate::value::TypedItem(&p.item)).unwrap();
         assert!(bytes.contains(&format!("\"Item\":{typed},")), "{bytes}");
+        // Every condition, byte for byte as serde_json writes the same JSON (maps by name).
+        for condition in [
+            Condition::None,
+            Condition::NotExists,
+            Condition::VersionEquals(12),
+        ] {
+            let p = put(&["a", "b"], condition);
+            let written = transact_write_body(std::slice::from_ref(&p)).body;
+            let value: Value = serde_json::from_slice(&written).unwrap();
+            assert_eq!(
+                serde_json::to_vec(&value).unwrap(),
+                written,
+                "{condition:?}"
+            );
+        }
         let not_exists = body_json(&[put(&[], Condition::NotExists)]);
         assert_eq!(
             not_exists["TransactItems"][0]["Put"]["ConditionExpression"],
@@ -398,7 +415,7 @@ mod tests {
         let forward: Vec<&str> = names.iter().map(String::as_str).collect();
         let backward: Vec<&str> = forward.iter().rev().copied().collect();
         let written = |p: Put| {
-            let w = transact_write_body(&[p]).unwrap();
+            let w = transact_write_body(&[p]);
             (w.body, w.token)
         };
         let (body, token) = written(put(&forward, Condition::NotExists));
@@ -477,7 +494,7 @@ mod tests {
         let with = |entries: Vec<(&str, AttributeValue)>| {
             let mut item = Item::new();
             for (name, value) in entries {
-                item.insert(name.to_string(), value);
+                item.insert(name.to_string().into(), value);
             }
             Put::new("t", item, Condition::None)
         };
@@ -525,7 +542,7 @@ mod tests {
                 .concat(),
             ),
         ];
-        let written = transact_write_body(&cases).unwrap();
+        let written = transact_write_body(&cases);
         for (put, measure) in cases.iter().zip(&written.measures) {
             assert_eq!(
                 measure.size,
@@ -586,22 +603,35 @@ mod tests {
             item.insert("sk".into(), crate::value::s("1"));
             item.insert("v".into(), v.clone());
             let p = Put { table: "t".into(), item: item.clone(), condition: Condition::None };
-            let measured = transact_write_body(std::slice::from_ref(&p)).unwrap().measures;
+            let measured = transact_write_body(std::slice::from_ref(&p)).measures;
             // Measured as it is written: DynamoDB's size, and not too deep (3 levels at most).
             prop_assert_eq!(
                 &measured,
                 &vec![ItemMeasure { size: crate::limits::item_size(&item), too_deep: None }]
             );
             let body = body_json(std::slice::from_ref(&p));
+            // Byte for byte what serde_json writes for the same JSON (its maps sorted by name,
+            // as ours are): the escapes, the separators, the order.
+            let bytes = transact_write_body(std::slice::from_ref(&p)).body;
+            prop_assert_eq!(String::from_utf8(serde_json::to_vec(&body).unwrap()).unwrap(),
+                String::from_utf8(bytes).unwrap());
             let written = &body["TransactItems"][0]["Put"]["Item"]["v"];
             prop_assert_eq!(written, &serde_json::to_value(&v).unwrap());
             let response = json!({"Responses": {"t": [body["TransactItems"][0]["Put"]["Item"]]}});
             let mut read = batch_get_response(response.to_string().as_bytes()).unwrap();
-            prop_assert_eq!(&read.take_items("t")[0], &item);
+            let read_item = read.take_items("t").remove(0);
+            prop_assert_eq!(&read_item, &item);
+            // The known names (pk, sk) are borrowed from the static table; `v` is owned.
+            for name in read_item.keys() {
+                prop_assert_eq!(
+                    matches!(name, std::borrow::Cow::Borrowed(_)),
+                    crate::value::KNOWN_NAMES.contains(&&**name)
+                );
+            }
             // Read as serde_dynamo reads it.
             let theirs: std::collections::HashMap<String, AttributeValue> =
                 serde_json::from_value(body["TransactItems"][0]["Put"]["Item"].clone()).unwrap();
-            prop_assert_eq!(theirs.into_iter().collect::<Item>(), item);
+            prop_assert_eq!(theirs.into_iter().map(|(k, v)| (k.into(), v)).collect::<Item>(), item);
         }
     }
 }

@@ -137,7 +137,11 @@ fn value(v: StreamsValue) -> AttributeValue {
 }
 
 fn image(i: Option<HashMap<String, StreamsValue>>) -> Option<Item> {
-    i.map(|m| m.into_iter().map(|(k, v)| (k, value(v))).collect())
+    i.map(|m| {
+        m.into_iter()
+            .map(|(k, v)| (crate::value::owned_name(k), value(v)))
+            .collect()
+    })
 }
 
 fn convert(r: Record) -> Result<StreamRecord, StoreError> {

@@ -33,6 +33,10 @@ impl KeptBody {
     }
 }
 
+/// The largest declared length room is made for at once (DynamoDB's responses are at most
+/// 16 MB; a longer declaration is not trusted for an allocation).
+const MAX_DECLARED_LENGTH: usize = 16 * 1024 * 1024 + 64 * 1024;
+
 /// Keeps a 2xx response's body in a [`KeptBody`]; the SDK reads `{}` instead.
 #[derive(Debug)]
 pub struct KeepResponseBody(pub KeptBody);
@@ -52,10 +56,19 @@ impl Intercept for KeepResponseBody {
         if !response.status().is_success() {
             return Ok(());
         }
+        // The whole body is kept: room for it at once when its length is declared (a
+        // BatchGetItem response of 100 items is ≈100 KB, read in a dozen frames that would
+        // otherwise grow and copy the buffer as often), up to DynamoDB's 16 MB response limit.
+        let declared = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(MAX_DECLARED_LENGTH);
         let inner = std::mem::replace(response.body_mut(), SdkBody::taken());
         *response.body_mut() = SdkBody::from_body_1_x(Keeping {
             inner,
-            buffer: BytesMut::new(),
+            buffer: BytesMut::with_capacity(declared),
             kept: self.0.clone(),
             done: false,
         });

@@ -11,7 +11,10 @@ use crate::ports::stream::{StreamEventName, StreamPosition, StreamReader};
 use crate::value::Item;
 
 fn to_item(image: &serde_dynamo::Item) -> Item {
-    image.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    image
+        .iter()
+        .map(|(k, v)| (crate::value::name(k), v.clone()))
+        .collect()
 }
 
 /// Whether a REMOVE was made by DynamoDB's TTL process, not by a writer.
@@ -200,7 +203,7 @@ pub fn event_from_records(records: &[crate::ports::StreamRecord], table: &str) -
         ));
         let conv = |i: &Item| -> serde_dynamo::Item {
             i.iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect::<std::collections::HashMap<_, _>>()
                 .into()
         };

@@ -16,6 +16,7 @@ pub mod typed;
 
 pub use typed::{Typed, TypedItem};
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -25,7 +26,167 @@ use serde_json::value::RawValue;
 pub use serde_dynamo::AttributeValue;
 
 /// A DynamoDB item (top-level attributes), ordered for deterministic output.
-pub type Item = BTreeMap<String, AttributeValue>;
+///
+/// Its names are [`Name`]s: an item of ours has the same two dozen top-level names as every
+/// other, so they are borrowed from one static table rather than owned by each item. A
+/// migration builds two items a row and reads one back; owned names were a sixth of their
+/// allocations, each freed again once the item was written.
+pub type Item = BTreeMap<Name, AttributeValue>;
+
+/// A top-level attribute name: borrowed when it is one of [`KNOWN_NAMES`], owned otherwise.
+/// It reads as a `&str` (`item.get("pk")`, `&*name`).
+pub type Name = Cow<'static, str>;
+
+/// The top-level names of the framework's items (DESIGN §3), in byte order: the names
+/// [`name`] borrows (its lookup by length holds the same names; a test holds the two together).
+pub const KNOWN_NAMES: &[&str] = &[
+    "attributes",
+    "code",
+    "cpk",
+    "createdAt",
+    "createdBy",
+    "createdIp",
+    "csk",
+    "id",
+    "isDeleted",
+    "name",
+    "pk",
+    "requestId",
+    "seq",
+    "sk",
+    "source",
+    "status",
+    "syncMode",
+    "tenantCode",
+    "ttl",
+    "type",
+    "updatedAt",
+    "updatedBy",
+    "updatedIp",
+    "version",
+];
+
+/// `text` as an item's attribute name: the static name when it is a known one (no allocation),
+/// else the text itself.
+pub fn name(text: &str) -> Name {
+    match known_name(text) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(text.to_string()),
+    }
+}
+
+/// [`name`] of an owned text (kept as it is when it is not a known name).
+pub fn owned_name(text: String) -> Name {
+    match known_name(&text) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(text),
+    }
+}
+
+/// The known name equal to `text`, if there is one: looked up among the few of its length (a
+/// bisection of the whole table compared text a dozen times a name, which cost more than the
+/// allocation it saves).
+fn known_name(text: &str) -> Option<&'static str> {
+    let same_length: &[&'static str] = match text.len() {
+        2 => &["id", "pk", "sk"],
+        3 => &["cpk", "csk", "seq", "ttl"],
+        4 => &["code", "name", "type"],
+        6 => &["source", "status"],
+        7 => &["version"],
+        8 => &["syncMode"],
+        9 => &[
+            "createdAt",
+            "createdBy",
+            "createdIp",
+            "isDeleted",
+            "requestId",
+            "updatedAt",
+            "updatedBy",
+            "updatedIp",
+        ],
+        10 => &["attributes", "tenantCode"],
+        _ => return None,
+    };
+    same_length.iter().copied().find(|known| *known == text)
+}
+
+/// A name as read (DynamoDB JSON, the embedded store's encoding): an item's known names are
+/// borrowed from the static table (no allocation, see [`name`]).
+pub(crate) trait EntryName: Sized {
+    fn of_str(text: &str) -> Self;
+    fn of_string(text: String) -> Self;
+}
+
+impl EntryName for String {
+    fn of_str(text: &str) -> Self {
+        text.to_string()
+    }
+    fn of_string(text: String) -> Self {
+        text
+    }
+}
+
+impl EntryName for Name {
+    fn of_str(text: &str) -> Self {
+        name(text)
+    }
+    fn of_string(text: String) -> Self {
+        owned_name(text)
+    }
+}
+
+/// A member's name, read where it lies in the input when the format allows (no copy before it
+/// is looked up).
+pub(crate) struct NameIn<K>(pub(crate) K);
+
+impl<'de, K: EntryName> serde::Deserialize<'de> for NameIn<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text<K>(std::marker::PhantomData<K>);
+        impl<K: EntryName> serde::de::Visitor<'_> for Text<K> {
+            type Value = NameIn<K>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attribute name")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<NameIn<K>, E> {
+                Ok(NameIn(K::of_str(text)))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<NameIn<K>, E> {
+                Ok(NameIn(K::of_string(text)))
+            }
+        }
+        deserializer.deserialize_str(Text(std::marker::PhantomData))
+    }
+}
+
+/// An item read from a format that spells out its names (the embedded store's encoding), its
+/// known names borrowed ([`NameIn`]).
+pub(crate) struct ItemIn(pub(crate) Item);
+
+impl<'de> serde::Deserialize<'de> for ItemIn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = ItemIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an item")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ItemIn, A::Error> {
+                // Gathered, then built at once (an item is written in name order: a bulk build).
+                let mut entries = Vec::with_capacity(map.size_hint().map_or(24, |n| n.min(1024)));
+                while let Some((NameIn(name), value)) =
+                    map.next_entry::<NameIn<Name>, AttributeValue>()?
+                {
+                    entries.push((name, value));
+                }
+                Ok(ItemIn(entries.into_iter().collect()))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
 
 /// The `attributes` map of an entity.
 pub type Attributes = BTreeMap<String, AttributeValue>;
@@ -228,9 +389,9 @@ impl Serialize for PlainJson<'_> {
 }
 
 /// A whole item (or attribute map) as plain JSON.
-pub struct PlainItem<'a>(pub &'a BTreeMap<String, AttributeValue>);
+pub struct PlainItem<'a, K = String>(pub &'a BTreeMap<K, AttributeValue>);
 
-impl Serialize for PlainItem<'_> {
+impl<K: Serialize> Serialize for PlainItem<'_, K> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut m = serializer.serialize_map(Some(self.0.len()))?;
         for (k, v) in self.0 {
@@ -535,5 +696,40 @@ mod tests {
         assert_eq!(text, r#"{"N":"12345678901234567890123456789012345678"}"#);
         let back: AttributeValue = serde_json::from_str(&text).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn known_names_are_borrowed_and_others_owned() {
+        use std::borrow::Cow;
+        // The table is in byte order, without repeats; each of its names is found by the
+        // lookup (below), and near misses are not.
+        assert!(super::KNOWN_NAMES.windows(2).all(|w| w[0] < w[1]));
+        for known in super::KNOWN_NAMES {
+            assert!(matches!(super::name(known), Cow::Borrowed(n) if n == *known));
+            assert!(
+                matches!(super::owned_name(known.to_string()), Cow::Borrowed(n) if n == *known)
+            );
+        }
+        for other in [
+            "",
+            "pk ",
+            "Pk",
+            "pq",
+            "attribute",
+            "attributez",
+            "versions",
+            "createdAx",
+            "_migrationId",
+        ] {
+            assert!(matches!(super::name(other), Cow::Owned(n) if n == other));
+            assert!(matches!(super::owned_name(other.to_string()), Cow::Owned(n) if n == other));
+        }
+        // Borrowed or owned, a name is its text: items compare, and are found, by content.
+        let mut borrowed = super::Item::new();
+        borrowed.insert(super::name("pk"), super::s("p"));
+        let mut owned = super::Item::new();
+        owned.insert(Cow::Owned("pk".to_string()), super::s("p"));
+        assert_eq!(borrowed, owned);
+        assert!(owned.contains_key("pk"));
     }
 }

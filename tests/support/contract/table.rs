@@ -213,7 +213,10 @@ pub async fn check_put_get(t: &dyn Table, table: &str) {
         .unwrap();
     let got = by_sk(got);
     let only = |pairs: &[(&str, &str)]| -> Item {
-        pairs.iter().map(|(k, v)| (k.to_string(), s(*v))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string().into(), s(*v)))
+            .collect()
     };
     assert_eq!(
         got,

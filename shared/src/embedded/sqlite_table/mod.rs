@@ -466,7 +466,7 @@ impl BatchGetItems for SqliteTables {
         crate::ports::table::check_projection(names)?;
         let mut items = self.batch_get(table, keys).await?;
         for item in &mut items {
-            item.retain(|name, _| names.contains(&name.as_str()));
+            item.retain(|name, _| names.contains(&&**name));
         }
         Ok(items)
     }
