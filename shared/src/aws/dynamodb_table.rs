@@ -385,6 +385,25 @@ impl DynamoDbTables {
         Ok(bytes::Bytes::from(written.body))
     }
 
+    /// The bodies of the first `transactions`, in order, written until `budget` bytes are
+    /// (the bodies of the rest are written as they go out).
+    fn bodies_ahead(
+        transactions: &[&[Put]],
+        budget: usize,
+    ) -> Vec<Result<bytes::Bytes, WriteError>> {
+        let mut ahead = Vec::with_capacity(transactions.len());
+        let mut bytes = 0;
+        for puts in transactions {
+            if bytes >= budget {
+                break;
+            }
+            let body = Self::transaction_body(puts);
+            bytes += body.as_ref().map_or(0, bytes::Bytes::len);
+            ahead.push(body);
+        }
+        ahead
+    }
+
     /// Sends one TransactWriteItems request with `body` ([`Self::transaction_body`]).
     async fn send_transaction(&self, body: bytes::Bytes) -> Result<(), WriteError> {
         let result = self
@@ -430,17 +449,7 @@ impl TransactWrite for DynamoDbTables {
     /// CPU's caches, where after each wait for DynamoDB's answer they are not. A body that
     /// cannot be written answers only for its own transaction.
     async fn transact_write_all(&self, transactions: &[&[Put]]) -> Vec<Result<(), WriteError>> {
-        let mut ahead = Vec::with_capacity(transactions.len());
-        let mut bytes = 0;
-        for puts in transactions {
-            if bytes >= BODIES_AHEAD_BYTES {
-                break;
-            }
-            let body = Self::transaction_body(puts);
-            bytes += body.as_ref().map_or(0, bytes::Bytes::len);
-            ahead.push(body);
-        }
-        let mut ahead = ahead.into_iter();
+        let mut ahead = Self::bodies_ahead(transactions, BODIES_AHEAD_BYTES).into_iter();
         let mut out = Vec::with_capacity(transactions.len());
         for puts in transactions {
             let body = ahead.next().unwrap_or_else(|| Self::transaction_body(puts));
@@ -484,6 +493,38 @@ mod tests {
             cancellation_reason(Some("TransactionConflict")),
             CancellationReason::Other("TransactionConflict".into())
         );
+    }
+
+    #[test]
+    fn bodies_are_written_ahead_within_the_budget() {
+        let put = |sk: &str| {
+            let mut item = Item::new();
+            item.insert("pk".into(), crate::value::s("P#t"));
+            item.insert("sk".into(), crate::value::s(sk));
+            Put::new("data", item, Condition::NotExists)
+        };
+        let (a, b, c) = ([put("a")], [put("b"), put("b")], [put("c")]);
+        let transactions: [&[Put]; 3] = [&a, &b, &c];
+        // Every body, in order, when the budget allows; the refused one answers for itself.
+        let all = DynamoDbTables::bodies_ahead(&transactions, usize::MAX);
+        assert_eq!(all.len(), 3);
+        assert!(all[0].is_ok() && all[2].is_ok());
+        assert!(matches!(
+            &all[1],
+            Err(WriteError::Store(StoreError::InvalidRequest(_)))
+        ));
+        let first = all[0].as_ref().unwrap();
+        assert_eq!(first, &DynamoDbTables::transaction_body(&a).unwrap());
+        // Writing stops once the budget is spent (a refused body spends nothing).
+        assert_eq!(
+            DynamoDbTables::bodies_ahead(&transactions, first.len()).len(),
+            1
+        );
+        assert_eq!(
+            DynamoDbTables::bodies_ahead(&transactions, first.len() + 1).len(),
+            3
+        );
+        assert_eq!(DynamoDbTables::bodies_ahead(&transactions, 0).len(), 0);
     }
 
     #[test]

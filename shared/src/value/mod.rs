@@ -623,6 +623,20 @@ mod tests {
             serde_json::to_string(&TypedItem(&item)).unwrap(),
             r#"{"attributes":{"M":{"l":{"L":[{"BOOL":true},{"S":"x"}]},"n":{"N":"12345678901234567890123456789012345678"}}},"pk":{"S":"P#t"},"ttl":{"NULL":true}}"#
         );
+        // `migrate get --dynamodb-json` prints it indented, as every other JSON it prints.
+        let pretty = serde_json::to_string_pretty(&TypedItem(&item)).unwrap();
+        assert!(
+            pretty.starts_with("{\n  \"attributes\": {\n    \"M\": {"),
+            "{pretty}"
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&pretty).unwrap(),
+            serde_json::to_value(TypedItem(&item)).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string_pretty(&super::Typed(&s("x"))).unwrap(),
+            "{\n  \"S\": \"x\"\n}"
+        );
     }
 
     #[test]

@@ -12,28 +12,28 @@
 use std::cell::Cell;
 
 use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 
 use super::plain_json::write_json_str;
 use super::{AttributeValue, Item, MAX_DEPTH};
 
 /// An item in DynamoDB's own JSON form: what the AWS CLI prints and what `PutItem` takes, so an
 /// item can be copied byte for byte into another table (`migrate get/query --dynamodb-json`).
-/// Serialized as written by [`write_item`] (a JSON value only serde_json's serializers take).
 pub struct TypedItem<'a>(pub &'a Item);
 
 /// One value in DynamoDB's own JSON form, nested maps in name order (deterministic bytes).
 pub struct Typed<'a>(pub &'a AttributeValue);
 
-/// Hands bytes our writer wrote to serde_json as the JSON value they are.
+/// Hands what our writer wrote to `serializer` as the JSON it is: read back as a
+/// `serde_json::Value` (whose maps are in name order, as ours are), so any serializer takes it
+/// and a pretty printer indents it (`migrate get --dynamodb-json`). Only the command line's
+/// output takes this path; a transaction body is the writer's bytes themselves.
 fn serialize_written<S: Serializer>(
     serializer: S,
     write: impl FnOnce(&mut Vec<u8>),
 ) -> Result<S::Ok, S::Error> {
     let mut out = Vec::new();
     write(&mut out);
-    let text = String::from_utf8(out).map_err(serde::ser::Error::custom)?;
-    RawValue::from_string(text)
+    serde_json::from_slice::<serde_json::Value>(&out)
         .map_err(serde::ser::Error::custom)?
         .serialize(serializer)
 }
