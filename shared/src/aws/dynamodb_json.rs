@@ -25,8 +25,8 @@ use serde::Deserialize;
 
 use crate::ports::table::{Condition, Put};
 pub use crate::value::typed::ItemMeasure;
-use crate::value::typed::{Meter, write_item};
-use crate::value::{AttributeValue, EntryName, Item, Name, NameIn};
+use crate::value::typed::{Meter, write_item, write_separated, write_string};
+use crate::value::{AttributeValue, EntryName, Item, Name, read_members};
 
 /// Writes one `{"Put": {...}}` of TransactItems, with its condition, the item measured by
 /// `meter` (fields in name order, as serde_json writes a struct of them: the bytes the token
@@ -52,9 +52,7 @@ fn write_put<'a>(out: &mut Vec<u8>, put: &'a Put, meter: &Meter<'a>) {
     write_item(out, &put.item, meter);
     out.extend_from_slice(b",\"TableName\":");
     // A table name is letters, digits, `_`, `-` and `.`; written escaped all the same.
-    if crate::value::plain_json::write_json_str(out, &put.table).is_err() {
-        out.extend_from_slice(b"\"\"");
-    }
+    write_string(out, &put.table);
     out.extend_from_slice(b"}}");
 }
 
@@ -84,14 +82,12 @@ pub fn transact_write_body(puts: &[Put]) -> TransactWriteBody {
     body.extend_from_slice(&[b'0'; TOKEN_LEN]);
     body.extend_from_slice(b"\",\"TransactItems\":");
     let items_start = body.len();
-    body.push(b'[');
-    for (i, (put, meter)) in puts.iter().zip(&meters).enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        write_put(&mut body, put, meter);
-    }
-    body.push(b']');
+    write_separated(
+        &mut body,
+        (b'[', b']'),
+        puts.iter().zip(&meters),
+        |body, (put, meter)| write_put(body, put, meter),
+    );
     let token = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&body[items_start..]));
     body[HEAD.len()..HEAD.len() + TOKEN_LEN].copy_from_slice(token.as_bytes());
     body.push(b'}');
@@ -159,23 +155,16 @@ impl WireItems {
 struct WireEntries<M>(M);
 
 /// What [`WireEntries`] builds: an item (its names [`Name`]s) or a nested map (owned names).
-trait Entries: Sized {
+trait Entries: FromIterator<(Self::Name, AttributeValue)> {
     type Name: EntryName;
-    fn from_entries(entries: Vec<(Self::Name, AttributeValue)>) -> Self;
 }
 
 impl Entries for Item {
     type Name = Name;
-    fn from_entries(entries: Vec<(Name, AttributeValue)>) -> Self {
-        entries.into_iter().collect()
-    }
 }
 
 impl Entries for HashMap<String, AttributeValue> {
     type Name = String;
-    fn from_entries(entries: Vec<(String, AttributeValue)>) -> Self {
-        entries.into_iter().collect()
-    }
 }
 
 impl<'de, M: Entries> Deserialize<'de> for WireEntries<M> {
@@ -188,18 +177,15 @@ impl<'de, M: Entries> Deserialize<'de> for WireEntries<M> {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut map: A,
+                map: A,
             ) -> Result<WireEntries<M>, A::Error> {
-                // Gathered first, then built at once: a hash map at its final size (not grown
-                // and rehashed as members arrive), an item's B-tree from its sorted names (not
-                // searched for each). A name given twice keeps its last value, as before.
-                let mut entries = Vec::with_capacity(map.size_hint().map_or(16, |n| n.min(1024)));
-                while let Some((NameIn(name), WireValueIn(value))) =
-                    map.next_entry::<NameIn<M::Name>, _>()?
-                {
-                    entries.push((name, value));
-                }
-                Ok(WireEntries(M::from_entries(entries)))
+                let members = read_members::<A, M::Name, WireValueIn>(map)?;
+                Ok(WireEntries(
+                    members
+                        .into_iter()
+                        .map(|(name, WireValueIn(value))| (name, value))
+                        .collect(),
+                ))
             }
         }
         deserializer.deserialize_map(Members(std::marker::PhantomData))

@@ -158,6 +158,22 @@ impl<'de, K: EntryName> serde::Deserialize<'de> for NameIn<K> {
     }
 }
 
+/// A map's members, names read by [`NameIn`], gathered to be built into a map at once (a hash
+/// map at its final size, an item's B-tree from sorted names) rather than inserted one by one.
+/// A name given twice keeps its last value once built.
+pub(crate) fn read_members<'de, A, K, V>(mut map: A) -> Result<Vec<(K, V)>, A::Error>
+where
+    A: serde::de::MapAccess<'de>,
+    K: EntryName,
+    V: serde::Deserialize<'de>,
+{
+    let mut members = Vec::with_capacity(map.size_hint().map_or(16, |n| n.min(1024)));
+    while let Some((NameIn(name), value)) = map.next_entry::<NameIn<K>, V>()? {
+        members.push((name, value));
+    }
+    Ok(members)
+}
+
 /// An item read from a format that spells out its names (the embedded store's encoding), its
 /// known names borrowed ([`NameIn`]).
 pub(crate) struct ItemIn(pub(crate) Item);
@@ -170,18 +186,10 @@ impl<'de> serde::Deserialize<'de> for ItemIn {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an item")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<ItemIn, A::Error> {
-                // Gathered, then built at once (an item is written in name order: a bulk build).
-                let mut entries = Vec::with_capacity(map.size_hint().map_or(24, |n| n.min(1024)));
-                while let Some((NameIn(name), value)) =
-                    map.next_entry::<NameIn<Name>, AttributeValue>()?
-                {
-                    entries.push((name, value));
-                }
-                Ok(ItemIn(entries.into_iter().collect()))
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ItemIn, A::Error> {
+                // An item is written in name order: the B-tree is built from them at once.
+                let members = read_members::<A, Name, AttributeValue>(map)?;
+                Ok(ItemIn(members.into_iter().collect()))
             }
         }
         deserializer.deserialize_map(Members)

@@ -95,12 +95,33 @@ impl Meter<'_> {
 }
 
 /// A JSON string, as serde_json writes it (a string of ours is valid UTF-8: nothing fails).
-fn string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
     if write_json_str(out, s).is_err() {
         // serde_json writing into a Vec cannot fail; were it to, the text is still escaped.
         out.extend_from_slice(serde_json::Value::from(s).to_string().as_bytes());
     }
 }
+
+/// `open`, then each of `items` written by `each`, separated by commas, then `close`: a JSON
+/// array or object.
+pub(crate) fn write_separated<T>(
+    out: &mut Vec<u8>,
+    (open, close): (u8, u8),
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        each(out, item);
+    }
+    out.push(close);
+}
+
+const ARRAY: (u8, u8) = (b'[', b']');
+const OBJECT: (u8, u8) = (b'{', b'}');
 
 /// `{"<tag>":` before a value's content.
 fn open(out: &mut Vec<u8>, tag: &[u8]) {
@@ -112,21 +133,16 @@ fn open(out: &mut Vec<u8>, tag: &[u8]) {
 /// Writes `item` in DynamoDB JSON, measured by `meter` as it goes (attributes in the item's
 /// order, nested maps in name order).
 pub(crate) fn write_item<'a>(out: &mut Vec<u8>, item: &'a Item, meter: &Meter<'a>) {
-    out.push(b'{');
-    for (i, (name, value)) in item.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    write_separated(out, OBJECT, item, |out, (name, value)| {
         meter.deepest.set(0);
         meter.add(name.len());
-        string(out, name);
+        write_string(out, name);
         out.push(b':');
         write_value(out, value, meter, 0);
         if meter.deepest.get() > MAX_DEPTH && meter.too_deep.get().is_none() {
             meter.too_deep.set(Some(name));
         }
-    }
-    out.push(b'}');
+    });
 }
 
 /// Writes one value in DynamoDB JSON (nested maps in name order), its size added to the meter
@@ -140,7 +156,7 @@ pub(crate) fn write_value(
 ) {
     use crate::limits::number_size;
     use base64::Engine as _;
-    let b64 = |out: &mut Vec<u8>, b: &[u8]| {
+    let b64 = |out: &mut Vec<u8>, b: &Vec<u8>| {
         out.push(b'"');
         out.extend_from_slice(
             base64::engine::general_purpose::STANDARD
@@ -149,27 +165,20 @@ pub(crate) fn write_value(
         );
         out.push(b'"');
     };
-    let strings = |out: &mut Vec<u8>, items: &mut dyn Iterator<Item = &str>| {
-        out.push(b'[');
-        for (i, s) in items.enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(out, s);
-        }
-        out.push(b']');
+    let strings = |out: &mut Vec<u8>, items: &[String]| {
+        write_separated(out, ARRAY, items, |out, s| write_string(out, s));
     };
     let level = level + 1;
     match value {
         AttributeValue::S(s) => {
             meter.add(s.len());
             open(out, b"S");
-            string(out, s);
+            write_string(out, s);
         }
         AttributeValue::N(n) => {
             meter.add(number_size(n));
             open(out, b"N");
-            string(out, n);
+            write_string(out, n);
         }
         AttributeValue::Bool(b) => {
             meter.add(1);
@@ -189,56 +198,39 @@ pub(crate) fn write_value(
         AttributeValue::Ss(v) => {
             meter.add(v.iter().map(String::len).sum());
             open(out, b"SS");
-            strings(out, &mut v.iter().map(String::as_str));
+            strings(out, v);
         }
         AttributeValue::Ns(v) => {
             meter.add(v.iter().map(|n| number_size(n)).sum());
             open(out, b"NS");
-            strings(out, &mut v.iter().map(String::as_str));
+            strings(out, v);
         }
         AttributeValue::Bs(v) => {
             meter.add(v.iter().map(Vec::len).sum());
             open(out, b"BS");
-            out.push(b'[');
-            for (i, b) in v.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                b64(out, b);
-            }
-            out.push(b']');
+            write_separated(out, ARRAY, v, b64);
         }
         AttributeValue::L(list) => {
             meter.reach(level);
             meter.add(3 + list.len());
             open(out, b"L");
-            out.push(b'[');
-            for (i, value) in list.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(out, value, meter, level);
-            }
-            out.push(b']');
+            write_separated(out, ARRAY, list, |out, value| {
+                write_value(out, value, meter, level)
+            });
         }
         AttributeValue::M(map) => {
             meter.reach(level);
             let mut entries: Vec<(&String, &AttributeValue)> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             open(out, b"M");
-            out.push(b'{');
             let mut names = 3;
-            for (i, (name, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
+            write_separated(out, OBJECT, entries, |out, (name, value)| {
                 names += 1 + name.len();
-                string(out, name);
+                write_string(out, name);
                 out.push(b':');
                 write_value(out, value, meter, level);
-            }
+            });
             meter.add(names);
-            out.push(b'}');
         }
     }
     out.push(b'}');
