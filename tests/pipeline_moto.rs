@@ -13,7 +13,7 @@ use shared::aws::{AwsClients, DynamoDbStreams, FunctionConfig, S3Objects, StepFu
 use shared::handlers::{self, Deps};
 use shared::local::{LOCAL_BUCKET, LocalPipeline};
 use shared::ports::objects::PutObject;
-use shared::process_stats::cpu_seconds;
+use shared::process_stats::{cpu_seconds, minor_page_faults};
 use shared::publish::TableNames;
 use shared::request_count::CountedTable;
 use shared::runner::{HistoryPump, MemoryPositions, TaskRunner};
@@ -49,13 +49,8 @@ impl AwsRunner {
         self.run_measured(name, input).await.0
     }
 
-    /// `run`, with the client CPU (seconds) of the execution and of the history delivery after
-    /// it, and the execution's by state.
-    async fn run_measured(
-        &self,
-        name: &str,
-        input: Value,
-    ) -> (asl::ExecutionResult, f64, f64, Vec<(String, f64)>) {
+    /// `run`, with what the client spent on the execution and on the history delivery after it.
+    async fn run_measured(&self, name: &str, input: Value) -> (asl::ExecutionResult, Measured) {
         let by_state = Arc::new(StateCpu::default());
         let options = ExecutionOptions {
             name: name.into(),
@@ -64,17 +59,37 @@ impl AwsRunner {
             observer: Some(by_state.clone()),
         };
         let cpu = || cpu_seconds().unwrap_or(0.0);
-        let started = cpu();
+        let faults = || minor_page_faults().unwrap_or(0);
+        let (started, faults_before) = (cpu(), faults());
         let result = self.runner.run(&self.state_machine, input, options).await;
-        let ran = cpu();
+        let (ran, faults_after) = (cpu(), faults());
         self.pump_history().await;
-        let states = by_state
+        let by_state = by_state
             .0
             .lock()
             .map(|s| s.spent.clone())
             .unwrap_or_default();
-        (result, ran - started, cpu() - ran, states)
+        let measured = Measured {
+            cpu: ran - started,
+            page_faults: faults_after.saturating_sub(faults_before),
+            history_cpu: cpu() - ran,
+            by_state,
+        };
+        (result, measured)
     }
+}
+
+/// The client's share of an execution on moto.
+struct Measured {
+    /// CPU seconds of the execution (all threads, user and system).
+    cpu: f64,
+    /// Pages the kernel mapped in for the execution (a heap that gave pages back and took them
+    /// again shows here).
+    page_faults: u64,
+    /// CPU seconds of delivering the execution's stream records to the history table after it.
+    history_cpu: f64,
+    /// CPU seconds of each top-level state.
+    by_state: Vec<(String, f64)>,
 }
 
 /// The process's CPU spent in each top-level state of an execution (its Distributed Map's
@@ -220,8 +235,7 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
             .unwrap();
         let job = |bucket: &str| json!({"jobId": job_id, "mode": "import", "source": {"bucket": bucket, "key": key}});
         let (aws_before, local_before) = (aws.requests.counts(), local_requests.counts());
-        let (on_aws, client_cpu, history_cpu, by_state) =
-            aws.run_measured(job_id, job(&aws.deps.bucket)).await;
+        let (on_aws, measured) = aws.run_measured(job_id, job(&aws.deps.bucket)).await;
         assert_eq!(
             on_aws.status,
             ExecutionStatus::Succeeded,
@@ -247,15 +261,16 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
         );
         let per_row = on_moto.requests() as f64 / rows as f64;
         eprintln!(
-            "{job_id} on moto: {rows} rows, {} requests ({per_row:.3} per row) {:?}; client CPU of the execution {:.3} s ({:.0} µs per row), of the history delivery after it {:.3} s ({:.0} µs per row)",
+            "{job_id} on moto: {rows} rows, {} requests ({per_row:.3} per row) {:?}; client CPU of the execution {:.3} s ({:.0} µs per row, {} page faults), of the history delivery after it {:.3} s ({:.0} µs per row)",
             on_moto.requests(),
             on_moto.0,
-            client_cpu,
-            client_cpu * 1e6 / rows as f64,
-            history_cpu,
-            history_cpu * 1e6 / rows as f64
+            measured.cpu,
+            measured.cpu * 1e6 / rows as f64,
+            measured.page_faults,
+            measured.history_cpu,
+            measured.history_cpu * 1e6 / rows as f64
         );
-        for (state, cpu) in &by_state {
+        for (state, cpu) in &measured.by_state {
             eprintln!(
                 "  {state}: {:.3} s ({:.0} µs per row)",
                 cpu,
