@@ -11,8 +11,10 @@
 //! - The Lambdas ([`LAMBDA_MALLOC_CONF`]): against moto (`tests/pipeline_moto.rs`, 600 rows,
 //!   2-core machine) the client CPU of an import went from 76-99 to 67-81 µs per row, of which
 //!   jemalloc's default decay gave 67-72, the 100 ms decay of `migrate` 71-81 (pages given back
-//!   and faulted in again). Never giving pages back (below) took the parity test's page faults
-//!   from 6,477 to 4,648 and its import 2-4 µs per row lower in each of four alternated pairs.
+//!   and faulted in again). Never giving pages back (below): a warm execution of 600 rows
+//!   (`PARITY_WARM=1`) faults 348-351 pages instead of 943-976, the whole test 4,648 instead of
+//!   6,477; its CPU moved less than the noise (2-4 µs per row lower in four alternated pairs,
+//!   no different in five more).
 //!
 //! Only on Linux with glibc (the Lambdas' provided.al2023 and this machine); elsewhere the
 //! system allocator stays.
