@@ -29,8 +29,9 @@ pub use tikv_jemallocator;
 /// faults it in again (zeroed and charged to the sandbox's cgroup, a kernel entry per 4 KB).
 /// jemalloc's default decay gives dirty pages back over 10 s, and a chunk's requests leave that
 /// long idle whenever DynamoDB is slow to answer (throttling, or moto in the tests): the items
-/// of the next wave were then built on freshly faulted pages (a profile of Process found half of
-/// building them in the kernel's page-fault path). The resident set stays at the largest heap a
+/// of the next wave were then built on freshly faulted pages (a profile of Process on moto found
+/// half of building them in the kernel's page-fault path; with the pages kept, a tenth, what a
+/// fresh process's growing heap still costs). The resident set stays at the largest heap a
 /// function has needed (a chunk of a few MB, in a 512 MB function).
 pub const LAMBDA_MALLOC_CONF: &[u8] = b"narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
 
