@@ -26,6 +26,7 @@ pub mod embedded;
 pub mod error;
 pub mod external_sort;
 pub mod handlers;
+pub mod hashing;
 pub mod history;
 pub mod job;
 pub mod js_numbers;

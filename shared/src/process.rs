@@ -10,11 +10,10 @@
 //! * Rows of one chunk that write the same item run in successive "waves", so the second sees
 //!   the first one's version.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, StoreError};
+use crate::hashing::FastMap;
 use crate::keys::Key;
 use crate::migration_csv::MigrationRow;
 use crate::model::EntityRow;
@@ -105,8 +104,8 @@ pub async fn read_data_rows(
     data_table: &str,
     keys: &[Key],
     fields: Option<&[&str]>,
-) -> Result<HashMap<Key, EntityRow>, Error> {
-    let mut out = HashMap::with_capacity(keys.len());
+) -> Result<FastMap<Key, EntityRow>, Error> {
+    let mut out = FastMap::with_capacity_and_hasher(keys.len(), Default::default());
     let mut unique: Vec<Key> = keys.to_vec();
     unique.sort();
     unique.dedup();
@@ -126,18 +125,18 @@ pub async fn read_data_rows(
 
 /// The current data rows of a wave, resolved, with the TTL rules of their tenants.
 pub struct Current {
-    pub rows: HashMap<Key, EntityRow>,
+    pub rows: FastMap<Key, EntityRow>,
     /// Rows whose `s3://` attributes could not be read, and why.
-    pub unreadable: HashMap<Key, String>,
+    pub unreadable: FastMap<Key, String>,
     pub ttls: TtlByTenant,
 }
 
 /// Resolves the `s3://` attributes of `rows` in place; returns the rows that could not be.
 pub async fn resolve_rows(
-    rows: &mut HashMap<Key, EntityRow>,
+    rows: &mut FastMap<Key, EntityRow>,
     objects: &dyn ObjectStore,
-) -> HashMap<Key, String> {
-    let mut unreadable = HashMap::new();
+) -> FastMap<Key, String> {
+    let mut unreadable = FastMap::default();
     for (key, row) in rows.iter_mut() {
         if let Err(why) = crate::large_attributes::resolve(row, objects).await {
             unreadable.insert(key.clone(), why);
@@ -215,7 +214,7 @@ fn write_keys(row: &MigrationRow, moves_entities: bool) -> Vec<Key> {
 
 /// Splits rows into waves in which no two rows write the same item (order kept per item).
 fn waves(rows: Vec<MigrationRow>, moves_entities: bool) -> Vec<Vec<MigrationRow>> {
-    let mut last_wave: HashMap<Key, usize> = HashMap::new();
+    let mut last_wave: FastMap<Key, usize> = FastMap::default();
     let mut out: Vec<Vec<MigrationRow>> = Vec::new();
     for row in rows {
         let keys = write_keys(&row, moves_entities);

@@ -207,7 +207,7 @@ impl JobArtifacts {
     async fn load<T: DeserializeOwned>(&self, artifact: Artifact) -> Result<Option<T>, Error> {
         let key = self.key(artifact);
         match get_bytes_if_exists(self.objects.as_ref(), &self.bucket, &key).await? {
-            Some(bytes) => serde_json::from_slice(&bytes)
+            Some(bytes) => crate::value::from_json_bytes(&bytes)
                 .map(Some)
                 .map_err(|e| corrupt(&key, e)),
             None => Ok(None),
@@ -414,7 +414,7 @@ impl JobArtifacts {
             .enumerate()
             .filter(|(_, line)| !line.is_empty())
             .map(|(i, line)| {
-                serde_json::from_slice(line)
+                crate::value::from_json_bytes(line)
                     .map_err(|e| corrupt(key, format!("line {}: not a chunk row: {e}", i + 1)))
             })
             .collect()

@@ -134,7 +134,7 @@ struct UnprocessedKeys {
 
 /// Reads a BatchGetItem response body.
 pub fn batch_get_response(body: &[u8]) -> Result<BatchGetResponse, serde_json::Error> {
-    serde_json::from_slice(body)
+    crate::value::from_json_bytes(body)
 }
 
 /// Items in DynamoDB JSON, read straight into our items. The same values serde_dynamo reads

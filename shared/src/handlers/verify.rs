@@ -19,14 +19,12 @@
 //! * `publishMode: direct`: every written key goes to `jobs/<jobId>/written.jsonl` (the app's
 //!   data-sync handlers did not see them: that list is what a re-sync needs).
 
-use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
-
 use serde::Deserialize;
 
 use super::{Deps, PreparedJob};
 use crate::artifacts::{Artifact, ChunkResult, JobArtifacts, TransformSummary, WrittenLog};
 use crate::error::Error;
+use crate::hashing::{FastMap, FastSet};
 use crate::job::{AttributesMode, JobResult, JobSpec, PublishMode, Verification};
 use crate::keys::Key;
 use crate::migration_csv::MigrationRow;
@@ -34,7 +32,6 @@ use crate::model::EntityRow;
 use crate::process::{COMPARED_FIELDS, Counts, STATE_FIELDS, read_data_rows, resolve_rows};
 use crate::publish::Outcome;
 use crate::report::{ReportDetails, Samples, finish};
-use crate::value::AttributeValue;
 
 #[derive(Debug, Deserialize)]
 pub struct VerifyInput {
@@ -336,23 +333,21 @@ pub async fn handle(input: VerifyInput, deps: &Deps) -> Result<JobResult, Error>
     Ok(result)
 }
 
-fn field_value<'a>(entity: &'a EntityRow, field: &str) -> Option<Cow<'a, AttributeValue>> {
+/// Whether the stored entity does not hold `field` as the row sets it (`false` for a field the
+/// row leaves unset). `code`, `name` and `isDeleted` are compared where they lie, with no value
+/// built for them (for a string or a flag, containment is equality); an attribute by value, or,
+/// when the job merges attributes, by containment (the framework's deep merge keeps the stored
+/// siblings).
+fn field_differs(row: &MigrationRow, entity: &EntityRow, field: &str, merged: bool) -> bool {
     match field {
-        "code" => Some(Cow::Owned(AttributeValue::S(entity.code.clone()))),
-        "name" => Some(Cow::Owned(AttributeValue::S(entity.name.clone()))),
-        "isDeleted" => Some(Cow::Owned(AttributeValue::Bool(entity.is_deleted))),
-        other => entity.attributes.get(other).map(Cow::Borrowed),
-    }
-}
-
-fn row_value<'a>(row: &'a MigrationRow, field: &str) -> Option<Cow<'a, AttributeValue>> {
-    match field {
-        "code" => Some(Cow::Owned(AttributeValue::S(row.code.clone()))),
-        "name" => Some(Cow::Owned(AttributeValue::S(row.name.clone()))),
-        "isDeleted" => Some(Cow::Owned(AttributeValue::Bool(
-            row.is_deleted.unwrap_or(false),
-        ))),
-        other => row.attributes.get(other).map(Cow::Borrowed),
+        "code" => row.code != entity.code,
+        "name" => row.name != entity.name,
+        "isDeleted" => row.is_deleted.unwrap_or(false) != entity.is_deleted,
+        other => match (row.attributes.get(other), entity.attributes.get(other)) {
+            (None, _) => false,
+            (Some(r), Some(e)) if merged => !crate::merge::is_merged_into(r, e),
+            (r, e) => r != e,
+        },
     }
 }
 
@@ -363,7 +358,7 @@ fn row_value<'a>(row: &'a MigrationRow, field: &str) -> Option<Cow<'a, Attribute
 const VERIFY_AHEAD: usize = 4;
 
 /// The lines of a chunk that were written or found unchanged: the rows Verify checks.
-fn written_lines(result: &ChunkResult) -> HashSet<u64> {
+fn written_lines(result: &ChunkResult) -> FastSet<u64> {
     result
         .rows
         .iter()
@@ -380,7 +375,7 @@ fn written_lines(result: &ChunkResult) -> HashSet<u64> {
 /// A chunk's checked rows and their data rows as they are now.
 struct ReadBack {
     rows: Vec<MigrationRow>,
-    found: HashMap<Key, EntityRow>,
+    found: FastMap<Key, EntityRow>,
 }
 
 /// Reads back chunk `chunk`'s rows at `lines` and their data rows (owned handles: it runs as a
@@ -390,7 +385,7 @@ async fn read_written(
     data_table: String,
     artifacts: JobArtifacts,
     chunk: u32,
-    lines: HashSet<u64>,
+    lines: FastSet<u64>,
 ) -> Result<ReadBack, Error> {
     let rows: Vec<MigrationRow> = artifacts
         .load_chunk(chunk)
@@ -425,7 +420,7 @@ async fn verify_chunk(
 ) -> Result<Unfinished, Error> {
     let compare_fields = &job.options.compare_fields;
     let merged = job.options.attributes_mode == AttributesMode::Merge;
-    let mut written: HashMap<u64, &crate::publish::RowOutcome> = result
+    let mut written: FastMap<u64, &crate::publish::RowOutcome> = result
         .rows
         .iter()
         .filter(|o| {
@@ -452,7 +447,7 @@ async fn verify_chunk(
     let mut unfinished = Unfinished::default();
     if let Some(saga) = saga {
         // The version each written row's command carries; the saga must bring the data row there.
-        let behind = |found: &HashMap<Key, EntityRow>| -> Vec<(u64, Key, u64)> {
+        let behind = |found: &FastMap<Key, EntityRow>| -> Vec<(u64, Key, u64)> {
             rows.iter()
                 .filter_map(|r| {
                     let wanted = written.get(&r.line)?.new_version?;
@@ -511,16 +506,8 @@ async fn verify_chunk(
             continue;
         }
         // A field differs when the row sets it and the stored entity does not hold it.
-        let differs = |f: &&str| {
-            if crate::model::is_metadata(f) {
-                return false;
-            }
-            match (row_value(row, f), field_value(entity, f)) {
-                (None, _) => false,
-                (Some(r), Some(e)) if merged => !crate::merge::is_merged_into(&r, &e),
-                (r, e) => r != e,
-            }
-        };
+        let differs =
+            |f: &&str| !crate::model::is_metadata(f) && field_differs(row, entity, f, merged);
         let differing = if compare_fields.is_empty() {
             ["code", "name"]
                 .into_iter()
@@ -600,4 +587,77 @@ async fn count_extra(
         }
     }
     Ok(extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_differs;
+    use crate::migration_csv::MigrationRow;
+    use crate::model::EntityRow;
+    use crate::value::attributes_from_json_str;
+
+    fn row(code: &str, attributes: &str, is_deleted: Option<bool>) -> MigrationRow {
+        MigrationRow {
+            code: code.into(),
+            name: "n".into(),
+            attributes: attributes_from_json_str(attributes).unwrap(),
+            is_deleted,
+            ..MigrationRow::default()
+        }
+    }
+
+    fn stored(code: &str, attributes: &str, is_deleted: bool) -> EntityRow {
+        EntityRow {
+            code: code.into(),
+            name: "n".into(),
+            attributes: attributes_from_json_str(attributes).unwrap(),
+            is_deleted,
+            ..EntityRow::default()
+        }
+    }
+
+    #[test]
+    fn a_field_differs_when_the_stored_entity_does_not_hold_it_as_the_row_sets_it() {
+        let entity = stored("c1", r#"{"price":1.5,"dims":{"w":1,"h":2}}"#, false);
+        let same = row("c1", r#"{"price":1.5,"dims":{"w":1}}"#, None);
+        for (field, merged, expected) in [
+            ("code", false, false),
+            ("name", false, false),
+            ("isDeleted", false, false),
+            ("price", false, false),
+            // `dims` as the row sets it is contained in the stored one, not equal to it.
+            ("dims", true, false),
+            ("dims", false, true),
+            // A field the row leaves unset never differs.
+            ("colour", false, false),
+        ] {
+            assert_eq!(
+                field_differs(&same, &entity, field, merged),
+                expected,
+                "{field} (merged: {merged})"
+            );
+        }
+        let other = row(
+            "c2",
+            r#"{"price":2,"colour":"red","dims":{"w":3}}"#,
+            Some(true),
+        );
+        for field in ["code", "isDeleted", "price", "colour", "dims"] {
+            for merged in [false, true] {
+                assert!(
+                    field_differs(&other, &entity, field, merged),
+                    "{field} (merged: {merged})"
+                );
+            }
+        }
+        // A row that does not say whether it is deleted means live.
+        let deleted = stored("c1", r#"{"price":1.5}"#, true);
+        assert!(field_differs(&same, &deleted, "isDeleted", false));
+        assert!(!field_differs(
+            &row("c1", "{}", Some(true)),
+            &deleted,
+            "isDeleted",
+            false
+        ));
+    }
 }
