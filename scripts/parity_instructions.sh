@@ -11,7 +11,11 @@
 # no cache misses or system calls. Use it to compare builds, and the parity test's µs per row
 # (or `migrate bench`) for the figures themselves.
 #
-# Usage: scripts/parity_instructions.sh [ROWS [CHUNK_ROWS [OUT]]]
+# Usage: scripts/parity_instructions.sh [--moto-only] [ROWS [CHUNK_ROWS [OUT]]]
+#   --moto-only the AWS adapters' runs alone (PARITY_MOTO_ONLY=1: the embedded store's runs and
+#               the comparisons are left out), and only the instructions spent inside the
+#               handlers (callgrind's --toggle-collect on TaskFunction::invoke): the client's
+#               own work per row against DynamoDB, without the test's scans or SQLite
 #   ROWS        rows per job (a multiple of 50; default 600)
 #   CHUNK_ROWS  rows per chunk (a divisor of ROWS; default 300)
 #   OUT         callgrind's output file, relative to the repository's root (default
@@ -20,6 +24,12 @@
 # ${XDG_CACHE_HOME:-~/.cache}/cqrs-migration-ci/venv, or set MOTO_PYTHON to a python with moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+moto_only=()
+if [ "${1:-}" = "--moto-only" ]; then
+  moto_only=(--toggle-collect='shared::handlers::TaskFunction::invoke*')
+  export PARITY_MOTO_ONLY=1
+  shift
+fi
 rows="${1:-600}"
 chunk_rows="${2:-300}"
 out="${3:-target/parity.callgrind}"
@@ -64,7 +74,7 @@ export CI=true
 export PARITY_ROWS="$rows" PARITY_CHUNK_ROWS="$chunk_rows"
 
 run_log="$out.log"
-if ! valgrind --tool=callgrind --callgrind-out-file="$out" \
+if ! valgrind --tool=callgrind --callgrind-out-file="$out" "${moto_only[@]}" \
   "$bin" --nocapture --test-threads=1 --exact an_import_and_a_nested_update_on_moto_match_the_embedded_store >"$run_log" 2>&1; then
   echo "error: the parity test failed under callgrind; its output: $run_log" >&2
   exit 1

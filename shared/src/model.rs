@@ -241,6 +241,11 @@ impl EntityRow {
     /// ([`Self::to_command_item`], [`Self::to_data_item`]), but the attributes are turned into
     /// the item's map once, and that map copied for the command, rather than the row's copied
     /// and turned into a map twice (Process builds these for every row it writes).
+    ///
+    /// Each item is built from its list of fields. Copying the finished data item instead (a
+    /// B-tree cloned node by node) and editing the few fields in which the command differs
+    /// cost more: 13.2 M instructions against 12.8 M for the 660 rows the moto parity test
+    /// writes (callgrind), the clone of the tree alone 9.3 M.
     pub fn into_command_and_data_items(mut self) -> (Item, Item) {
         let attributes = self.take_attributes_value();
         let command = self.clone().into_command_item_with(attributes.clone());
@@ -622,7 +627,14 @@ mod tests {
         let mut moved = row();
         moved.cpk = Some("PRODUCT#t1".into());
         moved.csk = Some("P001@1".into());
-        for r in [row(), direct, pointed, moved] {
+        // The entity's first creation came from an IP, this version's update from none (or an
+        // empty one): the command has no createdIp, the data row keeps the entity's.
+        let mut no_update_ip = row();
+        no_update_ip.created_ip = Some("10.0.0.9".into());
+        no_update_ip.updated_ip = None;
+        let mut empty_update_ip = no_update_ip.clone();
+        empty_update_ip.updated_ip = Some(String::new());
+        for r in [row(), direct, pointed, moved, no_update_ip, empty_update_ip] {
             let (command, data) = r.clone().into_command_and_data_items();
             assert_eq!(command, r.to_command_item());
             assert_eq!(data, r.to_data_item());
@@ -742,6 +754,8 @@ mod tests {
         }
         r.extra.insert("customTopLevel".into(), s("kept"));
         let (command, data) = r.clone().into_command_and_data_items();
+        assert_eq!(command, r.to_command_item());
+        assert_eq!(data, r.to_data_item());
 
         assert_eq!(get_s(&command, "customTopLevel"), Some("kept"));
         assert_eq!(get_s(&command, "code"), Some("P001"));

@@ -175,16 +175,23 @@ pub async fn read_current(
 }
 
 /// Plans one row against the current rows; a row whose existing attributes cannot be read fails.
+///
+/// The row's keys are built once here (each is two strings) and looked up by reference: the
+/// source is looked up only when the row moves an entity, the one case `plan_row` reads it.
 fn plan(row: &MigrationRow, current: &Current, ctx: &PublishContext) -> Plan {
-    for key in write_keys(row, ctx.moves_entities) {
-        if let Some(why) = current.unreadable.get(&key) {
-            let target = row.target_key();
+    let target = row.target_key();
+    let source = ctx
+        .moves_entities
+        .then(|| row.source_key())
+        .filter(|source| *source != target);
+    for key in std::iter::once(&target).chain(source.as_ref()) {
+        if let Some(why) = current.unreadable.get(key) {
             return Plan::Done(RowOutcome {
                 line: row.line,
+                previous_version: current.rows.get(key).map(|r| r.version),
                 pk: target.pk,
                 sk: target.sk,
                 outcome: Outcome::Failed,
-                previous_version: current.rows.get(&key).map(|r| r.version),
                 new_version: None,
                 reason: Some(why.clone()),
                 side_change: None,
@@ -194,8 +201,8 @@ fn plan(row: &MigrationRow, current: &Current, ctx: &PublishContext) -> Plan {
     }
     plan_row(
         row,
-        current.rows.get(&row.target_key()),
-        current.rows.get(&row.source_key()),
+        current.rows.get(&target),
+        source.as_ref().and_then(|key| current.rows.get(key)),
         ctx,
         &current.ttls,
     )

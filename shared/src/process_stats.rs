@@ -22,14 +22,30 @@ pub fn cpu_seconds() -> Option<f64> {
     (status == 0).then(|| now.tv_sec as f64 + now.tv_nsec as f64 / 1e9)
 }
 
+/// CPU time so far split into user and system time (all threads, also those that have ended),
+/// in seconds (`getrusage`): how much of a client's CPU is the kernel's (sockets, page faults)
+/// rather than its own code's. The sum is the exact runtime, but Linux splits it by the timer
+/// ticks that found the task in each mode, so over a few ticks (tens of milliseconds) the split
+/// is an estimate: compare it over runs, not within one.
+pub fn user_and_system_seconds() -> Option<(f64, f64)> {
+    let usage = usage()?;
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some((seconds(usage.ru_utime), seconds(usage.ru_stime)))
+}
+
 /// Minor page faults so far (pages the kernel had to map in, zeroed, on first touch), all
 /// threads: what a heap that gives its pages back and takes them again costs (`getrusage`).
 pub fn minor_page_faults() -> Option<u64> {
+    Some(u64::try_from(usage()?.ru_minflt).unwrap_or(0))
+}
+
+/// This process's resource usage so far, all threads (`getrusage(RUSAGE_SELF)`).
+fn usage() -> Option<libc::rusage> {
     // SAFETY: an all-zero rusage is a valid value of the plain C struct getrusage fills.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes one rusage through a valid pointer to a local.
     let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    (status == 0).then(|| u64::try_from(usage.ru_minflt).unwrap_or(0))
+    (status == 0).then_some(usage)
 }
 
 #[cfg(test)]
@@ -53,6 +69,10 @@ mod tests {
     #[test]
     fn cpu_time_and_peak_rss_are_read() {
         assert!(cpu_seconds().is_some_and(|s| s > 0.0));
+        let (user, system) = user_and_system_seconds().unwrap();
+        assert!(user > 0.0 && system >= 0.0, "user {user}, system {system}");
+        // The two clocks count the same time: the split cannot exceed the total read after it.
+        assert!(user + system <= cpu_seconds().unwrap() + 0.01);
         assert!(peak_rss().is_some_and(|b| b > 0));
     }
 }

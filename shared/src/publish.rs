@@ -382,7 +382,7 @@ pub fn plan_row(
         side_change: None,
         recovered: false,
     };
-    let moves = ctx.moves_entities && row.source_key() != key;
+    let moves = ctx.moves_entities && (row.source_pk != key.pk || row.source_sk != key.sk);
 
     // The optimistic lock a row may carry: the version it expects (see README "version column").
     // `None`: the mode takes no lock (copy-tenant and reconcile record the version instead).
