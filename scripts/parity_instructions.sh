@@ -13,9 +13,12 @@
 #
 # Usage: scripts/parity_instructions.sh [--moto-only] [ROWS [CHUNK_ROWS [OUT]]]
 #   --moto-only the AWS adapters' runs alone (PARITY_MOTO_ONLY=1: the embedded store's runs and
-#               the comparisons are left out), and only the instructions spent inside the
-#               handlers (callgrind's --toggle-collect on TaskFunction::invoke): the client's
-#               own work per row against DynamoDB, without the test's scans or SQLite
+#               the comparisons are left out), and only the instructions of the tasks the
+#               runtime runs (callgrind's --toggle-collect on tokio's task poll): every handler
+#               invocation (TaskRunner spawns each one), the tasks they spawn (Verify's
+#               read-ahead, Transform's chunk writes) and the HTTP connections' tasks; not the
+#               test's own set-up and scans, nor the history delivery, which run in the test's
+#               main future (only their requests' connection tasks are counted)
 #   ROWS        rows per job (a multiple of 50; default 600)
 #   CHUNK_ROWS  rows per chunk (a divisor of ROWS; default 300)
 #   OUT         callgrind's output file, relative to the repository's root (default
@@ -26,9 +29,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 moto_only=()
 if [ "${1:-}" = "--moto-only" ]; then
-  moto_only=(--toggle-collect='shared::handlers::TaskFunction::invoke*')
+  moto_only=(--toggle-collect='tokio::runtime::task::raw::poll*')
   export PARITY_MOTO_ONLY=1
   shift
+else
+  # A value left in the caller's environment would silently drop the comparisons.
+  unset PARITY_MOTO_ONLY
 fi
 rows="${1:-600}"
 chunk_rows="${2:-300}"

@@ -43,12 +43,15 @@ pub use tikv_jemallocator;
 /// to 64 slabs' worth of objects (`lg_tcache_nslots_mul:6`, between 1,000 and 2,048 objects,
 /// jemalloc's own ceiling: `stats_print:true` shows a larger maximum cut to 2,048),
 /// a full cache keeps a sixteenth when it overflows (`lg_tcache_flush_small_div:4`) and the
-/// collection runs every 64 MB allocated. What is cached is memory the function freed itself,
-/// so its resident set still stays at its largest heap. Measured on one build, the defaults
-/// put back through `_RJEM_MALLOC_CONF` (`scripts/parity_instructions.sh --moto-only 600 300`:
-/// the handlers' instructions against moto, 600 rows in chunks of 300): 229.1 M with
-/// jemalloc's default thread cache, 223.8 M with this one (−2.3 %); jemalloc's own share 27.9 M
-/// → 23.3 M, its flushes to the arena and refills from it 8.9 M → 6.4 M.
+/// collection runs every 64 MB allocated or freed. What is cached is memory the function freed
+/// itself, but a size class's cached objects serve no other size: the resident set is bounded
+/// by the largest heap plus what the caches hold: at most 1,000–2,048 objects a size class,
+/// ≈14 MB for the largest small class (14 KB) had the function freed that many at once (the
+/// functions have 512 MB or more; a chunk's items are a few MB). Measured on one build, the
+/// defaults put back through `_RJEM_MALLOC_CONF` (`scripts/parity_instructions.sh --moto-only
+/// 600 300`: the client's instructions against moto, 600 rows in chunks of 300): 333.2 M with
+/// jemalloc's default thread cache, 324.7 M with this one (−2.5 %); jemalloc's own share 42.8 M
+/// → 35.5 M.
 pub const LAMBDA_MALLOC_CONF: &[u8] = b"narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1,\
 tcache_nslots_small_min:1000,tcache_nslots_small_max:2048,lg_tcache_nslots_mul:6,\
 lg_tcache_flush_small_div:4,tcache_gc_incr_bytes:67108864\0";
