@@ -191,23 +191,26 @@ fn nested_products_csv(n: usize, changed: impl Fn(usize) -> bool) -> String {
     out
 }
 
-/// `PARITY_WARM=1`: before the measured jobs, an import of the same size into tables of its own
-/// on the same clients, so that the figures printed are those of warm functions. A Lambda
-/// processes chunk after chunk: after its first, its heap has grown to what a chunk needs
-/// (jemalloc keeps the freed pages, `LAMBDA_MALLOC_CONF`), its code is paged in and its
-/// connections are open. In a fresh test process, each of the chunks processed at once grows
-/// the heap again, a page fault per 4 KB (≈4 per row), which no Lambda pays chunk after chunk.
-async fn warm_up(c: &AwsClients, rows: u64, chunk_rows: u64) {
+/// `PARITY_WARM=N` (`0`: none; a value that is not a number counts as 1): before the measured
+/// jobs, N imports of the same size, each into tables of its own, on the same clients, so that
+/// the figures printed are those of warm functions. A Lambda processes chunk after chunk: after
+/// its first, its heap has grown to what a chunk needs (jemalloc keeps the freed pages,
+/// `LAMBDA_MALLOC_CONF`), its code is paged in and its connections are open. In a fresh test
+/// process, each of the chunks processed at once grows the heap again, a page fault per 4 KB
+/// (≈4 per row), which no Lambda pays chunk after chunk. More than one warm-up shows whether
+/// the heap has settled after the first (the page faults of the measured job).
+async fn warm_up(c: &AwsClients, rows: u64, chunk_rows: u64, round: u32) {
     let warm = aws_runner(c, chunk_rows as usize).await;
-    let key = "incoming/warm-up.csv";
+    let key = &format!("incoming/warm-up-{round}.csv");
     let csv = nested_products_csv(rows as usize, |_| false);
     warm.deps
         .objects
         .put_object(&warm.deps.bucket, key, csv.into_bytes())
         .await
         .unwrap();
-    let job = json!({"jobId": "warm-up", "mode": "import", "source": {"bucket": warm.deps.bucket, "key": key}});
-    let (result, measured) = warm.run_measured("warm-up", job).await;
+    let job_id = format!("warm-up-{round}");
+    let job = json!({"jobId": job_id, "mode": "import", "source": {"bucket": warm.deps.bucket, "key": key}});
+    let (result, measured) = warm.run_measured(&job_id, job).await;
     assert_eq!(
         result.status,
         ExecutionStatus::Succeeded,
@@ -215,7 +218,7 @@ async fn warm_up(c: &AwsClients, rows: u64, chunk_rows: u64) {
         result.cause
     );
     eprintln!(
-        "warm-up on moto (tables of its own): {rows} rows; client CPU of the execution {:.3} s ({:.0} µs per row, {} page faults)",
+        "warm-up {round} on moto (tables of its own): {rows} rows; client CPU of the execution {:.3} s ({:.0} µs per row, {} page faults)",
         measured.cpu,
         measured.cpu * 1e6 / rows as f64,
         measured.page_faults
@@ -254,8 +257,11 @@ async fn an_import_and_a_nested_update_on_moto_match_the_embedded_store() {
     local.deps.max_concurrency = 4;
     let local_requests = Arc::new(CountedTable::new(local.deps.tables.clone()));
     local.deps.tables = local_requests.clone();
-    if std::env::var_os("PARITY_WARM").is_some() {
-        warm_up(&c, rows, chunk_rows).await;
+    if let Some(warm) = std::env::var_os("PARITY_WARM") {
+        let rounds = warm.to_str().map_or(1, |v| v.parse::<u32>().unwrap_or(1));
+        for round in 1..=rounds {
+            warm_up(&c, rows, chunk_rows, round).await;
+        }
     }
     // `PARITY_MOTO_ONLY=1`: the AWS adapters' runs alone, for a profile of the client
     // (`scripts/parity_instructions.sh --moto-only`): the embedded store's runs and every

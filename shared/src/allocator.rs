@@ -22,9 +22,8 @@
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub use tikv_jemallocator;
 
-/// The Lambdas: one arena (a function runs one event at a time on one thread), freed pages
-/// never given back to the system (`dirty_decay_ms:-1,muzzy_decay_ms:-1`), and a thread cache
-/// that holds a chunk's worth of freed objects (the `tcache_*` options).
+/// The Lambdas: one arena (a function runs one event at a time on one thread) and freed pages
+/// never given back to the system (`dirty_decay_ms:-1,muzzy_decay_ms:-1`).
 ///
 /// A Lambda's memory is its own: a page given back serves no one else, and the next chunk
 /// faults it in again (zeroed and charged to the sandbox's cgroup, a kernel entry per 4 KB).
@@ -35,26 +34,19 @@ pub use tikv_jemallocator;
 /// fresh process's growing heap still costs). The resident set stays at the largest heap a
 /// function has needed (a chunk of a few MB, in a 512 MB function).
 ///
-/// The thread cache: a chunk's items are built (two a row, ≈130 allocations) and then freed
-/// all at once after their transaction, far more objects of one size than jemalloc's default
-/// cache holds (at most 200 per size class, and a collection every 64 KB allocated that hands a
-/// share back). Each overflow went back to the arena through a lookup of each object's extent,
-/// and the next wave's items were fetched from the arena again. Here each size class keeps up
-/// to 64 slabs' worth of objects (`lg_tcache_nslots_mul:6`, between 1,000 and 2,048 objects,
-/// jemalloc's own ceiling: `stats_print:true` shows a larger maximum cut to 2,048),
-/// a full cache keeps a sixteenth when it overflows (`lg_tcache_flush_small_div:4`) and the
-/// collection runs every 64 MB allocated or freed. What is cached is memory the function freed
-/// itself, but a size class's cached objects serve no other size: the resident set is bounded
-/// by the largest heap plus what the caches hold: at most 1,000–2,048 objects a size class,
-/// ≈14 MB for the largest small class (14 KB) had the function freed that many at once (the
-/// functions have 512 MB or more; a chunk's items are a few MB). Measured on one build, the
-/// defaults put back through `_RJEM_MALLOC_CONF` (`scripts/parity_instructions.sh --moto-only
-/// 600 300`: the client's instructions against moto, 600 rows in chunks of 300): 333.2 M with
-/// jemalloc's default thread cache, 324.7 M with this one (−2.5 %); jemalloc's own share 42.8 M
-/// → 35.5 M.
-pub const LAMBDA_MALLOC_CONF: &[u8] = b"narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1,\
-tcache_nslots_small_min:1000,tcache_nslots_small_max:2048,lg_tcache_nslots_mul:6,\
-lg_tcache_flush_small_div:4,tcache_gc_incr_bytes:67108864\0";
+/// The thread cache is jemalloc's own. A larger one (up to 2,048 objects a size class,
+/// `tcache_nslots_small_min:1000,tcache_nslots_small_max:2048,lg_tcache_nslots_mul:6,
+/// lg_tcache_flush_small_div:4,tcache_gc_incr_bytes:67108864`, kept for one session) cut the
+/// client's instructions against moto by 2.5 % (`scripts/parity_instructions.sh --moto-only 600
+/// 300`: 333.2 M → 324.7 M), because a chunk's items are freed all at once, far more objects of
+/// one size than the default cache holds. But the objects it holds are memory the next wave
+/// cannot use for another size, so a warm heap kept growing: with three warm-up imports of 600
+/// rows (`PARITY_WARM=3`), the three warm-ups and then the measured execution faulted 2,840,
+/// 926, 541 and 489 pages, against 2,601, 298, 181 and 94 with the default cache (and 931–1,079 against 307–314
+/// after one warm-up, in two alternated pairs). A page fault is a kernel entry and a zeroed
+/// page; the CPU of the two settings could not be told apart on this machine (80 and 97 against
+/// 83 and 82 µs per row in the pairs), so the default, which settles, is kept.
+pub const LAMBDA_MALLOC_CONF: &[u8] = b"narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
 
 /// `migrate`: the resident set stays within the 64 MB bound: one arena (memory freed on one
 /// thread is reused by the others), freed pages returned after 100 ms, and thread caches only

@@ -3,11 +3,11 @@
 //! response). They are most of a job's client CPU, and the SDK's path costs what a migration
 //! does not need: every value copied into the SDK's types (hash maps of owned strings), written
 //! out by the SDK's serializer, and on the way back parsed into hash maps and copied again into
-//! our items. Here our items are written straight from their [`Item`]s and read straight into
-//! them by our own serde writer and reader of DynamoDB's wire format (the values are
-//! [`serde_dynamo::AttributeValue`]s; their own serde impls are the reference the tests compare
-//! against), while the SDK still signs, sends, retries and parses errors (see
-//! `dynamodb_table`).
+//! our items. Here our items are written straight from their [`Item`]s by our own writer of
+//! DynamoDB's wire format, and read straight into them by our own reader
+//! ([`super::batch_get_response`]); the values are [`serde_dynamo::AttributeValue`]s, and their
+//! own serde impls are the reference the tests compare both against. The SDK still signs,
+//! sends, retries and parses errors (see `dynamodb_table`).
 //!
 //! Measured on moto (`tests/pipeline_moto.rs`, the parity test's per-state CPU): see the
 //! README's Performance section.
@@ -19,14 +19,9 @@
 //! and depth are measured as DynamoDB counts them ([`ItemMeasure`]), so the limits are checked
 //! without a second walk over the item (see `dynamodb_table`).
 
-use std::collections::HashMap;
-
-use serde::Deserialize;
-
 use crate::ports::table::{Condition, Put};
 pub use crate::value::typed::ItemMeasure;
 use crate::value::typed::{Meter, write_item, write_separated, write_string};
-use crate::value::{AttributeValue, EntryName, Item, Name, read_members};
 
 /// Writes one `{"Put": {...}}` of TransactItems, with its condition, the item measured by
 /// `meter` (fields in name order, as serde_json writes a struct of them: the bytes the token
@@ -98,191 +93,17 @@ pub fn transact_write_body(puts: &[Put]) -> TransactWriteBody {
     }
 }
 
-/// The parts of a BatchGetItem response we use: the items found, per table, and the keys
-/// DynamoDB did not get to (to be asked again).
-#[derive(Debug, Default, Deserialize)]
-pub struct BatchGetResponse {
-    #[serde(rename = "Responses", default)]
-    responses: HashMap<String, WireItems>,
-    #[serde(rename = "UnprocessedKeys", default)]
-    unprocessed_keys: HashMap<String, UnprocessedKeys>,
-}
-
-impl BatchGetResponse {
-    /// The items found in `table` (taken out of the response).
-    pub fn take_items(&mut self, table: &str) -> Vec<Item> {
-        self.responses
-            .remove(table)
-            .map(WireItems::into_items)
-            .unwrap_or_default()
-    }
-
-    /// The keys of `table` DynamoDB did not get to (taken out of the response).
-    pub fn take_unprocessed_keys(&mut self, table: &str) -> Vec<Item> {
-        self.unprocessed_keys
-            .remove(table)
-            .map(|u| u.keys.into_items())
-            .unwrap_or_default()
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct UnprocessedKeys {
-    #[serde(rename = "Keys", default)]
-    keys: WireItems,
-}
-
-/// Reads a BatchGetItem response body.
-pub fn batch_get_response(body: &[u8]) -> Result<BatchGetResponse, serde_json::Error> {
-    crate::value::from_json_bytes(body)
-}
-
-/// Items in DynamoDB JSON, read straight into our items. The same values serde_dynamo reads
-/// (its `AttributeValue` is the type), but its reader allocates a string for every value's type
-/// tag (`"S"`, `"M"`, ...) before matching it; here a tag is matched where it lies in the body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(transparent)]
-struct WireItems(Vec<WireEntries<Item>>);
-
-impl WireItems {
-    fn into_items(self) -> Vec<Item> {
-        self.0.into_iter().map(|entries| entries.0).collect()
-    }
-}
-
-/// An item (`Item`) or a nested map (`HashMap`) in DynamoDB JSON: its names and their values.
-#[derive(Debug, Default)]
-struct WireEntries<M>(M);
-
-/// What [`WireEntries`] builds: an item (its names [`Name`]s) or a nested map (owned names).
-trait Entries: FromIterator<(Self::Name, AttributeValue)> {
-    type Name: EntryName;
-}
-
-impl Entries for Item {
-    type Name = Name;
-}
-
-impl Entries for HashMap<String, AttributeValue> {
-    type Name = String;
-}
-
-impl<'de, M: Entries> Deserialize<'de> for WireEntries<M> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members<M>(std::marker::PhantomData<M>);
-        impl<'de, M: Entries> serde::de::Visitor<'de> for Members<M> {
-            type Value = WireEntries<M>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an item or a map in DynamoDB JSON")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> Result<WireEntries<M>, A::Error> {
-                let members = read_members::<A, M::Name, WireValueIn>(map)?;
-                Ok(WireEntries(
-                    members
-                        .into_iter()
-                        .map(|(name, WireValueIn(value))| (name, value))
-                        .collect(),
-                ))
-            }
-        }
-        deserializer.deserialize_map(Members(std::marker::PhantomData))
-    }
-}
-
-/// A value's type tag in DynamoDB JSON.
-#[derive(Deserialize)]
-enum Tag {
-    S,
-    N,
-    B,
-    #[serde(rename = "BOOL")]
-    Bool,
-    #[serde(rename = "NULL")]
-    Null,
-    #[serde(rename = "SS")]
-    Ss,
-    #[serde(rename = "NS")]
-    Ns,
-    #[serde(rename = "BS")]
-    Bs,
-    L,
-    M,
-}
-
-/// One value in DynamoDB JSON: an object of exactly one tag.
-struct WireValueIn(AttributeValue);
-
-impl<'de> Deserialize<'de> for WireValueIn {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Value;
-        impl<'de> serde::de::Visitor<'de> for Value {
-            type Value = WireValueIn;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str(r#"an object with a single key "N", "S", "BOOL", "B", "NULL", "M", "L", "SS", "NS", or "BS""#)
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<WireValueIn, A::Error> {
-                use base64::Engine as _;
-                use serde::de::Error;
-                let base64 = |text: String| {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .map_err(|e| A::Error::custom(format!("Failed to decode base64: {e}")))
-                };
-                let Some(tag) = map.next_key::<Tag>()? else {
-                    return Err(A::Error::custom(
-                        "Expected exactly one key in the object, found none",
-                    ));
-                };
-                let value = match tag {
-                    Tag::S => AttributeValue::S(map.next_value()?),
-                    Tag::N => AttributeValue::N(map.next_value()?),
-                    Tag::Bool => AttributeValue::Bool(map.next_value()?),
-                    Tag::Null => AttributeValue::Null(map.next_value()?),
-                    Tag::B => AttributeValue::B(base64(map.next_value()?)?),
-                    Tag::Ss => AttributeValue::Ss(map.next_value()?),
-                    Tag::Ns => AttributeValue::Ns(map.next_value()?),
-                    Tag::Bs => AttributeValue::Bs(
-                        map.next_value::<Vec<String>>()?
-                            .into_iter()
-                            .map(base64)
-                            .collect::<Result<_, _>>()?,
-                    ),
-                    Tag::L => AttributeValue::L(
-                        map.next_value::<Vec<WireValueIn>>()?
-                            .into_iter()
-                            .map(|v| v.0)
-                            .collect(),
-                    ),
-                    Tag::M => AttributeValue::M(
-                        map.next_value::<WireEntries<HashMap<String, AttributeValue>>>()?
-                            .0,
-                    ),
-                };
-                if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
-                    return Err(A::Error::custom(
-                        "Expected exactly one key in the object, found multiple keys",
-                    ));
-                }
-                Ok(WireValueIn(value))
-            }
-        }
-        deserializer.deserialize_map(Value)
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+    use crate::aws::batch_get_response::batch_get_response;
+    use crate::value::{AttributeValue, Item};
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    fn every_kind(names: &[&str]) -> AttributeValue {
+    pub(crate) fn every_kind(names: &[&str]) -> AttributeValue {
         let inner: HashMap<String, AttributeValue> = names
             .iter()
             .map(|n| (n.to_string(), AttributeValue::S(format!("v-{n}"))))
@@ -421,48 +242,6 @@ mod tests {
             32,
             "ClientRequestToken is at most 36 characters"
         );
-    }
-
-    #[test]
-    fn a_batch_get_response_reads_items_and_unprocessed_keys() {
-        let v = every_kind(&["a"]);
-        let wire = serde_json::to_value(&v).unwrap();
-        let body = json!({
-            "Responses": {"data": [{"pk": {"S": "P#t"}, "sk": {"S": "1"}, "v": wire}]},
-            "UnprocessedKeys": {"data": {"Keys": [{"pk": {"S": "P#t"}, "sk": {"S": "2"}}], "ConsistentRead": true}},
-            "ConsumedCapacity": []
-        });
-        let mut read = batch_get_response(body.to_string().as_bytes()).unwrap();
-        let items = read.take_items("data");
-        assert_eq!(items.len(), 1);
-        assert_eq!(items[0]["v"], v);
-        assert_eq!(items[0]["sk"], crate::value::s("1"));
-        assert_eq!(
-            read.take_unprocessed_keys("data")[0]["sk"],
-            crate::value::s("2")
-        );
-        // Nothing found, nothing left: both empty.
-        let mut empty =
-            batch_get_response(br#"{"Responses":{"data":[]},"UnprocessedKeys":{}}"#).unwrap();
-        assert!(
-            empty.take_items("data").is_empty() && empty.take_unprocessed_keys("data").is_empty()
-        );
-        // What DynamoDB never sends is refused, as serde_dynamo refuses it: an unknown tag, no
-        // tag, two tags, bad base64.
-        for bad in [
-            r#"{"pk":{"X":"1"}}"#,
-            r#"{"pk":{}}"#,
-            r#"{"pk":{"S":"1","N":"1"}}"#,
-            r#"{"pk":{"B":"***"}}"#,
-            r#"{"pk":{"BS":["AA==","***"]}}"#,
-            r#"{"pk":{"M":{"a":{"S":1}}}}"#,
-        ] {
-            let body = format!(r#"{{"Responses":{{"data":[{bad}]}}}}"#);
-            assert!(batch_get_response(body.as_bytes()).is_err(), "{bad}");
-            let item: Result<std::collections::HashMap<String, AttributeValue>, _> =
-                serde_json::from_str(bad);
-            assert!(item.is_err(), "serde_dynamo also refuses {bad}");
-        }
     }
 
     /// An item's measure judges it as `limits::check_item` does: keys, the first attribute

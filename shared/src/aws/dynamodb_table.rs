@@ -242,9 +242,10 @@ impl DynamoDbTables {
             let body = kept.take().ok_or_else(|| {
                 StoreError::Transient("BatchGetItem: the response had no body".into())
             })?;
-            let mut response = dynamodb_json::batch_get_response(&body).map_err(|e| {
-                StoreError::Transient(format!("BatchGetItem: unreadable response: {e}"))
-            })?;
+            let mut response =
+                super::batch_get_response::batch_get_response(&body).map_err(|e| {
+                    StoreError::Transient(format!("BatchGetItem: unreadable response: {e}"))
+                })?;
             out.extend(response.take_items(table));
             pending = response
                 .take_unprocessed_keys(table)
@@ -371,7 +372,8 @@ impl DynamoDbTables {
                     StoreError::InvalidRequest(format!("an item for table {}: {why}", put.table))
                 })?;
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen =
+            crate::hashing::FastSet::with_capacity_and_hasher(puts.len(), Default::default());
         for put in puts {
             let (pk, sk) = (get_s(&put.item, "pk"), get_s(&put.item, "sk"));
             if !seen.insert((put.table.as_str(), pk, sk)) {

@@ -5,6 +5,7 @@
 //! They are configured only through the standard AWS environment ([`clients`]): the same code
 //! talks to AWS in a Lambda and to moto in the tests, with no test-only branch.
 
+pub mod batch_get_response;
 pub mod clients;
 pub mod cognito_users;
 pub mod config;

@@ -489,7 +489,7 @@ impl Scan<'_> {
 /// count (which the compiler vectorizes) says whether a control character came before what it
 /// found.
 #[inline]
-fn first_special(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn first_special(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < 16 {
         let Some(word) = bytes.get(i..i + 8) else {
