@@ -127,8 +127,8 @@ impl EntityRow {
     /// caller leaves only its own set.
     ///
     /// Process builds two of these for every row it writes. The fields are listed in the order
-    /// of their names and the item built from the list at once: the B-tree's sort then only
-    /// confirms the order, and no field is searched for or moved by a split.
+    /// of their names, and that list becomes the item as it is ([`crate::value::item_from_fields`]:
+    /// one check of the order, no copy).
     fn into_common_item(mut self, sk: String, attributes: AttributeValue) -> Item {
         let preserved = std::mem::take(&mut self.extra);
         let mut fields = Fields(Vec::with_capacity(24));
@@ -170,7 +170,7 @@ impl EntityRow {
             "fields out of order"
         );
         if preserved.is_empty() {
-            return fields.0.into_iter().collect();
+            return crate::value::item_from_fields(fields.0);
         }
         // The row's preserved fields, but none of those each table sets (or leaves out) itself.
         let mut item = preserved;
@@ -242,10 +242,10 @@ impl EntityRow {
     /// the item's map once, and that map copied for the command, rather than the row's copied
     /// and turned into a map twice (Process builds these for every row it writes).
     ///
-    /// Each item is built from its list of fields. Copying the finished data item instead (a
-    /// B-tree cloned node by node) and editing the few fields in which the command differs
-    /// cost more: 13.2 M instructions against 12.8 M for the 660 rows the moto parity test
-    /// writes (callgrind), the clone of the tree alone 9.3 M.
+    /// Each item is built from its list of fields. Copying the finished data item instead and
+    /// editing the few fields in which the command differs cost more when items were B-trees
+    /// (cloned node by node): 13.2 M instructions against 12.8 M for the 660 rows the moto
+    /// parity test writes (callgrind), the clone of the tree alone 9.3 M.
     pub fn into_command_and_data_items(mut self) -> (Item, Item) {
         let attributes = self.take_attributes_value();
         let command = self.clone().into_command_item_with(attributes.clone());

@@ -273,7 +273,7 @@ impl<'a> Reader<'a> {
 
     /// An array of items.
     fn items(&mut self) -> Result<Vec<Item>, ReadError> {
-        self.array(|r| Ok(r.entries::<Name>(0)?.into_iter().collect()))
+        self.array(|r| Ok(crate::value::item_from_fields(r.entries::<Name>(0)?)))
     }
 
     /// The members of an item or of a nested map: names and their values, in the body's order.
@@ -413,10 +413,13 @@ mod tests {
         let mut read = batch_get_response(body.to_string().as_bytes()).unwrap();
         let items = read.take_items("data");
         assert_eq!(items.len(), 1);
-        assert_eq!(items[0]["v"], v);
-        assert_eq!(items[0]["sk"], crate::value::s("1"));
+        assert_eq!(items[0].get("v").unwrap().clone(), v);
+        assert_eq!(items[0].get("sk").unwrap().clone(), crate::value::s("1"));
         assert_eq!(
-            read.take_unprocessed_keys("data")[0]["sk"],
+            read.take_unprocessed_keys("data")[0]
+                .get("sk")
+                .unwrap()
+                .clone(),
             crate::value::s("2")
         );
         // Nothing found, nothing left: both empty.
@@ -484,9 +487,9 @@ mod tests {
         let body = r#"{"Re\u0073ponses":{"\u0074":[{"p\u006b":{"\u0053":"x"},"v":{"S":"a very long text, past its first sixteen bytes: \u00e9\n"}}]}}"#;
         let mut read = batch_get_response(body.as_bytes()).unwrap();
         let items = read.take_items("t");
-        assert_eq!(items[0]["pk"], crate::value::s("x"));
+        assert_eq!(items[0].get("pk").unwrap().clone(), crate::value::s("x"));
         assert_eq!(
-            items[0]["v"],
+            items[0].get("v").unwrap().clone(),
             crate::value::s("a very long text, past its first sixteen bytes: é\n")
         );
         // DynamoDB's 32 levels (the property test goes 3 deep): read, and the same value.
@@ -514,7 +517,10 @@ mod tests {
         assert_eq!(read.take_items("t").len(), 1);
         assert!(read.take_items("other").is_empty());
         assert_eq!(
-            read.take_unprocessed_keys("t")[0]["pk"],
+            read.take_unprocessed_keys("t")[0]
+                .get("pk")
+                .unwrap()
+                .clone(),
             crate::value::s("P#u")
         );
         // Taken out: a second take finds nothing.
