@@ -1,6 +1,6 @@
-# Sourced (not run) by scripts/test.sh and scripts/parity_instructions.sh: starts a private moto
-# and points the AWS SDK's standard environment at it, so the adapters are configured exactly as
-# in a Lambda.
+# Sourced (not run) by scripts/test.sh, parity_instructions.sh and parity_pair.sh: starts a
+# private moto and points the AWS SDK's standard environment at it, so the adapters are
+# configured exactly as in a Lambda.
 #
 #   start_moto PYTHON   starts scripts/moto_serial.py (moto serving one request at a time: its
 #                       threaded server races on concurrent TransactWriteItems) with PYTHON on a

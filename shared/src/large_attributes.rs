@@ -143,7 +143,7 @@ mod tests {
         leaf.prop_recursive(4, 32, 6, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(AttributeValue::L),
-                proptest::collection::hash_map(any::<String>(), inner, 0..6)
+                proptest::collection::btree_map(any::<String>(), inner, 0..6)
                     .prop_map(AttributeValue::M),
             ]
         })

@@ -10,8 +10,6 @@
 //!   returns the non-object target untouched). Use `"attributesMode": "replace"` to change an
 //!   attribute's type from a scalar to an object; Verify reports such a row as different.
 
-use std::collections::HashMap;
-
 use crate::value::{AttributeValue, Attributes};
 
 /// `mergeDeep({}, existing, update)` on two attribute maps.
@@ -23,9 +21,9 @@ pub fn merge_deep(existing: &Attributes, update: &Attributes) -> Attributes {
     out
 }
 
-fn merge_entry<M: MapLike>(target: &mut M, key: &str, value: &AttributeValue) {
+fn merge_entry(target: &mut Attributes, key: &str, value: &AttributeValue) {
     let AttributeValue::M(source) = value else {
-        target.put(key, value.clone());
+        target.insert(key.to_string(), value.clone());
         return;
     };
     match target.get_mut(key) {
@@ -36,11 +34,11 @@ fn merge_entry<M: MapLike>(target: &mut M, key: &str, value: &AttributeValue) {
         }
         Some(existing) if is_truthy(existing) => {}
         _ => {
-            let mut fresh: HashMap<String, AttributeValue> = HashMap::new();
+            let mut fresh = Attributes::new();
             for (k, v) in source {
                 merge_entry(&mut fresh, k, v);
             }
-            target.put(key, AttributeValue::M(fresh));
+            target.insert(key.to_string(), AttributeValue::M(fresh));
         }
     }
 }
@@ -65,29 +63,6 @@ pub fn is_merged_into(row: &AttributeValue, stored: &AttributeValue) -> bool {
             .iter()
             .all(|(k, v)| s.get(k).is_some_and(|sv| is_merged_into(v, sv))),
         _ => row == stored,
-    }
-}
-
-trait MapLike {
-    fn get_mut(&mut self, key: &str) -> Option<&mut AttributeValue>;
-    fn put(&mut self, key: &str, value: AttributeValue);
-}
-
-impl MapLike for Attributes {
-    fn get_mut(&mut self, key: &str) -> Option<&mut AttributeValue> {
-        std::collections::BTreeMap::get_mut(self, key)
-    }
-    fn put(&mut self, key: &str, value: AttributeValue) {
-        self.insert(key.to_string(), value);
-    }
-}
-
-impl MapLike for HashMap<String, AttributeValue> {
-    fn get_mut(&mut self, key: &str) -> Option<&mut AttributeValue> {
-        HashMap::get_mut(self, key)
-    }
-    fn put(&mut self, key: &str, value: AttributeValue) {
-        self.insert(key.to_string(), value);
     }
 }
 

@@ -117,7 +117,7 @@ impl EntityRow {
     fn take_attributes_value(&mut self) -> AttributeValue {
         match &self.attributes_pointer {
             Some(pointer) if self.attributes.is_empty() => s(pointer),
-            _ => AttributeValue::M(std::mem::take(&mut self.attributes).into_iter().collect()),
+            _ => AttributeValue::M(std::mem::take(&mut self.attributes)),
         }
     }
 
@@ -463,7 +463,7 @@ impl Fields {
 /// A stored `attributes`: a map, nothing, or an `s3://` pointer to the offloaded object.
 fn attributes_of(value: Option<AttributeValue>) -> Result<(Attributes, Option<String>), String> {
     match value {
-        Some(AttributeValue::M(m)) => Ok((m.into_iter().collect(), None)),
+        Some(AttributeValue::M(m)) => Ok((m, None)),
         None | Some(AttributeValue::Null(_)) => Ok((Attributes::new(), None)),
         Some(AttributeValue::S(p)) if crate::large_attributes::is_pointer(&p) => {
             Ok((Attributes::new(), Some(p)))

@@ -41,7 +41,7 @@ fn value() -> impl Strategy<Value = AttributeValue> {
     scalar().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
-            prop::collection::hash_map(key(), inner, 0..4).prop_map(AttributeValue::M),
+            prop::collection::btree_map(key(), inner, 0..4).prop_map(AttributeValue::M),
         ]
     })
 }
@@ -51,11 +51,7 @@ fn attributes() -> impl Strategy<Value = Attributes> {
 }
 
 fn as_map(a: &Attributes) -> AttributeValue {
-    AttributeValue::M(
-        a.iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<HashMap<_, _>>(),
-    )
+    AttributeValue::M(a.clone())
 }
 
 proptest! {

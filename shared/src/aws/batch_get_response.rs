@@ -29,7 +29,7 @@
 //! [`plain_json`]: crate::value::plain_json
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::value::plain_json::first_special;
 use crate::value::{AttributeValue, EntryName, Item, Name};
@@ -325,7 +325,7 @@ impl<'a> Reader<'a> {
             "M" => AttributeValue::M(
                 self.entries::<String>(depth + 1)?
                     .into_iter()
-                    .collect::<HashMap<_, _>>(),
+                    .collect::<BTreeMap<_, _>>(),
             ),
             other => {
                 self.pos = tag_at;
@@ -440,7 +440,7 @@ mod tests {
         ] {
             let body = format!(r#"{{"Responses":{{"data":[{bad}]}}}}"#);
             assert!(batch_get_response(body.as_bytes()).is_err(), "{bad}");
-            let item: Result<std::collections::HashMap<String, AttributeValue>, _> =
+            let item: Result<std::collections::HashMap<String, serde_dynamo::AttributeValue>, _> =
                 serde_json::from_str(bad);
             assert!(item.is_err(), "serde_dynamo also refuses {bad}");
         }
@@ -448,8 +448,12 @@ mod tests {
 
     /// Read as serde_dynamo reads the same item (its serde impls: the reference).
     fn as_serde_dynamo_reads(item: &str) -> Item {
-        let theirs: HashMap<String, AttributeValue> = serde_json::from_str(item).unwrap();
-        theirs.into_iter().map(|(k, v)| (k.into(), v)).collect()
+        let theirs: HashMap<String, serde_dynamo::AttributeValue> =
+            serde_json::from_str(item).unwrap();
+        theirs
+            .iter()
+            .map(|(k, v)| (k.clone().into(), v.into()))
+            .collect()
     }
 
     fn read_one(item: &str) -> Result<Item, ReadError> {

@@ -22,7 +22,7 @@ use crate::ports::table::{
     BatchGetItems, CancellationReason, Condition, GetItem, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Page,
     Put, PutItem, QueryItems, ScanItems, TransactWrite, WriteError,
 };
-use crate::value::{Item, get_s};
+use crate::value::{AttributeValue, Item, get_s};
 
 /// How often a batch call's unprocessed remainder is re-sent before giving up (Retryable).
 const MAX_UNPROCESSED_ROUNDS: u32 = 8;
@@ -47,14 +47,51 @@ type DynamoItem = HashMap<String, Av>;
 
 fn to_dynamo(item: Item) -> DynamoItem {
     item.into_iter()
-        .map(|(k, v)| (k.into_owned(), v.into()))
+        .map(|(k, v)| (k.into_owned(), to_sdk(v)))
         .collect()
 }
 
 fn from_dynamo(item: DynamoItem) -> Item {
     item.into_iter()
-        .map(|(k, v)| (crate::value::owned_name(k), v.into()))
+        .map(|(k, v)| (crate::value::owned_name(k), from_sdk(v)))
         .collect()
+}
+
+/// A value as the SDK holds it (the requests and responses the SDK builds and reads itself:
+/// PutItem, GetItem, Query, Scan; the hot ones are written and read by `dynamodb_json` and
+/// `batch_get_response`).
+fn to_sdk(value: AttributeValue) -> Av {
+    use aws_sdk_dynamodb::primitives::Blob;
+    match value {
+        AttributeValue::N(n) => Av::N(n),
+        AttributeValue::S(s) => Av::S(s),
+        AttributeValue::Bool(b) => Av::Bool(b),
+        AttributeValue::B(b) => Av::B(Blob::new(b)),
+        AttributeValue::Null(n) => Av::Null(n),
+        AttributeValue::M(m) => Av::M(m.into_iter().map(|(k, v)| (k, to_sdk(v))).collect()),
+        AttributeValue::L(l) => Av::L(l.into_iter().map(to_sdk).collect()),
+        AttributeValue::Ss(s) => Av::Ss(s),
+        AttributeValue::Ns(n) => Av::Ns(n),
+        AttributeValue::Bs(b) => Av::Bs(b.into_iter().map(Blob::new).collect()),
+    }
+}
+
+/// A value the SDK read; a kind newer than this code knows is read as `NULL` (as the streams
+/// adapter reads one).
+fn from_sdk(value: Av) -> AttributeValue {
+    match value {
+        Av::N(n) => AttributeValue::N(n),
+        Av::S(s) => AttributeValue::S(s),
+        Av::Bool(b) => AttributeValue::Bool(b),
+        Av::B(b) => AttributeValue::B(b.into_inner()),
+        Av::Null(n) => AttributeValue::Null(n),
+        Av::M(m) => AttributeValue::M(m.into_iter().map(|(k, v)| (k, from_sdk(v))).collect()),
+        Av::L(l) => AttributeValue::L(l.into_iter().map(from_sdk).collect()),
+        Av::Ss(s) => AttributeValue::Ss(s),
+        Av::Ns(n) => AttributeValue::Ns(n),
+        Av::Bs(b) => AttributeValue::Bs(b.into_iter().map(|b| b.into_inner()).collect()),
+        _ => AttributeValue::Null(true),
+    }
 }
 
 fn key_of(key: &Key) -> DynamoItem {

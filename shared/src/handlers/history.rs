@@ -13,7 +13,7 @@ use crate::value::Item;
 fn to_item(image: &serde_dynamo::Item) -> Item {
     image
         .iter()
-        .map(|(k, v)| (crate::value::name(k), v.clone()))
+        .map(|(k, v)| (crate::value::name(k), v.into()))
         .collect()
 }
 
@@ -203,8 +203,8 @@ pub fn event_from_records(records: &[crate::ports::StreamRecord], table: &str) -
         ));
         let conv = |i: &Item| -> serde_dynamo::Item {
             i.iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect::<std::collections::HashMap<_, _>>()
+                .map(|(k, v)| (k.to_string(), v.into()))
+                .collect::<std::collections::HashMap<_, serde_dynamo::AttributeValue>>()
                 .into()
         };
         record_.change.keys = conv(&r.keys);

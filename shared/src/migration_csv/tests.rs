@@ -234,7 +234,7 @@ fn arb_value() -> impl Strategy<Value = AttributeValue> {
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
-            prop::collection::hash_map("[a-z_]{1,6}", inner, 0..4).prop_map(AttributeValue::M),
+            prop::collection::btree_map("[a-z_]{1,6}", inner, 0..4).prop_map(AttributeValue::M),
         ]
     })
 }

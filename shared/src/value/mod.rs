@@ -1,7 +1,7 @@
 //! Attribute values with DynamoDB semantics, and exact conversion from and to plain JSON.
 //!
-//! Values are [`serde_dynamo::AttributeValue`]: a number is kept as its decimal text, so a
-//! 38-digit number or `0.1` round-trips exactly. Plain JSON (the CSV `attributes` column, a
+//! Values are [`AttributeValue`]s (serde_dynamo's model, with maps in name order): a number is
+//! kept as its decimal text, so a 38-digit number or `0.1` round-trips exactly. Plain JSON (the CSV `attributes` column, a
 //! chunk row) is read by [`plain_json`], which hands us each number's text untouched; numbers
 //! are written back through `serde_json::value::RawValue`. This avoids serde_json's
 //! `arbitrary_precision` feature, which would change number handling for every crate in the
@@ -23,7 +23,8 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-pub use serde_dynamo::AttributeValue;
+mod attribute_value;
+pub use attribute_value::AttributeValue;
 
 /// A DynamoDB item (top-level attributes), ordered for deterministic output.
 ///
@@ -388,7 +389,7 @@ pub fn from_json_str(text: &str) -> Result<AttributeValue, ValueError> {
 /// Parses the `attributes` column: a JSON object.
 pub fn attributes_from_json_str(text: &str) -> Result<Attributes, ValueError> {
     match from_json_str(text)? {
-        AttributeValue::M(map) => Ok(map.into_iter().collect()),
+        AttributeValue::M(map) => Ok(map),
         _ => Err(ValueError::NotAnObject),
     }
 }
@@ -409,14 +410,7 @@ impl Serialize for PlainJson<'_> {
             AttributeValue::Bool(b) => serializer.serialize_bool(*b),
             AttributeValue::Null(_) => serializer.serialize_unit(),
             AttributeValue::B(bytes) => serializer.serialize_bytes(bytes),
-            AttributeValue::M(map) => {
-                let sorted: BTreeMap<&String, &AttributeValue> = map.iter().collect();
-                let mut m = serializer.serialize_map(Some(sorted.len()))?;
-                for (k, v) in sorted {
-                    m.serialize_entry(k, &PlainJson(v))?;
-                }
-                m.end()
-            }
+            AttributeValue::M(map) => PlainItem(map).serialize(serializer),
             AttributeValue::L(list) => {
                 let mut s = serializer.serialize_seq(Some(list.len()))?;
                 for v in list {

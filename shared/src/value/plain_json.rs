@@ -12,7 +12,8 @@
 //! reader is a scanner of its own (`Scan`): it never decodes a string without escapes, and its
 //! answers are held equal to a jiter walk's by property tests.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use jiter::{Jiter, JiterError, Peek};
 
@@ -61,15 +62,19 @@ fn value(jiter: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<AttributeVal
             if depth > MAX_DEPTH {
                 return Err(ValueError::TooDeep);
             }
-            let mut map = HashMap::new();
+            let mut map = BTreeMap::new();
             let mut key = jiter.known_object().map_err(json_err)?.map(str::to_owned);
             while let Some(name) = key {
                 let peek = jiter.peek().map_err(json_err)?;
                 let member = value(jiter, peek, depth + 1)?;
-                if map.contains_key(&name) {
-                    return Err(ValueError::DuplicateKey(name));
+                match map.entry(name) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(member);
+                    }
+                    Entry::Occupied(taken) => {
+                        return Err(ValueError::DuplicateKey(taken.key().clone()));
+                    }
                 }
-                map.insert(name, member);
                 key = jiter.next_key().map_err(json_err)?.map(str::to_owned);
             }
             Ok(AttributeValue::M(map))
@@ -732,7 +737,7 @@ mod tests {
     }
 
     fn shape_by_values(attributes: &Attributes) -> Shape {
-        let map = AttributeValue::M(attributes.clone().into_iter().collect());
+        let map = AttributeValue::M(attributes.clone());
         let mut unsafe_numbers = false;
         let mut copy = attributes.clone();
         if crate::js_numbers::apply(&mut copy, crate::js_numbers::UnsafeNumbers::Reject).is_err() {

@@ -220,11 +220,10 @@ pub(crate) fn write_value(
         }
         AttributeValue::M(map) => {
             meter.reach(level);
-            let mut entries: Vec<(&String, &AttributeValue)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            // A map is kept in name order: its members are written as they come.
             open(out, b"M");
             let mut names = 3;
-            write_separated(out, OBJECT, entries, |out, (name, value)| {
+            write_separated(out, OBJECT, map, |out, (name, value)| {
                 names += 1 + name.len();
                 write_string(out, name);
                 out.push(b':');

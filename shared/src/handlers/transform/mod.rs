@@ -917,7 +917,6 @@ async fn take_out_duplicates(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use proptest::prelude::*;
@@ -1013,7 +1012,7 @@ mod tests {
         (scalar(), 0usize..40, any::<bool>()).prop_map(|(mut v, levels, maps)| {
             for _ in 0..levels {
                 v = if maps {
-                    AttributeValue::M(HashMap::from([("k".to_string(), v)]))
+                    AttributeValue::M(std::collections::BTreeMap::from([("k".to_string(), v)]))
                 } else {
                     AttributeValue::L(vec![v])
                 };
