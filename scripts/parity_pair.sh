@@ -6,9 +6,10 @@
 # Why: on a machine whose speed moves (README, Performance: `calib.sh` between 1.3 and 4.7 s
 # across sessions), one binary's runs one after the other spread by about a fifth, more than
 # most changes it is meant to judge. Run together, both builds see the same host at the same
-# time, and their ratio is steadier than either figure (not free of noise: the two measured
-# executions overlap only roughly). With a build measured at the machine's usual speed as one
-# of the two, the ratio scales that figure to the other build.
+# time, so a slower host slows both (the two measured executions overlap only roughly, so it
+# does not remove the noise: run several rounds). With a build measured at the machine's usual
+# speed as one of the two, the ratio scales that figure to the other build, for the same
+# measure only (a ratio at 600 rows scales a figure at 600 rows, not a slope).
 #
 # Usage: scripts/parity_pair.sh A B [ROUNDS [ROWS [CHUNK_ROWS]]]
 #   A, B        pipeline_moto test binaries of the two builds (copy
@@ -23,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ]; then
-  sed -n '13,22p' "$0" >&2
+  sed -n '14,23p' "$0" >&2
   exit 2
 fi
 a="$(realpath "$1")"
@@ -52,7 +53,7 @@ run() {
   (
     source scripts/moto_env.sh
     unset MOTO_ENDPOINT
-    start_moto "$moto_python" 2>/dev/null
+    start_moto "$moto_python" || exit 1
     export_aws_env
     export CI=true PARITY_WARM=1 PARITY_ROWS="$rows" PARITY_CHUNK_ROWS="$chunk_rows"
     "$1" --nocapture --test-threads=1 --exact \
@@ -69,6 +70,9 @@ echo "round  A µs/row  B µs/row  B/A"
 for round in $(seq 1 "$rounds"); do
   run "$a" "$out/a.$round.out" &
   pid_a=$!
+  # Not at the same instant: each moto takes a free port first, and two probes at once could be
+  # handed the same one.
+  sleep 2
   run "$b" "$out/b.$round.out" &
   pid_b=$!
   status=0

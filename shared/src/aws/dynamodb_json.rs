@@ -5,16 +5,16 @@
 //! out by the SDK's serializer, and on the way back parsed into hash maps and copied again into
 //! our items. Here our items are written straight from their [`Item`]s by our own writer of
 //! DynamoDB's wire format, and read straight into them by our own reader
-//! ([`super::batch_get_response`]); the values are [`serde_dynamo::AttributeValue`]s, and their
-//! own serde impls are the reference the tests compare both against. The SDK still signs,
+//! ([`super::batch_get_response`]); the values are [`crate::value::AttributeValue`]s (serde_dynamo's
+//! model), and serde_dynamo's own serde impls are the reference the tests compare both against. The SDK still signs,
 //! sends, retries and parses errors (see `dynamodb_table`).
 //!
 //! Measured on moto (`tests/pipeline_moto.rs`, the parity test's per-state CPU): see the
 //! README's Performance section.
 //!
 //! Items are written in the same DynamoDB JSON `migrate get --dynamodb-json` prints
-//! ([`crate::value::TypedItem`]). The written JSON is deterministic: nested maps (hash maps) are
-//! written with their names sorted, so the same puts give the same bytes in any process, and the
+//! ([`crate::value::TypedItem`]). The written JSON is deterministic: nested maps are kept in name
+//! order and written so, so the same puts give the same bytes in any process, and the
 //! transaction's idempotency token is a hash of those bytes. While an item is written, its size
 //! and depth are measured as DynamoDB counts them ([`ItemMeasure`]), so the limits are checked
 //! without a second walk over the item (see `dynamodb_table`).
@@ -163,7 +163,10 @@ pub(crate) mod tests {
             .item
             .iter()
             // serde_dynamo's own wire writer, order aside.
-            .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap()))
+            .map(|(k, v)| {
+                let theirs = serde_dynamo::AttributeValue::from(v);
+                (k.to_string(), serde_json::to_value(&theirs).unwrap())
+            })
             .collect();
         assert_eq!(
             body,
@@ -227,7 +230,7 @@ pub(crate) mod tests {
             (w.body, w.token)
         };
         let (body, token) = written(put(&forward, Condition::NotExists));
-        // Nested maps built in another order (hashed with another seed): the same bytes.
+        // Nested maps built in another order: the same bytes.
         let (again, same) = written(put(&backward, Condition::NotExists));
         assert_eq!((&body, &token), (&again, &same));
         // Other content, another condition, another table: another token.
@@ -383,7 +386,8 @@ pub(crate) mod tests {
             prop_assert_eq!(String::from_utf8(serde_json::to_vec(&body).unwrap()).unwrap(),
                 String::from_utf8(bytes).unwrap());
             let written = &body["TransactItems"][0]["Put"]["Item"]["v"];
-            prop_assert_eq!(written, &serde_json::to_value(&v).unwrap());
+            let theirs = serde_dynamo::AttributeValue::from(&v);
+            prop_assert_eq!(written, &serde_json::to_value(&theirs).unwrap());
             let response = json!({"Responses": {"t": [body["TransactItems"][0]["Put"]["Item"]]}});
             let mut read = batch_get_response(response.to_string().as_bytes()).unwrap();
             let read_item = read.take_items("t").remove(0);

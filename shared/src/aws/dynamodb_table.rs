@@ -1,4 +1,5 @@
-//! The table port on DynamoDB. Items convert with serde_dynamo (numbers stay strings, exact);
+//! The table port on DynamoDB. Items convert to the SDK's values and back here (`to_sdk`,
+//! `from_sdk`: numbers stay strings, exact) where the SDK writes and reads the request itself;
 //! reads are consistent; conditions are `attribute_not_exists(pk)` and `#version = :version`;
 //! a cancelled transaction reports one reason per item; unprocessed keys and items of batch calls
 //! are retried with backoff, up to a bound.
@@ -77,7 +78,10 @@ fn to_sdk(value: AttributeValue) -> Av {
 }
 
 /// A value the SDK read; a kind newer than this code knows is read as `NULL` (as the streams
-/// adapter reads one).
+/// adapter reads one) rather than failing the read, where serde_dynamo's conversion panicked.
+/// Only what the SDK parses itself comes here (GetItem, Query and Scan: job records, exports,
+/// TTL rules); BatchGetItem responses are read by `batch_get_response`, which refuses an unknown
+/// kind.
 fn from_sdk(value: Av) -> AttributeValue {
     match value {
         Av::N(n) => AttributeValue::N(n),

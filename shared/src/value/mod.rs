@@ -1,9 +1,9 @@
 //! Attribute values with DynamoDB semantics, and exact conversion from and to plain JSON.
 //!
 //! Values are [`AttributeValue`]s (serde_dynamo's model, with maps in name order): a number is
-//! kept as its decimal text, so a 38-digit number or `0.1` round-trips exactly. Plain JSON (the CSV `attributes` column, a
-//! chunk row) is read by [`plain_json`], which hands us each number's text untouched; numbers
-//! are written back through `serde_json::value::RawValue`. This avoids serde_json's
+//! kept as its decimal text, so a 38-digit number or `0.1` round-trips exactly. Plain JSON (the
+//! CSV `attributes` column, a chunk row) is read by [`plain_json`], which hands us each number's
+//! text untouched; numbers are written back through `serde_json::value::RawValue`. This avoids serde_json's
 //! `arbitrary_precision` feature, which would change number handling for every crate in the
 //! build.
 //!
@@ -200,8 +200,8 @@ impl<'de, K: EntryName> serde::Deserialize<'de> for NameIn<K> {
     }
 }
 
-/// A map's members, names read by [`NameIn`], gathered to be built into a map at once (a hash
-/// map at its final size, an item from its names in order) rather than inserted one by one.
+/// A map's members, names read by [`NameIn`], gathered to be built into a map at once (a B-tree
+/// from its members sorted, an item from its names in order) rather than inserted one by one.
 /// A name given twice keeps its last value once built.
 pub(crate) fn read_members<'de, A, K, V>(mut map: A) -> Result<Vec<(K, V)>, A::Error>
 where
