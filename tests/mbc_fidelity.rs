@@ -321,7 +321,7 @@ async fn attributes_in_s3_are_read_compared_and_large_ones_offloaded() {
         version: 1,
         tenant_code: "t".into(),
         entity_type: "PRODUCT".into(),
-        attributes_pointer: Some(format!("s3://{LOCAL_BUCKET}/{pointer_key}")),
+        attributes_pointer: Some(format!("s3://{LOCAL_BUCKET}/{pointer_key}").into()),
         created_at: "2026-01-01T00:00:00+00:00".into(),
         ..Default::default()
     };
@@ -337,7 +337,7 @@ async fn attributes_in_s3_are_read_compared_and_large_ones_offloaded() {
     // A broken pointer: only its own row fails.
     existing.sk = "S2".into();
     existing.id = "PRODUCT#t#S2".into();
-    existing.attributes_pointer = Some(format!("s3://{LOCAL_BUCKET}/ddb/data/missing.json"));
+    existing.attributes_pointer = Some(format!("s3://{LOCAL_BUCKET}/ddb/data/missing.json").into());
     p.deps
         .tables
         .put_item(Put::new(

@@ -706,7 +706,7 @@ PRODUCT#t1,X2,X2,two,\"{\"\"productName\"\":\"\"Ink\"\",\"\"legacy\"\":2}\",\n";
     assert_eq!(r.output.unwrap()["counts"]["updated"], 2);
     let x1 = data_entity(&p, "PRODUCT#t1", "X1").await;
     let content = x1.content_attributes();
-    let keys: Vec<&str> = content.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = content.keys().map(|k| k.as_str()).collect();
     assert_eq!(
         keys,
         vec!["_schemaVersion", "currency", "title"],

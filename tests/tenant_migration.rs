@@ -41,7 +41,7 @@ async fn data_table(p: &LocalPipeline) -> BTreeMap<(String, String), EntityRow> 
                 .unwrap();
             for item in &page.items {
                 let e = EntityRow::from_data_item(item).unwrap();
-                out.insert((e.pk.clone(), e.sk.clone()), e);
+                out.insert((e.pk.to_string(), e.sk.to_string()), e);
             }
             match page.next {
                 Some(n) => start = Some(n),
@@ -81,9 +81,9 @@ fn live_content(
                 .attributes
                 .iter()
                 .filter(|(name, _)| !name.starts_with('_'))
-                .map(|(k, v)| (k.clone().into(), v.clone()))
+                .map(|(k, v)| (k.to_string().into(), v.clone()))
                 .collect();
-            (k.clone(), (e.name.clone(), attributes))
+            (k.clone(), (e.name.to_string(), attributes))
         })
         .collect()
 }
@@ -159,7 +159,10 @@ async fn table_wide_normalize_leaves_no_live_uppercase_item_and_rolls_back() {
         assert_eq!(e.id, format!("{pk}#{sk}"));
         assert_eq!(e.tenant_code, tenant);
         assert_eq!(e.cpk.as_deref(), Some(pk.as_str()));
-        assert_eq!(e.csk.clone(), Some(format!("{sk}@{}", e.version)));
+        assert_eq!(
+            e.csk.as_deref(),
+            Some(format!("{sk}@{}", e.version).as_str())
+        );
     }
     for ((pk, sk), old) in before.iter().filter(|(_, e)| has_upper(&e.tenant_code)) {
         let now = &after[&(pk.clone(), sk.clone())];

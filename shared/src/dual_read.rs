@@ -25,7 +25,7 @@ pub fn tenant_spellings(pk: &str) -> Vec<String> {
         tenant.to_string(),
         tenant.to_uppercase(),
     ] {
-        let candidate = crate::keys::pk(entity_type, &tenant);
+        let candidate = crate::keys::pk(entity_type, &tenant).to_string();
         if !out.contains(&candidate) {
             out.push(candidate);
         }

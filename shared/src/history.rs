@@ -36,7 +36,7 @@ pub struct Change<'a> {
 
 /// The history item for an old data-row image: the same item at `{sk}@{version}`, with the
 /// history ttl (`None`: `NULL`, as the framework writes a missing rule).
-pub fn history_item(old_image: &Item, ttl: Option<&String>) -> Result<Item, Error> {
+pub fn history_item(old_image: &Item, ttl: Option<&crate::value::Text>) -> Result<Item, Error> {
     let sk = get_s(old_image, "sk").ok_or_else(|| Error::invalid("old image has no string sk"))?;
     let version = get_n(old_image, "version")
         .and_then(|v| v.parse::<u64>().ok())
@@ -52,7 +52,9 @@ pub fn history_item(old_image: &Item, ttl: Option<&String>) -> Result<Item, Erro
     item.insert("sk".into(), s(keys::versioned_sk(sk, version)));
     item.insert(
         "ttl".into(),
-        ttl.map_or(AttributeValue::Null(true), |t| AttributeValue::N(t.clone())),
+        ttl.map_or(AttributeValue::Null(true), |t| {
+            AttributeValue::N(t.as_str().into())
+        }),
     );
     Ok(item)
 }
@@ -65,7 +67,7 @@ pub async fn record(
     table: &dyn Table,
     history_table: &str,
     change: Change<'_>,
-    ttl: Option<&String>,
+    ttl: Option<&crate::value::Text>,
 ) -> Result<HistoryWrite, Error> {
     if change.expired_by_ttl && change.event == StreamEventName::Remove {
         return Ok(HistoryWrite::NotApplicable);

@@ -5,21 +5,23 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::value::{IntoText, Text};
+
 pub const KEY_SEPARATOR: char = '#';
 pub const VER_SEPARATOR: char = '@';
 
 /// The primary key shared by every table of the pipeline (all have `pk` + `sk` strings).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Key {
-    pub pk: String,
-    pub sk: String,
+    pub pk: Text,
+    pub sk: Text,
 }
 
 impl Key {
-    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+    pub fn new(pk: impl IntoText, sk: impl IntoText) -> Self {
         Key {
-            pk: pk.into(),
-            sk: sk.into(),
+            pk: pk.into_text(),
+            sk: sk.into_text(),
         }
     }
 }
@@ -31,25 +33,25 @@ impl std::fmt::Display for Key {
 }
 
 /// `"{TYPE}#{tenantCode}"`.
-pub fn pk(entity_type: &str, tenant_code: &str) -> String {
+pub fn pk(entity_type: &str, tenant_code: &str) -> Text {
     joined(entity_type, KEY_SEPARATOR, tenant_code)
 }
 
 /// `"{pk}#{sk}"`, the entity id (sk without version).
-pub fn id(pk: &str, sk: &str) -> String {
+pub fn id(pk: &str, sk: &str) -> Text {
     joined(pk, KEY_SEPARATOR, sk)
 }
 
 /// `"{sk}@{version}"`: the sort key of a command or history row.
-pub fn versioned_sk(sk: &str, version: u64) -> String {
+pub fn versioned_sk(sk: &str, version: u64) -> Text {
     joined(sk, VER_SEPARATOR, itoa::Buffer::new().format(version))
 }
 
-/// `"{a}{separator}{b}"`, allocated once at its length. Keys are built several times for every
-/// row a job reads or writes, and `format!` costs several times this (its formatting machinery,
-/// and a string grown as it goes).
-fn joined(a: &str, separator: char, b: &str) -> String {
-    let mut out = String::with_capacity(a.len() + separator.len_utf8() + b.len());
+/// `"{a}{separator}{b}"`, inline when short, else allocated once at its length. Keys are built
+/// several times for every row a job reads or writes, and `format!` costs several times this
+/// (its formatting machinery, and a string grown as it goes).
+fn joined(a: &str, separator: char, b: &str) -> Text {
+    let mut out = Text::with_capacity(a.len() + separator.len_utf8() + b.len());
     out.push_str(a);
     out.push(separator);
     out.push_str(b);

@@ -129,22 +129,25 @@ mod tests {
 
     fn any_value() -> impl Strategy<Value = AttributeValue> {
         let leaf = prop_oneof![
-            any::<String>().prop_map(AttributeValue::S),
-            "-?[0-9]{1,20}(\\.[0-9]{1,10})?".prop_map(AttributeValue::N),
-            "[0-9a-z.e+-]{1,8}".prop_map(AttributeValue::N),
+            any::<String>().prop_map(|s| AttributeValue::S(s.into())),
+            "-?[0-9]{1,20}(\\.[0-9]{1,10})?".prop_map(|n| AttributeValue::N(n.into())),
+            "[0-9a-z.e+-]{1,8}".prop_map(|n| AttributeValue::N(n.into())),
             any::<bool>().prop_map(AttributeValue::Bool),
             Just(AttributeValue::Null(true)),
             proptest::collection::vec(any::<u8>(), 0..8).prop_map(AttributeValue::B),
-            proptest::collection::vec(any::<String>(), 0..4).prop_map(AttributeValue::Ss),
-            proptest::collection::vec("[0-9]{1,5}", 0..4).prop_map(AttributeValue::Ns),
+            proptest::collection::vec(any::<String>(), 0..4)
+                .prop_map(|v| AttributeValue::Ss(v.into_iter().map(Into::into).collect())),
+            proptest::collection::vec("[0-9]{1,5}", 0..4)
+                .prop_map(|v| AttributeValue::Ns(v.into_iter().map(Into::into).collect())),
             proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..4), 0..3)
                 .prop_map(AttributeValue::Bs),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(AttributeValue::L),
-                proptest::collection::btree_map(any::<String>(), inner, 0..6)
-                    .prop_map(AttributeValue::M),
+                proptest::collection::btree_map(any::<String>(), inner, 0..6).prop_map(|m| {
+                    AttributeValue::M(m.into_iter().map(|(k, v)| (k.into(), v)).collect())
+                }),
             ]
         })
     }
@@ -163,7 +166,10 @@ mod tests {
         // The worst cases: every character escaped as `\u00XX`, every byte written as `255,`.
         let value = AttributeValue::M(
             [
-                ("\u{1}".repeat(10), AttributeValue::S("\u{1f}".repeat(50))),
+                (
+                    "\u{1}".repeat(10).into(),
+                    AttributeValue::S("\u{1f}".repeat(50).into()),
+                ),
                 ("b".into(), AttributeValue::B(vec![255; 40])),
                 (
                     "l".into(),

@@ -24,7 +24,7 @@ pub(crate) fn value_size(v: &AttributeValue) -> usize {
         AttributeValue::N(n) => number_size(n),
         AttributeValue::B(b) => b.len(),
         AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ss(v) => v.iter().map(|s| s.len()).sum(),
         AttributeValue::Ns(v) => v.iter().map(|n| number_size(n)).sum(),
         AttributeValue::Bs(v) => v.iter().map(Vec::len).sum(),
         AttributeValue::L(l) => 3 + l.iter().map(|e| 1 + value_size(e)).sum::<usize>(),

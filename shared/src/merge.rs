@@ -23,7 +23,7 @@ pub fn merge_deep(existing: &Attributes, update: &Attributes) -> Attributes {
 
 fn merge_entry(target: &mut Attributes, key: &str, value: &AttributeValue) {
     let AttributeValue::M(source) = value else {
-        target.insert(key.to_string(), value.clone());
+        target.insert(key.into(), value.clone());
         return;
     };
     match target.get_mut(key) {
@@ -38,7 +38,7 @@ fn merge_entry(target: &mut Attributes, key: &str, value: &AttributeValue) {
             for (k, v) in source {
                 merge_entry(&mut fresh, k, v);
             }
-            target.insert(key.to_string(), AttributeValue::M(fresh));
+            target.insert(key.into(), AttributeValue::M(fresh));
         }
     }
 }

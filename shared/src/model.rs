@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 
 use crate::keys::{self, Key};
-use crate::value::{AttributeValue, Attributes, Item, Name, n, s};
+use crate::value::{AttributeValue, Attributes, Item, Name, Text, n, s};
 
 /// Attributes written by the pipeline itself: recorded on write, ignored when comparing.
 pub const METADATA_ATTRIBUTES: [&str; 10] = [
@@ -52,39 +52,39 @@ pub const DIRECT_COMMAND_STATUS: &str = "finish:FINISHED";
 /// An entity version: a data row, a command row or a history row.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EntityRow {
-    pub pk: String,
+    pub pk: Text,
     /// The sort key *without* version (the table-specific key is built by `to_*_item`).
-    pub sk: String,
-    pub id: String,
-    pub code: String,
-    pub name: String,
+    pub sk: Text,
+    pub id: Text,
+    pub code: Text,
+    pub name: Text,
     pub version: u64,
-    pub tenant_code: String,
-    pub entity_type: String,
+    pub tenant_code: Text,
+    pub entity_type: Text,
     pub is_deleted: bool,
     /// Normalized decimal text (DynamoDB number).
-    pub seq: Option<String>,
+    pub seq: Option<Text>,
     /// Epoch seconds (DynamoDB number, normalized decimal text); `None` is written as `NULL`.
-    pub ttl: Option<String>,
+    pub ttl: Option<Text>,
     pub attributes: Attributes,
     /// Set when the stored `attributes` is an `s3://` pointer: until it is resolved
     /// (`large_attributes::resolve`), `attributes` is empty.
-    pub attributes_pointer: Option<String>,
+    pub attributes_pointer: Option<Text>,
     /// Command rows only.
-    pub source: Option<String>,
-    pub request_id: String,
-    pub created_at: String,
-    pub created_by: String,
-    pub created_ip: Option<String>,
-    pub updated_at: String,
-    pub updated_by: String,
-    pub updated_ip: Option<String>,
+    pub source: Option<Text>,
+    pub request_id: Text,
+    pub created_at: Text,
+    pub created_by: Text,
+    pub created_ip: Option<Text>,
+    pub updated_at: Text,
+    pub updated_by: Text,
+    pub updated_ip: Option<Text>,
     /// Data rows: key of the command row that produced this version.
-    pub cpk: Option<String>,
-    pub csk: Option<String>,
+    pub cpk: Option<Text>,
+    pub csk: Option<Text>,
     /// Command rows only: `syncMode` and `status` (see the module documentation).
-    pub sync_mode: Option<String>,
-    pub status: Option<String>,
+    pub sync_mode: Option<Text>,
+    pub status: Option<Text>,
     /// Top-level fields this pipeline does not interpret, preserved as they are.
     pub extra: Item,
 }
@@ -129,7 +129,7 @@ impl EntityRow {
     /// Process builds two of these for every row it writes. The fields are listed in the order
     /// of their names, and that list becomes the item as it is ([`crate::value::item_from_fields`]:
     /// one check of the order, no copy).
-    fn into_common_item(mut self, sk: String, attributes: AttributeValue) -> Item {
+    fn into_common_item(mut self, sk: Text, attributes: AttributeValue) -> Item {
         let preserved = std::mem::take(&mut self.extra);
         let mut fields = Fields(Vec::with_capacity(24));
         // In the order of the names (bytes: upper case sorts before lower case).
@@ -254,7 +254,7 @@ impl EntityRow {
 
     /// The history-table item for this (earlier) version: the data row at `{sk}@{version}`
     /// with the history table's own `ttl` (HistoryService sets it from the app's TTL rules).
-    pub fn to_history_item(&self, ttl: Option<String>) -> Item {
+    pub fn to_history_item(&self, ttl: Option<Text>) -> Item {
         let mut item = self.to_data_item();
         item.insert("sk".into(), s(keys::versioned_sk(&self.sk, self.version)));
         item.insert(
@@ -302,7 +302,7 @@ impl EntityRow {
         };
         let sk = if versioned {
             match keys::split_versioned_sk(&raw_sk) {
-                Some((base, v)) if v == version => base.to_string(),
+                Some((base, v)) if v == version => Text::from(base),
                 _ => return Err(bad(format!("sk does not end with @{version}"))),
             }
         } else {
@@ -312,9 +312,9 @@ impl EntityRow {
         let text = |value| string(value).unwrap_or_default();
         let optional = |value| string(value).filter(|v| !v.is_empty());
         let tenant_code = string(f.tenant_code)
-            .unwrap_or_else(|| keys::tenant_of_pk(&pk).unwrap_or_default().to_string());
+            .unwrap_or_else(|| keys::tenant_of_pk(&pk).unwrap_or_default().into());
         let entity_type = string(f.entity_type)
-            .unwrap_or_else(|| keys::type_of_pk(&pk).unwrap_or_default().to_string());
+            .unwrap_or_else(|| keys::type_of_pk(&pk).unwrap_or_default().into());
         Ok(EntityRow {
             id: string(f.id).unwrap_or_else(|| keys::id(&pk, &sk)),
             code: text(f.code),
@@ -422,7 +422,7 @@ impl StoredFields {
 }
 
 /// A string field's text (`None` when absent or of another type).
-fn string(value: Option<AttributeValue>) -> Option<String> {
+fn string(value: Option<AttributeValue>) -> Option<Text> {
     match value {
         Some(AttributeValue::S(v)) => Some(v),
         _ => None,
@@ -430,7 +430,7 @@ fn string(value: Option<AttributeValue>) -> Option<String> {
 }
 
 /// A number field's text (`None` when absent or of another type).
-fn number(value: Option<AttributeValue>) -> Option<String> {
+fn number(value: Option<AttributeValue>) -> Option<Text> {
     match value {
         Some(AttributeValue::N(v)) => Some(v),
         _ => None,
@@ -446,14 +446,14 @@ impl Fields {
     }
 
     /// A string field, when set.
-    fn put_s(&mut self, name: &'static str, value: Option<String>) {
+    fn put_s(&mut self, name: &'static str, value: Option<Text>) {
         if let Some(v) = value {
             self.put(name, s(v));
         }
     }
 
     /// An IP field, when set and not empty (the framework leaves an unknown IP out).
-    fn put_ip(&mut self, name: &'static str, value: Option<String>) {
+    fn put_ip(&mut self, name: &'static str, value: Option<Text>) {
         if let Some(ip) = value.filter(|ip| !ip.is_empty()) {
             self.put(name, s(ip));
         }
@@ -461,7 +461,7 @@ impl Fields {
 }
 
 /// A stored `attributes`: a map, nothing, or an `s3://` pointer to the offloaded object.
-fn attributes_of(value: Option<AttributeValue>) -> Result<(Attributes, Option<String>), String> {
+fn attributes_of(value: Option<AttributeValue>) -> Result<(Attributes, Option<Text>), String> {
     match value {
         Some(AttributeValue::M(m)) => Ok((m, None)),
         None | Some(AttributeValue::Null(_)) => Ok((Attributes::new(), None)),
@@ -475,17 +475,17 @@ fn attributes_of(value: Option<AttributeValue>) -> Result<(Attributes, Option<St
 /// A date as the framework writes it (`toISOStringWithTimezone` in a Lambda, whose zone is
 /// UTC): whole seconds with an explicit offset, `2026-11-25T02:11:40+00:00`. Text in this one
 /// form sorts in time order, which mixed forms (`…40.123Z` beside `…40+00:00`) do not.
-pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Text {
+    compact_str::ToCompactString::to_compact_string(&at.format("%Y-%m-%dT%H:%M:%S+00:00"))
 }
 
 /// A stored date in the framework's form: RFC 3339 text written by any writer (milliseconds,
 /// `Z`, another offset) is rewritten as [`timestamp`] writes it, as the framework does when it
 /// reads a row (`new Date(createdAt)`) and writes it again; other text is kept as it is.
-pub fn normalize_timestamp(text: &str) -> String {
+pub fn normalize_timestamp(text: &str) -> Text {
     match chrono::DateTime::parse_from_rfc3339(text) {
         Ok(t) => timestamp(t.with_timezone(&chrono::Utc)),
-        Err(_) => text.to_string(),
+        Err(_) => Text::from(text),
     }
 }
 
@@ -633,7 +633,7 @@ mod tests {
         no_update_ip.created_ip = Some("10.0.0.9".into());
         no_update_ip.updated_ip = None;
         let mut empty_update_ip = no_update_ip.clone();
-        empty_update_ip.updated_ip = Some(String::new());
+        empty_update_ip.updated_ip = Some(Text::default());
         for r in [row(), direct, pointed, moved, no_update_ip, empty_update_ip] {
             let (command, data) = r.clone().into_command_and_data_items();
             assert_eq!(command, r.to_command_item());
@@ -646,7 +646,7 @@ mod tests {
     #[test]
     fn unknown_optional_fields_are_left_out_and_ttl_is_null() {
         let mut r = row();
-        r.created_ip = Some(String::new());
+        r.created_ip = Some(Text::default());
         r.updated_ip = None;
         let item = r.to_data_item();
         assert!(!item.contains_key("createdIp"));

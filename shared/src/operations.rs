@@ -15,46 +15,46 @@ pub fn apply(operations: &[Operation], attributes: &mut Attributes) -> Result<()
         let at = |what: String| format!("operation {} ({}): {what}", i + 1, op_name(op));
         match op {
             Operation::Rename { from, to } => {
-                if let Some(v) = attributes.remove(from) {
-                    attributes.insert(to.clone(), v);
+                if let Some(v) = attributes.remove(from.as_str()) {
+                    attributes.insert(to.as_str().into(), v);
                 }
             }
             Operation::Default { field, value } => {
-                if !attributes.contains_key(field) {
+                if !attributes.contains_key(field.as_str()) {
                     let text = value.to_string();
                     let v = value::from_json_str(&text)
                         .map_err(|e| at(format!("default value: {e}")))?;
-                    attributes.insert(field.clone(), v);
+                    attributes.insert(field.as_str().into(), v);
                 }
             }
             Operation::Remove { field } => {
-                attributes.remove(field);
+                attributes.remove(field.as_str());
             }
             Operation::Split {
                 from,
                 into,
                 separator,
                 keep_source,
-            } => match attributes.get(from) {
+            } => match attributes.get(from.as_str()) {
                 None => {}
                 Some(AttributeValue::S(text)) => {
-                    let parts: Vec<String> = if separator.is_empty() {
+                    let parts: Vec<crate::value::Text> = if separator.is_empty() {
                         return Err(at("separator is empty".into()));
                     } else {
                         text.splitn(into.len().max(1), separator.as_str())
-                            .map(str::to_string)
+                            .map(Into::into)
                             .collect()
                     };
                     if !keep_source {
-                        attributes.remove(from);
+                        attributes.remove(from.as_str());
                     }
                     for (name, part) in into.iter().zip(parts) {
-                        attributes.insert(name.clone(), AttributeValue::S(part));
+                        attributes.insert(name.as_str().into(), AttributeValue::S(part));
                     }
                 }
                 Some(_) => return Err(at(format!("attribute {from:?} is not a string"))),
             },
-            Operation::Lowercase { field } => match attributes.get_mut(field) {
+            Operation::Lowercase { field } => match attributes.get_mut(field.as_str()) {
                 None => {}
                 Some(AttributeValue::S(text)) => *text = text.to_lowercase(),
                 Some(_) => return Err(at(format!("attribute {field:?} is not a string"))),

@@ -18,7 +18,7 @@ use crate::merge::merge_deep;
 use crate::migration_csv::MigrationRow;
 use crate::model::{self, DIRECT_COMMAND_STATUS, EntityRow, SYNC_MODE, dirty_fields};
 use crate::ports::table::{Condition, Put};
-use crate::value::{AttributeValue, Attributes, s};
+use crate::value::{AttributeValue, Attributes, Text, s};
 
 /// Names of the tables a migration writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,12 +63,12 @@ pub fn compare(
 
 /// The `ttl` the app's TTL rules give a new data row, by tenant code (TtlService's
 /// `calculateTtl(DATA, tenant)`: epoch seconds); a tenant without a rule is absent (`NULL`).
-pub type TtlByTenant = HashMap<String, String>;
+pub type TtlByTenant = HashMap<Text, Text>;
 
 /// Everything about the job that shapes the rows it writes.
 #[derive(Debug, Clone)]
 pub struct PublishContext {
-    pub job_id: String,
+    pub job_id: Text,
     pub mode: Mode,
     /// Each row moves its entity to a new key and soft-deletes the old one in the same
     /// transaction (normalize-tenant; copy-tenant with `softDeleteSource`).
@@ -77,9 +77,9 @@ pub struct PublishContext {
     /// `direct` or `app` (which command-row shape, and whether the data row is ours to write).
     pub publish_mode: PublishMode,
     /// The framework's date form ([`model::timestamp`]), the same for every row of one chunk.
-    pub now: String,
+    pub now: Text,
     /// `createdBy` / `updatedBy` / `_migratedBy`.
-    pub actor: String,
+    pub actor: Text,
     pub tables: TableNames,
     /// Mode rollback: the job being undone.
     pub rollback_of: Option<String>,
@@ -115,7 +115,7 @@ pub fn map_row(
     row: &MigrationRow,
     existing: Option<&EntityRow>,
     ctx: &PublishContext,
-    rule_ttl: Option<&String>,
+    rule_ttl: Option<&Text>,
 ) -> EntityRow {
     let attributes: Attributes = match (ctx.attributes_mode, existing) {
         (AttributesMode::Merge, Some(e)) => merge_deep(&e.attributes, &row.attributes),
@@ -136,13 +136,13 @@ fn entity_of<A>(
     mut attributes: Attributes,
     existing: Option<&EntityRow>,
     ctx: &PublishContext,
-    rule_ttl: Option<&String>,
+    rule_ttl: Option<&Text>,
 ) -> EntityRow {
     let pk = row.target_pk();
     let sk = row.source_sk.clone();
     let version = existing.map_or(1, |e| e.version + 1);
     for (k, v) in ctx.metadata() {
-        attributes.insert(k.to_string(), v);
+        attributes.insert(k.into(), v);
     }
     // The target key is the source's sk under the target pk: the row moves when its pk does.
     if row.source_pk != pk && ctx.mode != Mode::Rollback {
@@ -151,7 +151,7 @@ fn entity_of<A>(
         attributes.insert("_migratedFrom".into(), s(&source_id));
         attributes.insert("_sourceKey".into(), s(&source_id));
         if let Some(v) = row.version {
-            attributes.insert("_sourceVersion".into(), AttributeValue::N(v.to_string()));
+            attributes.insert("_sourceVersion".into(), crate::value::n(v));
         }
     }
     let mut next = EntityRow {
@@ -159,8 +159,8 @@ fn entity_of<A>(
         code: row.code.clone(),
         name: row.name.clone(),
         version,
-        tenant_code: row.target_tenant().to_string(),
-        entity_type: row.target_type().to_string(),
+        tenant_code: row.target_tenant().into(),
+        entity_type: row.target_type().into(),
         is_deleted: row.is_deleted.unwrap_or(false),
         seq: row
             .seq
@@ -171,7 +171,7 @@ fn entity_of<A>(
         attributes,
         attributes_pointer: None,
         source: None,
-        request_id: format!("{}:{}", ctx.job_id, row.line),
+        request_id: compact_str::format_compact!("{}:{}", ctx.job_id, row.line),
         created_at: ctx.now.clone(),
         created_by: ctx.actor.clone(),
         created_ip: None,
@@ -208,7 +208,7 @@ fn keep_first_creation(next: &mut EntityRow, existing: &EntityRow) {
 /// `source`, `syncMode` and `status` of the command row, by publish mode: `direct` is
 /// `publishSync`'s row (SYNC, finished), `app` is `publishAsync`'s (neither: the saga sets status).
 fn command_shape(next: &mut EntityRow, ctx: &PublishContext) {
-    next.source = Some(format!("migration:{}", ctx.job_id));
+    next.source = Some(compact_str::format_compact!("migration:{}", ctx.job_id));
     (next.sync_mode, next.status) = match ctx.publish_mode {
         PublishMode::Direct => (Some(SYNC_MODE.into()), Some(DIRECT_COMMAND_STATUS.into())),
         PublishMode::App => (None, None),
@@ -221,20 +221,20 @@ pub fn soft_deleted(
     existing: &EntityRow,
     moved_to: &Key,
     ctx: &PublishContext,
-    rule_ttl: Option<&String>,
+    rule_ttl: Option<&Text>,
 ) -> EntityRow {
     let mut row = existing.clone();
     row.version = existing.version + 1;
     row.is_deleted = true;
     for (k, v) in ctx.metadata() {
-        row.attributes.insert(k.to_string(), v);
+        row.attributes.insert(k.into(), v);
     }
     row.attributes.insert(
         "_migratedTo".into(),
         s(keys::id(&moved_to.pk, &moved_to.sk)),
     );
     row.ttl = rule_ttl.cloned();
-    row.request_id = format!("{}:soft-delete", ctx.job_id);
+    row.request_id = compact_str::format_compact!("{}:soft-delete", ctx.job_id);
     row.created_at = ctx.now.clone();
     row.created_by = ctx.actor.clone();
     keep_first_creation(&mut row, existing);
@@ -287,8 +287,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SideChange {
-    pub pk: String,
-    pub sk: String,
+    pub pk: Text,
+    pub sk: Text,
     pub previous_version: u64,
     pub new_version: u64,
 }
@@ -298,8 +298,8 @@ pub struct SideChange {
 #[serde(rename_all = "camelCase")]
 pub struct RowOutcome {
     pub line: u64,
-    pub pk: String,
-    pub sk: String,
+    pub pk: Text,
+    pub sk: Text,
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_version: Option<u64>,
@@ -344,7 +344,7 @@ pub fn is_unchanged(row: &MigrationRow, existing: &EntityRow, ctx: &PublishConte
     if !fields_equal {
         return false;
     }
-    fn own(a: &Attributes) -> impl Iterator<Item = (&String, &AttributeValue)> {
+    fn own(a: &Attributes) -> impl Iterator<Item = (&Text, &AttributeValue)> {
         a.iter().filter(|(k, _)| !model::is_metadata(k))
     }
     match ctx.attributes_mode {

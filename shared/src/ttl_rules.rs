@@ -16,7 +16,7 @@ pub fn rule_key(tenant: &str, table: &str) -> Key {
 }
 
 /// `calculateUnixTime(days, now)`: whole seconds of now plus the days.
-pub fn ttl_from(days: f64, now_epoch_seconds: i64) -> Option<String> {
+pub fn ttl_from(days: f64, now_epoch_seconds: i64) -> Option<crate::value::Text> {
     if days.is_nan() || days <= 0.0 || !days.is_finite() {
         return None;
     }
@@ -31,7 +31,7 @@ pub async fn ttls_for(
     table: &str,
     tenants: &BTreeSet<String>,
     now_epoch_seconds: i64,
-) -> Result<HashMap<String, String>, Error> {
+) -> Result<HashMap<crate::value::Text, crate::value::Text>, Error> {
     let keys: Vec<Key> = tenants.iter().map(|t| rule_key(t, table)).collect();
     let mut out = HashMap::new();
     for batch in keys.chunks(MAX_BATCH_GET) {
@@ -50,7 +50,7 @@ pub async fn ttls_for(
                 _ => None,
             };
             if let Some(ttl) = days.and_then(|d| ttl_from(d, now_epoch_seconds)) {
-                out.insert(tenant.to_string(), ttl);
+                out.insert(tenant.into(), ttl);
             }
         }
     }

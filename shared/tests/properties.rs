@@ -19,18 +19,19 @@ use shared::publish::{
 use shared::value::{AttributeValue, Attributes};
 
 /// Keys from a small alphabet, so that two maps share keys often.
-fn key() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["a", "b", "c", "d", "name", "x_1"]).prop_map(str::to_string)
+fn key() -> impl Strategy<Value = shared::value::Text> {
+    prop::sample::select(vec!["a", "b", "c", "d", "name", "x_1"])
+        .prop_map(shared::value::Text::from)
 }
 
 fn scalar() -> impl Strategy<Value = AttributeValue> {
     prop_oneof![
-        any::<String>().prop_map(AttributeValue::S),
-        (-1_000_000i64..1_000_000).prop_map(|n| AttributeValue::N(n.to_string())),
+        any::<String>().prop_map(|s| AttributeValue::S(s.into())),
+        (-1_000_000i64..1_000_000).prop_map(|n| AttributeValue::N(n.to_string().into())),
         (-1_000_000i64..1_000_000, 1u32..99).prop_map(|(i, f)| {
             // A decimal in DynamoDB's normal form (no trailing zero in the fraction).
             let f = format!("{f:02}");
-            AttributeValue::N(format!("{i}.{}", f.trim_end_matches('0')))
+            AttributeValue::N(format!("{i}.{}", f.trim_end_matches('0')).into())
         }),
         any::<bool>().prop_map(AttributeValue::Bool),
         Just(AttributeValue::Null(true)),
@@ -125,7 +126,7 @@ fn row(attributes: Attributes, name: String) -> MigrationRow {
         source_pk: "PRODUCT#SRC".into(),
         source_sk: "P1".into(),
         code: "P1".into(),
-        name,
+        name: name.into(),
         attributes,
         target_tenant_code: "dst".into(),
         ..MigrationRow::default()
@@ -210,8 +211,8 @@ proptest! {
         let stored = map_row(&first, None, &ctx, None);
         let mut next = row(row_attributes, if same_name { "n".into() } else { "m".into() });
         next.is_deleted = deleted;
-        next.seq = seq.map(str::to_string);
-        next.ttl = ttl.map(str::to_string);
+        next.seq = seq.map(Into::into);
+        next.ttl = ttl.map(Into::into);
         let mapped = compare(&map_row(&next, Some(&stored), &ctx, None), Some(&stored), next.ttl.is_some());
         if is_unchanged(&next, &stored, &ctx) {
             prop_assert_eq!(mapped, Comparison::Equal);

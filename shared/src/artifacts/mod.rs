@@ -560,17 +560,17 @@ mod tests {
         ) {
             let row = MigrationRow {
                 line,
-                source_pk: strings[0].clone(),
-                source_sk: strings[1].clone(),
-                code: strings[2].clone(),
-                name: strings[3].clone(),
+                source_pk: strings[0].as_str().into(),
+                source_sk: strings[1].as_str().into(),
+                code: strings[2].as_str().into(),
+                name: strings[3].as_str().into(),
                 attributes: Spliced,
-                target_tenant_code: strings[4].clone(),
-                entity_type,
+                target_tenant_code: strings[4].as_str().into(),
+                entity_type: entity_type.map(Into::into),
                 version,
                 is_deleted,
-                seq,
-                ttl,
+                seq: seq.map(Into::into),
+                ttl: ttl.map(Into::into),
             };
             let mut reference = serde_json::to_vec(&row).unwrap();
             reference[0] = b',';

@@ -32,7 +32,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::value::plain_json::first_special;
-use crate::value::{AttributeValue, EntryName, Item, Name};
+use crate::value::{AttributeValue, EntryName, Item, Name, Text};
 
 /// The parts of a BatchGetItem response we use: the items found, per table, and the keys
 /// DynamoDB did not get to (to be asked again).
@@ -313,17 +313,17 @@ impl<'a> Reader<'a> {
         let tag = self.string()?;
         self.expect(b':', "':'")?;
         let value = match &*tag {
-            "S" => AttributeValue::S(self.string()?.into_owned()),
-            "N" => AttributeValue::N(self.string()?.into_owned()),
+            "S" => AttributeValue::S(text(self.string()?)),
+            "N" => AttributeValue::N(text(self.string()?)),
             "BOOL" => AttributeValue::Bool(self.boolean()?),
             "NULL" => AttributeValue::Null(self.boolean()?),
             "B" => AttributeValue::B(self.binary()?),
-            "SS" => AttributeValue::Ss(self.array(|r| Ok(r.string()?.into_owned()))?),
-            "NS" => AttributeValue::Ns(self.array(|r| Ok(r.string()?.into_owned()))?),
+            "SS" => AttributeValue::Ss(self.array(|r| Ok(text(r.string()?)))?),
+            "NS" => AttributeValue::Ns(self.array(|r| Ok(text(r.string()?)))?),
             "BS" => AttributeValue::Bs(self.array(Self::binary)?),
             "L" => AttributeValue::L(self.array(|r| r.value(depth + 1))?),
             "M" => AttributeValue::M(
-                self.entries::<String>(depth + 1)?
+                self.entries::<Text>(depth + 1)?
                     .into_iter()
                     .collect::<BTreeMap<_, _>>(),
             ),
@@ -391,6 +391,15 @@ impl<'a> Reader<'a> {
             }
             _ => Err(self.error("expected a JSON value")),
         }
+    }
+}
+
+/// A string read from the body as a value's text: copied inline when short, the unescaped
+/// string kept otherwise.
+fn text(read: Cow<'_, str>) -> Text {
+    match read {
+        Cow::Borrowed(text) => Text::from(text),
+        Cow::Owned(text) => Text::from(text),
     }
 }
 

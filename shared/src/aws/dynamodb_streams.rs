@@ -119,17 +119,17 @@ fn sequence_number(r: &Record) -> &str {
 /// DynamoDB Streams has its own AttributeValue type; numbers stay strings, exact.
 fn value(v: StreamsValue) -> AttributeValue {
     match v {
-        StreamsValue::S(s) => AttributeValue::S(s),
-        StreamsValue::N(n) => AttributeValue::N(n),
+        StreamsValue::S(s) => AttributeValue::S(s.into()),
+        StreamsValue::N(n) => AttributeValue::N(n.into()),
         StreamsValue::B(b) => AttributeValue::B(b.into_inner()),
         StreamsValue::Bool(b) => AttributeValue::Bool(b),
         StreamsValue::Null(_) => AttributeValue::Null(true),
-        StreamsValue::Ss(v) => AttributeValue::Ss(v),
-        StreamsValue::Ns(v) => AttributeValue::Ns(v),
+        StreamsValue::Ss(v) => AttributeValue::Ss(v.into_iter().map(Into::into).collect()),
+        StreamsValue::Ns(v) => AttributeValue::Ns(v.into_iter().map(Into::into).collect()),
         StreamsValue::Bs(v) => AttributeValue::Bs(v.into_iter().map(|b| b.into_inner()).collect()),
         StreamsValue::L(v) => AttributeValue::L(v.into_iter().map(value).collect()),
         StreamsValue::M(m) => {
-            AttributeValue::M(m.into_iter().map(|(k, v)| (k, value(v))).collect())
+            AttributeValue::M(m.into_iter().map(|(k, v)| (k.into(), value(v))).collect())
         }
         // A type newer than this code: keep the record readable, mark the value as unknown.
         _ => AttributeValue::Null(true),

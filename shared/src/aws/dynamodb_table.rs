@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue as Av, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_smithy_types::body::SdkBody;
 
 use super::dynamodb_json;
-use super::errors::{build_error, store_error};
+use super::errors::store_error;
 use super::response_body::{KeepResponseBody, KeptBody};
 use crate::error::StoreError;
 use crate::keys::Key;
@@ -23,7 +23,7 @@ use crate::ports::table::{
     BatchGetItems, CancellationReason, Condition, GetItem, MAX_BATCH_GET, MAX_TRANSACT_ITEMS, Page,
     Put, PutItem, QueryItems, ScanItems, TransactWrite, WriteError,
 };
-use crate::value::{AttributeValue, Item, get_s};
+use crate::value::{AttributeValue, Item, Text, get_s};
 
 /// How often a batch call's unprocessed remainder is re-sent before giving up (Retryable).
 const MAX_UNPROCESSED_ROUNDS: u32 = 8;
@@ -64,15 +64,19 @@ fn from_dynamo(item: DynamoItem) -> Item {
 fn to_sdk(value: AttributeValue) -> Av {
     use aws_sdk_dynamodb::primitives::Blob;
     match value {
-        AttributeValue::N(n) => Av::N(n),
-        AttributeValue::S(s) => Av::S(s),
+        AttributeValue::N(n) => Av::N(n.into_string()),
+        AttributeValue::S(s) => Av::S(s.into_string()),
         AttributeValue::Bool(b) => Av::Bool(b),
         AttributeValue::B(b) => Av::B(Blob::new(b)),
         AttributeValue::Null(n) => Av::Null(n),
-        AttributeValue::M(m) => Av::M(m.into_iter().map(|(k, v)| (k, to_sdk(v))).collect()),
+        AttributeValue::M(m) => Av::M(
+            m.into_iter()
+                .map(|(k, v)| (k.into_string(), to_sdk(v)))
+                .collect(),
+        ),
         AttributeValue::L(l) => Av::L(l.into_iter().map(to_sdk).collect()),
-        AttributeValue::Ss(s) => Av::Ss(s),
-        AttributeValue::Ns(n) => Av::Ns(n),
+        AttributeValue::Ss(s) => Av::Ss(s.into_iter().map(Text::into_string).collect()),
+        AttributeValue::Ns(n) => Av::Ns(n.into_iter().map(Text::into_string).collect()),
         AttributeValue::Bs(b) => Av::Bs(b.into_iter().map(Blob::new).collect()),
     }
 }
@@ -84,15 +88,19 @@ fn to_sdk(value: AttributeValue) -> Av {
 /// kind.
 fn from_sdk(value: Av) -> AttributeValue {
     match value {
-        Av::N(n) => AttributeValue::N(n),
-        Av::S(s) => AttributeValue::S(s),
+        Av::N(n) => AttributeValue::N(n.into()),
+        Av::S(s) => AttributeValue::S(s.into()),
         Av::Bool(b) => AttributeValue::Bool(b),
         Av::B(b) => AttributeValue::B(b.into_inner()),
         Av::Null(n) => AttributeValue::Null(n),
-        Av::M(m) => AttributeValue::M(m.into_iter().map(|(k, v)| (k, from_sdk(v))).collect()),
+        Av::M(m) => AttributeValue::M(
+            m.into_iter()
+                .map(|(k, v)| (k.into(), from_sdk(v)))
+                .collect(),
+        ),
         Av::L(l) => AttributeValue::L(l.into_iter().map(from_sdk).collect()),
-        Av::Ss(s) => AttributeValue::Ss(s),
-        Av::Ns(n) => AttributeValue::Ns(n),
+        Av::Ss(s) => AttributeValue::Ss(s.into_iter().map(Into::into).collect()),
+        Av::Ns(n) => AttributeValue::Ns(n.into_iter().map(Into::into).collect()),
         Av::Bs(b) => AttributeValue::Bs(b.into_iter().map(|b| b.into_inner()).collect()),
         _ => AttributeValue::Null(true),
     }
@@ -100,8 +108,8 @@ fn from_sdk(value: Av) -> AttributeValue {
 
 fn key_of(key: &Key) -> DynamoItem {
     HashMap::from([
-        ("pk".to_string(), Av::S(key.pk.clone())),
-        ("sk".to_string(), Av::S(key.sk.clone())),
+        ("pk".to_string(), Av::S(key.pk.to_string())),
+        ("sk".to_string(), Av::S(key.sk.to_string())),
     ])
 }
 
@@ -244,38 +252,32 @@ impl DynamoDbTables {
                 keys.len()
             )));
         }
-        let (expression, names) = match projection {
-            Some(names) => {
-                crate::ports::table::check_projection(names)?;
-                let placeholders: Vec<String> =
-                    (0..names.len()).map(|i| format!("#p{i}")).collect();
-                let map: HashMap<String, String> = placeholders
-                    .iter()
-                    .zip(names)
-                    .map(|(p, n)| (p.clone(), n.to_string()))
-                    .collect();
-                (Some(placeholders.join(", ")), Some(map))
-            }
-            None => (None, None),
-        };
+        if let Some(names) = projection {
+            crate::ports::table::check_projection(names)?;
+        }
         let mut out = Vec::with_capacity(keys.len());
-        let mut pending: Vec<DynamoItem> = keys.iter().map(key_of).collect();
+        let mut pending: Vec<Key> = keys.to_vec();
         let mut round = 0;
         while !pending.is_empty() {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
-                .set_projection_expression(expression.clone())
-                .set_expression_attribute_names(names.clone())
-                .build()
-                .map_err(|e| build_error("BatchGetItem", e))?;
-            // The items are read from the response body by us, into our items (see
-            // `dynamodb_json`); the SDK parses `{}`.
+            // The request body is written by us (`dynamodb_json::batch_get_body`) and the items
+            // read from the response body by us (`batch_get_response`); the SDK signs and sends
+            // an empty request's body swapped for ours, and parses `{}`.
+            let body = bytes::Bytes::from(dynamodb_json::batch_get_body(
+                table,
+                &std::mem::take(&mut pending),
+                projection,
+            ));
             let kept = KeptBody::default();
             self.client
                 .batch_get_item()
-                .request_items(table, request)
+                .set_request_items(Some(HashMap::new()))
                 .customize()
+                .mutate_request(move |request| {
+                    *request.body_mut() = SdkBody::from(body.clone());
+                    request
+                        .headers_mut()
+                        .insert("Content-Length", body.len().to_string());
+                })
                 .interceptor(KeepResponseBody(kept.clone()))
                 .send()
                 .await
@@ -290,9 +292,14 @@ impl DynamoDbTables {
             out.extend(response.take_items(table));
             pending = response
                 .take_unprocessed_keys(table)
-                .into_iter()
-                .map(to_dynamo)
-                .collect();
+                .iter()
+                .map(|key| match (get_s(key, "pk"), get_s(key, "sk")) {
+                    (Some(pk), Some(sk)) => Ok(Key::new(pk, sk)),
+                    _ => Err(StoreError::Transient(
+                        "BatchGetItem: an unprocessed key without a string pk and sk".into(),
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
             if !pending.is_empty() {
                 round += 1;
                 wait_for_unprocessed("BatchGetItem", round, pending.len()).await?;

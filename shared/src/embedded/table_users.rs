@@ -31,7 +31,7 @@ fn to_item(pool: &str, user: &User) -> Item {
         AttributeValue::M(
             user.attributes
                 .iter()
-                .map(|(k, v)| (k.clone(), s(v)))
+                .map(|(k, v)| (k.into(), s(v)))
                 .collect(),
         ),
     );
@@ -46,7 +46,7 @@ fn from_item(item: &Item) -> Result<User, StoreError> {
     if let Some(AttributeValue::M(m)) = item.get("attributes") {
         for (k, v) in m {
             if let AttributeValue::S(text) = v {
-                attributes.insert(k.clone(), text.clone());
+                attributes.insert(k.to_string(), text.to_string());
             }
         }
     }
@@ -99,7 +99,7 @@ impl UserDirectory for TableUsers {
             .await?;
         Ok(UserPage {
             users: page.items.iter().map(from_item).collect::<Result<_, _>>()?,
-            next: page.next.map(|k| k.sk),
+            next: page.next.map(|k| k.sk.into_string()),
         })
     }
 

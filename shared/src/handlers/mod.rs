@@ -201,7 +201,7 @@ impl TaskFunction {
 }
 
 /// Now, as the framework writes dates (whole seconds, explicit offset).
-pub fn now() -> String {
+pub fn now() -> crate::value::Text {
     crate::model::timestamp(chrono::Utc::now())
 }
 

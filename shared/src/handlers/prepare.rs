@@ -99,7 +99,7 @@ pub async fn handle(input: PrepareInput, deps: &Deps) -> Result<PrepareOutput, E
             rejected_key: artifacts.key(crate::artifacts::Artifact::Rejected),
             ..JobResult::default()
         },
-        started_at: Some(now.clone()),
+        started_at: Some(now.to_string()),
         finished_at: None,
         document: Some(job.document.clone()),
     };

@@ -116,13 +116,13 @@ impl PreparedJob {
     /// Everything about the job that shapes the rows it writes.
     pub fn publish_context(&self, deps: &Deps) -> PublishContext {
         PublishContext {
-            job_id: self.job_id.clone(),
+            job_id: self.job_id.as_str().into(),
             mode: self.mode(),
             moves_entities: self.spec.moves_entities(),
             attributes_mode: self.options.attributes_mode,
             publish_mode: self.options.publish_mode,
             now: super::now(),
-            actor: deps.actor.clone(),
+            actor: deps.actor.as_str().into(),
             tables: deps.table_names.clone(),
             rollback_of: self.spec.rollback_of().map(str::to_string),
             large_attributes: deps.app.large_attributes.clone(),

@@ -511,7 +511,7 @@ async fn verify_chunk(
         let differing = if compare_fields.is_empty() {
             ["code", "name"]
                 .into_iter()
-                .chain(row.attributes.keys().map(String::as_str))
+                .chain(row.attributes.keys().map(|name| name.as_str()))
                 .find(differs)
         } else {
             compare_fields.iter().map(String::as_str).find(differs)

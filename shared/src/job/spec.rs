@@ -19,7 +19,7 @@ pub struct TenantScope {
 
 impl TenantScope {
     pub fn pk(&self) -> String {
-        crate::keys::pk(&self.entity_type, &self.tenant)
+        crate::keys::pk(&self.entity_type, &self.tenant).into_string()
     }
 }
 

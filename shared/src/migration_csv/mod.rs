@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{self, Key};
 use crate::value::plain_json::{Shape, ShapeReader};
-use crate::value::{Attributes, ValueError};
+use crate::value::{Attributes, Text, ValueError};
 
 pub const REQUIRED_COLUMNS: [&str; 6] = [
     "sourcePk",
@@ -41,10 +41,10 @@ pub const OPTIONAL_COLUMNS: [&str; 5] = ["type", "version", "isDeleted", "seq", 
 pub struct MigrationRow<A = Attributes> {
     /// The line of the source file where the row starts (1 is the header).
     pub line: u64,
-    pub source_pk: String,
-    pub source_sk: String,
-    pub code: String,
-    pub name: String,
+    pub source_pk: Text,
+    pub source_sk: Text,
+    pub code: Text,
+    pub name: Text,
     /// DynamoDB-typed values (numbers kept as exact text). In a chunk file they are the plain
     /// JSON object of the CSV column (`attributesJson`): Transform writes a row it did not need
     /// to change as the text it read, without turning it into values and back. (A chunk written
@@ -57,19 +57,19 @@ pub struct MigrationRow<A = Attributes> {
     )]
     pub attributes: A,
     /// As written; empty means "keep the source tenant".
-    pub target_tenant_code: String,
+    pub target_tenant_code: Text,
     /// The `type` column, when present and non-empty.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
-    pub entity_type: Option<String>,
+    pub entity_type: Option<Text>,
     /// The version the row expects the target entity to have now (optimistic lock); empty: any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_deleted: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seq: Option<String>,
+    pub seq: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl: Option<String>,
+    pub ttl: Option<Text>,
 }
 
 /// A row's attributes as Transform holds them.
@@ -214,7 +214,7 @@ impl<A> MigrationRow<A> {
         }
     }
 
-    pub fn target_pk(&self) -> String {
+    pub fn target_pk(&self) -> Text {
         keys::pk(self.target_type(), self.target_tenant())
     }
 

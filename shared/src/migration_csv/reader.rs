@@ -10,7 +10,7 @@ use std::io::Read;
 use super::records::{Record, Splitter};
 use super::{MigrationRow, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, Rejection, RowAttributes};
 use crate::keys::{self, VER_SEPARATOR};
-use crate::value::{self, Attributes};
+use crate::value::{self, Attributes, Text};
 
 /// What a header can get wrong; it fails the whole job before anything is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -301,32 +301,30 @@ fn build(
     line: u64,
     mut f: Vec<Cow<'_, str>>,
 ) -> Result<MigrationRow<RowAttributes>, (&'static str, String)> {
-    let key_field = |name: &'static str,
-                     value: &str,
-                     required: bool|
-     -> Result<String, (&'static str, String)> {
-        if required && value.is_empty() {
-            return Err((name, "is empty".into()));
-        }
-        if is_plain_key(value) {
-            return Ok(value.to_string());
-        }
-        if value.trim() != value {
-            return Err((name, "has leading or trailing whitespace".into()));
-        }
-        if let Some(c) = value.chars().find(|c| is_invisible(*c)) {
-            let hint = if c == '\u{feff}' {
-                " (a byte order mark inside the file: were two files concatenated?)"
-            } else {
-                ""
-            };
-            return Err((
-                name,
-                format!("contains the invisible character U+{:04X}{hint}", c as u32),
-            ));
-        }
-        Ok(value.to_string())
-    };
+    let key_field =
+        |name: &'static str, value: &str, required: bool| -> Result<Text, (&'static str, String)> {
+            if required && value.is_empty() {
+                return Err((name, "is empty".into()));
+            }
+            if is_plain_key(value) {
+                return Ok(Text::from(value));
+            }
+            if value.trim() != value {
+                return Err((name, "has leading or trailing whitespace".into()));
+            }
+            if let Some(c) = value.chars().find(|c| is_invisible(*c)) {
+                let hint = if c == '\u{feff}' {
+                    " (a byte order mark inside the file: were two files concatenated?)"
+                } else {
+                    ""
+                };
+                return Err((
+                    name,
+                    format!("contains the invisible character U+{:04X}{hint}", c as u32),
+                ));
+            }
+            Ok(Text::from(value))
+        };
     let source_pk = key_field("sourcePk", &f[c.source_pk], true)?;
     if keys::tenant_of_pk(&source_pk).is_none() || keys::type_of_pk(&source_pk).is_none() {
         return Err((
@@ -342,7 +340,7 @@ fn build(
         ));
     }
     let code = key_field("code", &f[c.code], true)?;
-    let name = std::mem::take(&mut f[c.name]).into_owned();
+    let name = Text::from(std::mem::take(&mut f[c.name]));
     // Read later (RowAttributes::read): in Transform on the rules' thread, not the parser's.
     let attributes = RowAttributes::Text(std::mem::take(&mut f[c.attributes]).into_owned());
     let target_tenant_code = key_field("targetTenantCode", &f[c.target_tenant], false)?;

@@ -219,7 +219,7 @@ fn reader_memory_does_not_grow_with_the_file() {
 
 fn arb_value() -> impl Strategy<Value = AttributeValue> {
     let leaf = prop_oneof![
-        "[a-zA-Z0-9 ,\"\n\r\u{e9}\u{3042}]{0,12}".prop_map(AttributeValue::S),
+        "[a-zA-Z0-9 ,\"\n\r\u{e9}\u{3042}]{0,12}".prop_map(|s| AttributeValue::S(s.into())),
         any::<bool>().prop_map(AttributeValue::Bool),
         (any::<i64>(), 0u32..6).prop_map(|(n, scale)| {
             let text = if scale == 0 {
@@ -234,7 +234,9 @@ fn arb_value() -> impl Strategy<Value = AttributeValue> {
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
-            prop::collection::btree_map("[a-z_]{1,6}", inner, 0..4).prop_map(AttributeValue::M),
+            prop::collection::btree_map("[a-z_]{1,6}", inner, 0..4).prop_map(
+                |m| AttributeValue::M(m.into_iter().map(|(k, v)| (k.into(), v)).collect())
+            ),
         ]
     })
 }
@@ -245,7 +247,11 @@ fn arb_row() -> impl Strategy<Value = MigrationRow> {
         "[A-Za-z0-9_]{1,8}",
         "[A-Za-z0-9#_\\-]{1,10}",
         "[^\u{0}]{0,20}",
-        prop::collection::btree_map("[a-zA-Z_]{1,8}", arb_value(), 0..5),
+        prop::collection::btree_map("[a-zA-Z_]{1,8}", arb_value(), 0..5).prop_map(|m| {
+            m.into_iter()
+                .map(|(k, v)| (k.into(), v))
+                .collect::<Attributes>()
+        }),
         prop::option::of("[a-z0-9_]{1,8}"),
         prop::option::of("[A-Z]{1,6}"),
         prop::option::of(1u64..1000),
@@ -268,17 +274,17 @@ fn arb_row() -> impl Strategy<Value = MigrationRow> {
                 ttl,
             )| MigrationRow {
                 line: 0,
-                source_pk: format!("{ty}#{tenant}"),
-                code: sk.clone(),
-                source_sk: sk,
-                name,
+                source_pk: format!("{ty}#{tenant}").into(),
+                code: sk.as_str().into(),
+                source_sk: sk.into(),
+                name: name.into(),
                 attributes,
-                target_tenant_code: target.unwrap_or_default(),
-                entity_type,
+                target_tenant_code: target.unwrap_or_default().into(),
+                entity_type: entity_type.map(Into::into),
                 version,
                 is_deleted,
-                seq: seq.map(|s| s.to_string()),
-                ttl: ttl.map(|t| t.to_string()),
+                seq: seq.map(|s| s.to_string().into()),
+                ttl: ttl.map(|t| t.to_string().into()),
             },
         )
 }

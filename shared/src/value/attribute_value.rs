@@ -20,6 +20,8 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
+
+use super::Text;
 use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -30,15 +32,15 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::
 /// A DynamoDB attribute value. Numbers keep their decimal text (exact).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeValue {
-    N(String),
-    S(String),
+    N(Text),
+    S(Text),
     Bool(bool),
     B(Vec<u8>),
     Null(bool),
-    M(BTreeMap<String, AttributeValue>),
+    M(BTreeMap<Text, AttributeValue>),
     L(Vec<AttributeValue>),
-    Ss(Vec<String>),
-    Ns(Vec<String>),
+    Ss(Vec<Text>),
+    Ns(Vec<Text>),
     Bs(Vec<Vec<u8>>),
 }
 
@@ -113,7 +115,7 @@ impl<'de> Deserialize<'de> for Tag {
 
 /// A map's members, gathered and then built into the map at once (sorted, then laid out: a
 /// name given twice keeps its last value, as inserting them one by one would).
-struct MapIn(BTreeMap<String, AttributeValue>);
+struct MapIn(BTreeMap<Text, AttributeValue>);
 
 impl<'de> Deserialize<'de> for MapIn {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -124,7 +126,7 @@ impl<'de> Deserialize<'de> for MapIn {
                 f.write_str("a map of attribute values")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MapIn, A::Error> {
-                let members = super::read_members::<A, String, AttributeValue>(map)?;
+                let members = super::read_members::<A, Text, AttributeValue>(map)?;
                 Ok(MapIn(members.into_iter().collect()))
             }
         }
@@ -188,17 +190,15 @@ impl From<&serde_dynamo::AttributeValue> for AttributeValue {
     fn from(value: &serde_dynamo::AttributeValue) -> Self {
         use serde_dynamo::AttributeValue as Their;
         match value {
-            Their::N(n) => AttributeValue::N(n.clone()),
-            Their::S(s) => AttributeValue::S(s.clone()),
+            Their::N(n) => AttributeValue::N(n.into()),
+            Their::S(s) => AttributeValue::S(s.into()),
             Their::Bool(b) => AttributeValue::Bool(*b),
             Their::B(b) => AttributeValue::B(b.clone()),
             Their::Null(n) => AttributeValue::Null(*n),
-            Their::M(m) => {
-                AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), v.into())).collect())
-            }
+            Their::M(m) => AttributeValue::M(m.iter().map(|(k, v)| (k.into(), v.into())).collect()),
             Their::L(l) => AttributeValue::L(l.iter().map(Into::into).collect()),
-            Their::Ss(s) => AttributeValue::Ss(s.clone()),
-            Their::Ns(n) => AttributeValue::Ns(n.clone()),
+            Their::Ss(s) => AttributeValue::Ss(s.iter().map(Into::into).collect()),
+            Their::Ns(n) => AttributeValue::Ns(n.iter().map(Into::into).collect()),
             Their::Bs(b) => AttributeValue::Bs(b.clone()),
         }
     }
@@ -210,17 +210,17 @@ impl From<&AttributeValue> for serde_dynamo::AttributeValue {
     fn from(value: &AttributeValue) -> Self {
         use serde_dynamo::AttributeValue as Their;
         match value {
-            AttributeValue::N(n) => Their::N(n.clone()),
-            AttributeValue::S(s) => Their::S(s.clone()),
+            AttributeValue::N(n) => Their::N(n.to_string()),
+            AttributeValue::S(s) => Their::S(s.to_string()),
             AttributeValue::Bool(b) => Their::Bool(*b),
             AttributeValue::B(b) => Their::B(b.clone()),
             AttributeValue::Null(n) => Their::Null(*n),
             AttributeValue::M(m) => {
-                Their::M(m.iter().map(|(k, v)| (k.clone(), v.into())).collect())
+                Their::M(m.iter().map(|(k, v)| (k.to_string(), v.into())).collect())
             }
             AttributeValue::L(l) => Their::L(l.iter().map(Into::into).collect()),
-            AttributeValue::Ss(s) => Their::Ss(s.clone()),
-            AttributeValue::Ns(n) => Their::Ns(n.clone()),
+            AttributeValue::Ss(s) => Their::Ss(s.iter().map(Text::to_string).collect()),
+            AttributeValue::Ns(n) => Their::Ns(n.iter().map(Text::to_string).collect()),
             AttributeValue::Bs(b) => Their::Bs(b.clone()),
         }
     }
@@ -234,20 +234,24 @@ mod tests {
     /// Any value, maps and lists nested a few levels.
     pub(crate) fn any_value() -> impl Strategy<Value = AttributeValue> {
         let leaf = prop_oneof![
-            "[0-9]{1,5}".prop_map(AttributeValue::N),
-            ".{0,8}".prop_map(AttributeValue::S),
+            "[0-9]{1,5}".prop_map(|n| AttributeValue::N(n.into())),
+            ".{0,40}".prop_map(|s| AttributeValue::S(s.into())),
             any::<bool>().prop_map(AttributeValue::Bool),
             prop::collection::vec(any::<u8>(), 0..6).prop_map(AttributeValue::B),
             any::<bool>().prop_map(AttributeValue::Null),
-            prop::collection::vec("[a-z]{0,3}", 0..3).prop_map(AttributeValue::Ss),
-            prop::collection::vec("[0-9]{1,3}", 0..3).prop_map(AttributeValue::Ns),
+            prop::collection::vec("[a-z]{0,3}", 0..3)
+                .prop_map(|s| AttributeValue::Ss(s.into_iter().map(Into::into).collect())),
+            prop::collection::vec("[0-9]{1,3}", 0..3)
+                .prop_map(|n| AttributeValue::Ns(n.into_iter().map(Into::into).collect())),
             prop::collection::vec(prop::collection::vec(any::<u8>(), 0..4), 0..3)
                 .prop_map(AttributeValue::Bs),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
-                prop::collection::btree_map(".{0,4}", inner, 0..5).prop_map(AttributeValue::M),
+                prop::collection::btree_map(".{0,30}", inner, 0..5).prop_map(|m| {
+                    AttributeValue::M(m.into_iter().map(|(k, v)| (Text::from(k), v)).collect())
+                }),
             ]
         })
     }
@@ -311,8 +315,8 @@ mod tests {
             serde_json::from_str(r#"{"M": {"b": {"N": "1"}, "a": {"S": "x"}, "b": {"N": "2"}}}"#)
                 .unwrap();
         let expected = AttributeValue::M(BTreeMap::from([
-            ("a".to_string(), AttributeValue::S("x".into())),
-            ("b".to_string(), AttributeValue::N("2".into())),
+            ("a".into(), AttributeValue::S("x".into())),
+            ("b".into(), AttributeValue::N("2".into())),
         ]));
         assert_eq!(read, expected);
     }

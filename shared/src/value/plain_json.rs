@@ -43,9 +43,9 @@ fn value(jiter: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<AttributeVal
         Peek::True | Peek::False => Ok(AttributeValue::Bool(
             jiter.known_bool(peek).map_err(json_err)?,
         )),
-        Peek::String => Ok(AttributeValue::S(
-            jiter.known_str().map_err(json_err)?.to_owned(),
-        )),
+        Peek::String => Ok(AttributeValue::S(super::Text::from(
+            jiter.known_str().map_err(json_err)?,
+        ))),
         Peek::Array => {
             if depth > MAX_DEPTH {
                 return Err(ValueError::TooDeep);
@@ -63,7 +63,10 @@ fn value(jiter: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<AttributeVal
                 return Err(ValueError::TooDeep);
             }
             let mut map = BTreeMap::new();
-            let mut key = jiter.known_object().map_err(json_err)?.map(str::to_owned);
+            let mut key = jiter
+                .known_object()
+                .map_err(json_err)?
+                .map(super::Text::from);
             while let Some(name) = key {
                 let peek = jiter.peek().map_err(json_err)?;
                 let member = value(jiter, peek, depth + 1)?;
@@ -72,10 +75,10 @@ fn value(jiter: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<AttributeVal
                         slot.insert(member);
                     }
                     Entry::Occupied(taken) => {
-                        return Err(ValueError::DuplicateKey(taken.key().clone()));
+                        return Err(ValueError::DuplicateKey(taken.key().to_string()));
                     }
                 }
-                key = jiter.next_key().map_err(json_err)?.map(str::to_owned);
+                key = jiter.next_key().map_err(json_err)?.map(super::Text::from);
             }
             Ok(AttributeValue::M(map))
         }

@@ -165,7 +165,7 @@ pub(crate) fn write_value(
         );
         out.push(b'"');
     };
-    let strings = |out: &mut Vec<u8>, items: &[String]| {
+    let strings = |out: &mut Vec<u8>, items: &[super::Text]| {
         write_separated(out, ARRAY, items, |out, s| write_string(out, s));
     };
     let level = level + 1;
@@ -196,7 +196,7 @@ pub(crate) fn write_value(
             b64(out, b);
         }
         AttributeValue::Ss(v) => {
-            meter.add(v.iter().map(String::len).sum());
+            meter.add(v.iter().map(|s| s.len()).sum());
             open(out, b"SS");
             strings(out, v);
         }

@@ -43,7 +43,7 @@ mod tests {
         item.insert(
             "m".into(),
             AttributeValue::M(
-                [("x".to_string(), AttributeValue::L(vec![s("é"), n("-1")]))]
+                [("x".into(), AttributeValue::L(vec![s("é"), n("-1")]))]
                     .into_iter()
                     .collect(),
             ),

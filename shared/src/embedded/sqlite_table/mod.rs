@@ -308,7 +308,12 @@ impl SqliteTables {
         )
         .and_then(|mut s| {
             s.query_row(
-                params![table, i64::from(pk_hash(&key.pk)), key.pk, key.sk],
+                params![
+                    table,
+                    i64::from(pk_hash(&key.pk)),
+                    key.pk.as_str(),
+                    key.sk.as_str()
+                ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
@@ -357,8 +362,8 @@ impl SqliteTables {
                     s.execute(params![
                         table.id,
                         i64::from(pk_hash(&key.pk)),
-                        key.pk,
-                        key.sk,
+                        key.pk.as_str(),
+                        key.sk.as_str(),
                         body
                     ])
                 }),
@@ -378,8 +383,8 @@ impl SqliteTables {
                 s.execute(params![
                     table.id,
                     event.as_str(),
-                    key.pk,
-                    key.sk,
+                    key.pk.as_str(),
+                    key.sk.as_str(),
                     old.as_ref().map(|o| &o.body),
                     body
                 ])

@@ -155,7 +155,7 @@ pub(crate) fn row_from(entity: &EntityRow, target_tenant: &str) -> MigrationRow 
         code: entity.code.clone(),
         name: entity.name.clone(),
         attributes: entity.attributes.clone(),
-        target_tenant_code: target_tenant.to_string(),
+        target_tenant_code: target_tenant.into(),
         entity_type: None,
         version: Some(entity.version),
         is_deleted: Some(entity.is_deleted),

@@ -102,7 +102,7 @@ pub async fn export_segment(
         .save_segment(&SegmentSummary {
             segment,
             rows,
-            partitions: partitions.into_iter().collect(),
+            partitions: partitions.into_iter().map(Into::into).collect(),
         })
         .await?;
     tracing::info!(job_id = %job.job_id, segment, rows, "segment exported");

@@ -153,9 +153,9 @@ impl SkeletonBounds {
             row.code.len(),
             row.name.len(),
             row.target_tenant_code.len(),
-            row.entity_type.as_ref().map_or(0, String::len),
-            row.seq.as_ref().map_or(0, String::len),
-            row.ttl.as_ref().map_or(0, String::len),
+            row.entity_type.as_ref().map_or(0, |t| t.len()),
+            row.seq.as_ref().map_or(0, |s| s.len()),
+            row.ttl.as_ref().map_or(0, |t| t.len()),
         ]
         .iter()
         .sum::<usize>();
@@ -281,10 +281,8 @@ impl RowRules {
             operations::apply(&self.options.operations, &mut row.attributes)
                 .map_err(|e| ("attributes".into(), e))?;
             if let Some(target) = self.options.schema_version {
-                row.attributes.insert(
-                    SCHEMA_VERSION_ATTRIBUTE.into(),
-                    AttributeValue::N(target.to_string()),
-                );
+                row.attributes
+                    .insert(SCHEMA_VERSION_ATTRIBUTE.into(), crate::value::n(target));
             }
         }
         if let Some(schema) = &self.schema {
@@ -412,7 +410,7 @@ fn check_limits<A>(
             }
             item.insert(
                 "attributes".into(),
-                AttributeValue::S(format!("s3://{}/{key}", large.bucket)),
+                AttributeValue::S(compact_str::format_compact!("s3://{}/{key}", large.bucket)),
             );
         }
         crate::limits::check_item_with_added(&item, added.size, added.depth)
@@ -513,7 +511,7 @@ async fn check_references(
         references
             .iter()
             .filter_map(|r| {
-                let id = match attributes.get(&r.field) {
+                let id = match attributes.get(r.field.as_str()) {
                     Some(AttributeValue::S(s)) => s.clone(),
                     Some(AttributeValue::N(n)) => n.clone(),
                     _ => return None,
@@ -951,7 +949,7 @@ mod tests {
                 }
                 item.insert(
                     "attributes".into(),
-                    AttributeValue::S(format!("s3://{}/{key}", large.bucket)),
+                    AttributeValue::S(compact_str::format_compact!("s3://{}/{key}", large.bucket)),
                 );
             }
             crate::limits::check_item(&item).map_err(|why| limit_rejection(table, why))?;
@@ -985,7 +983,7 @@ mod tests {
     }
 
     /// Names that collide with the pipeline's own metadata half of the time.
-    fn name() -> impl Strategy<Value = String> {
+    fn name() -> impl Strategy<Value = crate::value::Text> {
         prop::sample::select(vec![
             "a",
             "b",
@@ -994,15 +992,15 @@ mod tests {
             "_sourceKey",
             "_migratedFrom",
         ])
-        .prop_map(str::to_string)
+        .prop_map(crate::value::Text::from)
     }
 
     /// Scalars of every size class: tiny, around the offload limit, around 400 KB.
     fn scalar() -> impl Strategy<Value = AttributeValue> {
         prop_oneof![
             prop::sample::select(vec![0usize, 7, 1_500, 3_000, 200_000, 409_000])
-                .prop_map(|n| AttributeValue::S("x".repeat(n))),
-            (0u64..u64::MAX).prop_map(|n| AttributeValue::N(n.to_string())),
+                .prop_map(|n| AttributeValue::S("x".repeat(n).into())),
+            (0u64..u64::MAX).prop_map(|n| AttributeValue::N(n.to_string().into())),
             any::<bool>().prop_map(AttributeValue::Bool),
         ]
     }
@@ -1012,7 +1010,7 @@ mod tests {
         (scalar(), 0usize..40, any::<bool>()).prop_map(|(mut v, levels, maps)| {
             for _ in 0..levels {
                 v = if maps {
-                    AttributeValue::M(std::collections::BTreeMap::from([("k".to_string(), v)]))
+                    AttributeValue::M(std::collections::BTreeMap::from([("k".into(), v)]))
                 } else {
                     AttributeValue::L(vec![v])
                 };
@@ -1033,9 +1031,9 @@ mod tests {
                     MigrationRow {
                         line: 2,
                         source_pk: "PRODUCT#T".into(),
-                        source_sk: "s".repeat(sk_len),
+                        source_sk: "s".repeat(sk_len).into(),
                         code: "c".into(),
-                        name: "n".repeat(name_len),
+                        name: "n".repeat(name_len).into(),
                         attributes,
                         target_tenant_code: tenant.into(),
                         entity_type: None,
