@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 
 use crate::keys::{self, Key};
-use crate::value::{AttributeValue, Attributes, Item, Name, Text, n, s};
+use crate::value::{AttributeValue, Attributes, Item, Name, Text, s};
 
 /// Attributes written by the pipeline itself: recorded on write, ignored when comparing.
 pub const METADATA_ATTRIBUTES: [&str; 10] = [
@@ -164,7 +164,10 @@ impl EntityRow {
         fields.put("updatedAt", s(self.updated_at));
         fields.put("updatedBy", s(self.updated_by));
         fields.put_ip("updatedIp", self.updated_ip);
-        fields.put("version", n(self.version));
+        fields.put(
+            "version",
+            AttributeValue::N(Text::from(itoa::Buffer::new().format(self.version))),
+        );
         debug_assert!(
             fields.0.windows(2).all(|w| w[0].0 < w[1].0),
             "fields out of order"
@@ -538,7 +541,7 @@ pub fn dirty_fields(a: &EntityRow, b: &EntityRow) -> BTreeSet<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::{get_n, get_s};
+    use crate::value::{get_n, get_s, n};
 
     fn row() -> EntityRow {
         let mut attributes = Attributes::new();

@@ -56,7 +56,10 @@ pub fn apply(operations: &[Operation], attributes: &mut Attributes) -> Result<()
             },
             Operation::Lowercase { field } => match attributes.get_mut(field.as_str()) {
                 None => {}
-                Some(AttributeValue::S(text)) => *text = text.to_lowercase(),
+                Some(AttributeValue::S(text)) => {
+                    // std's lowercasing (the job spec's tenant codes are lowercased by it).
+                    *text = text.as_str().to_lowercase().into();
+                }
                 Some(_) => return Err(at(format!("attribute {field:?} is not a string"))),
             },
         }

@@ -313,13 +313,13 @@ impl<'a> Reader<'a> {
         let tag = self.string()?;
         self.expect(b':', "':'")?;
         let value = match &*tag {
-            "S" => AttributeValue::S(text(self.string()?)),
-            "N" => AttributeValue::N(text(self.string()?)),
+            "S" => AttributeValue::S(Text::from(self.string()?)),
+            "N" => AttributeValue::N(Text::from(self.string()?)),
             "BOOL" => AttributeValue::Bool(self.boolean()?),
             "NULL" => AttributeValue::Null(self.boolean()?),
             "B" => AttributeValue::B(self.binary()?),
-            "SS" => AttributeValue::Ss(self.array(|r| Ok(text(r.string()?)))?),
-            "NS" => AttributeValue::Ns(self.array(|r| Ok(text(r.string()?)))?),
+            "SS" => AttributeValue::Ss(self.array(|r| Ok(Text::from(r.string()?)))?),
+            "NS" => AttributeValue::Ns(self.array(|r| Ok(Text::from(r.string()?)))?),
             "BS" => AttributeValue::Bs(self.array(Self::binary)?),
             "L" => AttributeValue::L(self.array(|r| r.value(depth + 1))?),
             "M" => AttributeValue::M(
@@ -391,15 +391,6 @@ impl<'a> Reader<'a> {
             }
             _ => Err(self.error("expected a JSON value")),
         }
-    }
-}
-
-/// A string read from the body as a value's text: copied inline when short, the unescaped
-/// string kept otherwise.
-fn text(read: Cow<'_, str>) -> Text {
-    match read {
-        Cow::Borrowed(text) => Text::from(text),
-        Cow::Owned(text) => Text::from(text),
     }
 }
 

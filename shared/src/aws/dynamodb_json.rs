@@ -1,9 +1,9 @@
 //! DynamoDB's wire JSON for the two requests that carry whole items in bulk:
 //! TransactWriteItems (up to 100 puts in the request) and BatchGetItem (up to 100 keys in the
-//! request, [`batch_get_body`], and up to 100 items in the response). They are most of a job's client CPU, and the SDK's path costs what a migration
-//! does not need: every value copied into the SDK's types (hash maps of owned strings), written
-//! out by the SDK's serializer, and on the way back parsed into hash maps and copied again into
-//! our items. Here our items are written straight from their [`Item`]s by our own writer of
+//! request, [`batch_get_body`], and up to 100 items in the response). They are most of a job's
+//! client CPU, and the SDK's path costs what a migration does not need: every value copied into
+//! the SDK's types (hash maps of owned strings), written out by the SDK's serializer, and on the
+//! way back parsed into hash maps and copied again into our items. Here our items are written straight from their [`Item`]s by our own writer of
 //! DynamoDB's wire format, and read straight into them by our own reader
 //! ([`super::batch_get_response`]); the values are [`crate::value::AttributeValue`]s (serde_dynamo's
 //! model), and serde_dynamo's own serde impls are the reference the tests compare both against. The SDK still signs,
@@ -104,7 +104,11 @@ pub fn transact_write_body(puts: &[Put]) -> TransactWriteBody {
 /// Why not the SDK's request: it takes each key as a hash map of two owned names and two owned
 /// values (six allocations a key), then writes them out; Process and Verify read every row they
 /// write this way, a hundred keys a request.
+///
+/// A projection is checked by the caller (`ports::table::check_projection`: at least one name,
+/// none empty or twice); an empty one would be an empty expression, which DynamoDB refuses.
 pub fn batch_get_body(table: &str, keys: &[Key], projection: Option<&[&str]>) -> Vec<u8> {
+    debug_assert!(projection.is_none_or(|names| !names.is_empty()));
     let mut body = Vec::with_capacity(
         keys.iter()
             .map(|k| k.pk.len() + k.sk.len() + 32)
@@ -444,19 +448,20 @@ pub(crate) mod tests {
 
     fn any_value() -> impl Strategy<Value = AttributeValue> {
         let leaf = prop_oneof![
-            "[a-z\"\\\\\n é]{0,8}".prop_map(|s| AttributeValue::S(s.into())),
+            // Both sides of `Text`'s 24 inline bytes, escapes included.
+            "[a-z\"\\\\\n é]{0,40}".prop_map(|s| AttributeValue::S(s.into())),
             "-?[1-9][0-9]{0,5}".prop_map(|n| AttributeValue::N(n.into())),
             any::<bool>().prop_map(AttributeValue::Bool),
             Just(AttributeValue::Null(true)),
             proptest::collection::vec(any::<u8>(), 0..6).prop_map(AttributeValue::B),
-            proptest::collection::vec("[a-z]{1,3}", 1..3)
+            proptest::collection::vec("[a-z]{1,30}", 1..3)
                 .prop_map(|v| AttributeValue::Ss(v.into_iter().map(Into::into).collect())),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
                 // Names with quotes, backslashes, control characters and non-ASCII text too.
-                proptest::collection::btree_map("[a-z\"\\\\\n é]{1,4}", inner, 0..4).prop_map(
+                proptest::collection::btree_map("[a-z\"\\\\\n é]{1,30}", inner, 0..4).prop_map(
                     |m| AttributeValue::M(m.into_iter().map(|(k, v)| (k.into(), v)).collect())
                 ),
             ]

@@ -292,10 +292,11 @@ impl DynamoDbTables {
             out.extend(response.take_items(table));
             pending = response
                 .take_unprocessed_keys(table)
-                .iter()
-                .map(|key| match (get_s(key, "pk"), get_s(key, "sk")) {
+                .into_iter()
+                .map(|key| match (get_s(&key, "pk"), get_s(&key, "sk")) {
                     (Some(pk), Some(sk)) => Ok(Key::new(pk, sk)),
-                    _ => Err(StoreError::Transient(
+                    // Not ours: every key we send has both. Retrying would not change it.
+                    _ => Err(StoreError::Other(
                         "BatchGetItem: an unprocessed key without a string pk and sk".into(),
                     )),
                 })

@@ -30,7 +30,8 @@ pub use attribute_value::AttributeValue;
 /// up to 24 bytes ([`compact_str::CompactString`], the size of a `String`), on the heap beyond.
 ///
 /// Why: nearly every string a migration handles is short (keys such as `PRODUCT#acme` and
-/// `P000001`, timestamps of exactly 24 bytes, codes, names, numbers, attribute names), and a
+/// `P000001`, codes, names, numbers, attribute names; the framework's dates,
+/// `2026-11-25T02:11:40+00:00`, are 25 bytes and stay on the heap), and a
 /// row's strings are built, copied and freed over and over: read from a chunk and from the
 /// table, copied into the next version, into its command and data items, into the keys of a
 /// wave. As `String`s that was about 260 of the ≈480 allocations the moto parity test made
@@ -40,10 +41,13 @@ pub use attribute_value::AttributeValue;
 ///
 /// It reads as a `&str` (`Deref`), compares, orders and hashes as its text, and its serde form
 /// is a string's: the JSON and the embedded store's postcard bytes are those of a `String`.
+/// (It is read through `deserialize_str`, which postcard answers only from a slice it borrows
+/// from: the embedded store reads with `postcard::from_bytes`, never from a reader.)
 pub type Text = compact_str::CompactString;
 
-/// Whatever becomes a [`Text`]: moved when it is one (or a `String`, whose buffer it keeps),
-/// copied from a borrowed text. What [`s`] and [`crate::keys::Key::new`] take.
+/// Whatever becomes a [`Text`]: moved when it is one, copied from a borrowed text; a `String`
+/// is copied inline when it fits (its buffer freed) and keeps its buffer otherwise. What [`s`]
+/// and [`crate::keys::Key::new`] take.
 pub trait IntoText {
     fn into_text(self) -> Text;
 }
@@ -245,8 +249,8 @@ pub(crate) struct NameIn<K>(pub(crate) K);
 
 impl<'de, K: EntryName> serde::Deserialize<'de> for NameIn<K> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text<K>(std::marker::PhantomData<K>);
-        impl<K: EntryName> serde::de::Visitor<'_> for Text<K> {
+        struct NameText<K>(std::marker::PhantomData<K>);
+        impl<K: EntryName> serde::de::Visitor<'_> for NameText<K> {
             type Value = NameIn<K>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an attribute name")
@@ -258,7 +262,7 @@ impl<'de, K: EntryName> serde::Deserialize<'de> for NameIn<K> {
                 Ok(NameIn(K::of_string(text)))
             }
         }
-        deserializer.deserialize_str(Text(std::marker::PhantomData))
+        deserializer.deserialize_str(NameText(std::marker::PhantomData))
     }
 }
 
@@ -680,8 +684,14 @@ pub fn s(value: impl IntoText) -> AttributeValue {
     AttributeValue::S(value.into_text())
 }
 
-pub fn n(value: impl compact_str::ToCompactString) -> AttributeValue {
-    AttributeValue::N(value.to_compact_string())
+/// A number attribute from anything written as its decimal text by `Display` (as it was
+/// before `Text`: compact_str's own `to_compact_string` writes floats its own way, `1.0`).
+pub fn n(value: impl std::fmt::Display) -> AttributeValue {
+    use std::fmt::Write as _;
+    let mut text = Text::default();
+    // Writing into a `Text` cannot fail but for memory, which aborts.
+    let _ = write!(text, "{value}");
+    AttributeValue::N(text)
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ pub async fn export_segment(
             if entity.is_deleted {
                 continue;
             }
-            let target = entity.tenant_code.to_lowercase();
+            let target = entity.tenant_code.as_str().to_lowercase();
             partitions.insert(entity.pk.clone());
             write_resolved(deps, &mut writer, &mut entity, |e| row_from(e, &target)).await?;
             rows += 1;
