@@ -51,11 +51,8 @@ if ! command -v valgrind >/dev/null; then
   echo "error: valgrind not found (apt-get install valgrind)" >&2
   exit 2
 fi
-moto_python="${MOTO_PYTHON:-${XDG_CACHE_HOME:-$HOME/.cache}/cqrs-migration-ci/venv/bin/python}"
-if ! "$moto_python" -c 'import moto.server, waitress' 2>/dev/null; then
-  echo "error: no moto and waitress in $moto_python (run scripts/setup-test-tools.sh, or set MOTO_PYTHON)" >&2
-  exit 2
-fi
+source scripts/parity_common.sh
+parity_moto_python
 
 # The release build of the parity test (built if needed), found from cargo's own report.
 if ! bin="$(cargo test --release -p integration-tests --test pipeline_moto --no-run \

@@ -40,46 +40,25 @@ fi
 for bin in "$a" "$b"; do
   [ -x "$bin" ] || { echo "error: $bin is not an executable test binary" >&2; exit 2; }
 done
-moto_python="${MOTO_PYTHON:-${XDG_CACHE_HOME:-$HOME/.cache}/cqrs-migration-ci/venv/bin/python}"
-if ! "$moto_python" -c 'import moto.server, waitress' 2>/dev/null; then
-  echo "error: no moto and waitress in $moto_python (run scripts/setup-test-tools.sh, or set MOTO_PYTHON)" >&2
-  exit 2
-fi
+source scripts/parity_common.sh
+parity_moto_python
 out=target/parity-pair
 mkdir -p "$out"
 
-# One run: a moto of its own (stopped when the subshell exits), the test, its output kept.
-run() {
-  (
-    source scripts/moto_env.sh
-    unset MOTO_ENDPOINT
-    start_moto "$moto_python" || exit 1
-    export_aws_env
-    export CI=true PARITY_WARM=1 PARITY_ROWS="$rows" PARITY_CHUNK_ROWS="$chunk_rows"
-    "$1" --nocapture --test-threads=1 --exact \
-      an_import_and_a_nested_update_on_moto_match_the_embedded_store
-  ) >"$2" 2>&1
-}
-
-# µs per row of the measured import (parity-1), from the test's own report.
-per_row() {
-  sed -n 's/^.*parity-1 on moto:.*client CPU of the execution [0-9.]* s (\([0-9]*\) µs per row.*$/\1/p' "$1" | head -n 1
-}
-
 echo "round  A µs/row  B µs/row  B/A"
 for round in $(seq 1 "$rounds"); do
-  run "$a" "$out/a.$round.out" &
+  parity_run "$a" "$rows" "$chunk_rows" "$out/a.$round.out" &
   pid_a=$!
   # Not at the same instant: each moto takes a free port first, and two probes at once could be
   # handed the same one.
   sleep 2
-  run "$b" "$out/b.$round.out" &
+  parity_run "$b" "$rows" "$chunk_rows" "$out/b.$round.out" &
   pid_b=$!
   status=0
   wait "$pid_a" || status=1
   wait "$pid_b" || status=1
-  ua="$(per_row "$out/a.$round.out")"
-  ub="$(per_row "$out/b.$round.out")"
+  ua="$(parity_per_row "$out/a.$round.out")"
+  ub="$(parity_per_row "$out/b.$round.out")"
   if [ "$status" -ne 0 ] || [ -z "$ua" ] || [ -z "$ub" ]; then
     echo "error: round $round failed; the outputs: $out/a.$round.out, $out/b.$round.out" >&2
     exit 1

@@ -255,29 +255,26 @@ impl DynamoDbTables {
         if let Some(names) = projection {
             crate::ports::table::check_projection(names)?;
         }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut out = Vec::with_capacity(keys.len());
-        let mut pending: Vec<Key> = keys.to_vec();
+        // The first round asks for the caller's keys as they are (no copy); later rounds for
+        // the keys DynamoDB did not get to, read back from its answer.
+        let mut unprocessed: Vec<Key> = Vec::new();
         let mut round = 0;
-        while !pending.is_empty() {
+        loop {
+            let asked = if round == 0 { keys } else { &unprocessed[..] };
             // The request body is written by us (`dynamodb_json::batch_get_body`) and the items
             // read from the response body by us (`batch_get_response`); the SDK signs and sends
             // an empty request's body swapped for ours, and parses `{}`.
-            let body = bytes::Bytes::from(dynamodb_json::batch_get_body(
-                table,
-                &std::mem::take(&mut pending),
-                projection,
-            ));
+            let body = bytes::Bytes::from(dynamodb_json::batch_get_body(table, asked, projection));
             let kept = KeptBody::default();
             self.client
                 .batch_get_item()
                 .set_request_items(Some(HashMap::new()))
                 .customize()
-                .mutate_request(move |request| {
-                    *request.body_mut() = SdkBody::from(body.clone());
-                    request
-                        .headers_mut()
-                        .insert("Content-Length", body.len().to_string());
-                })
+                .mutate_request(with_body(body))
                 .interceptor(KeepResponseBody(kept.clone()))
                 .send()
                 .await
@@ -290,7 +287,7 @@ impl DynamoDbTables {
                     StoreError::Transient(format!("BatchGetItem: unreadable response: {e}"))
                 })?;
             out.extend(response.take_items(table));
-            pending = response
+            unprocessed = response
                 .take_unprocessed_keys(table)
                 .into_iter()
                 .map(|key| match (get_s(&key, "pk"), get_s(&key, "sk")) {
@@ -301,12 +298,26 @@ impl DynamoDbTables {
                     )),
                 })
                 .collect::<Result<_, _>>()?;
-            if !pending.is_empty() {
-                round += 1;
-                wait_for_unprocessed("BatchGetItem", round, pending.len()).await?;
+            if unprocessed.is_empty() {
+                return Ok(out);
             }
+            round += 1;
+            wait_for_unprocessed("BatchGetItem", round, unprocessed.len()).await?;
         }
-        Ok(out)
+    }
+}
+
+/// What `mutate_request` runs to send `body`, written by us, in place of the SDK's own (empty)
+/// request body: it runs before signing, on every attempt, so the signature and each retry
+/// carry `body`. The SDK is handed an empty request (no items) and so writes next to nothing.
+fn with_body(
+    body: bytes::Bytes,
+) -> impl Fn(&mut aws_smithy_runtime_api::http::Request) + Send + Sync + 'static {
+    move |request| {
+        *request.body_mut() = SdkBody::from(body.clone());
+        request
+            .headers_mut()
+            .insert("Content-Length", body.len().to_string());
     }
 }
 
@@ -462,12 +473,7 @@ impl DynamoDbTables {
             .transact_write_items()
             .set_transact_items(Some(Vec::new()))
             .customize()
-            .mutate_request(move |request| {
-                *request.body_mut() = SdkBody::from(body.clone());
-                request
-                    .headers_mut()
-                    .insert("Content-Length", body.len().to_string());
-            })
+            .mutate_request(with_body(body))
             .send()
             .await;
         match result {
@@ -582,5 +588,165 @@ mod tests {
     fn backoff_grows_and_is_bounded() {
         assert!(backoff(1) < backoff(2));
         assert_eq!(backoff(30), Duration::from_millis(2000));
+    }
+
+    /// A DynamoDB endpoint on loopback that answers each request with the next of its scripted
+    /// bodies (HTTP 200, DynamoDB's JSON) and keeps the request bodies it was sent: moto never
+    /// leaves keys unprocessed, so this is how the adapter's loop over them is driven.
+    struct ScriptedEndpoint {
+        url: String,
+        requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl ScriptedEndpoint {
+        fn start(answers: Vec<&'static str>) -> Self {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let seen = requests.clone();
+            std::thread::spawn(move || {
+                let mut answers = answers.into_iter();
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { return };
+                    Self::serve(stream, &mut answers, &seen);
+                }
+            });
+            ScriptedEndpoint { url, requests }
+        }
+
+        /// One connection's requests (the client keeps its connections alive), until it closes.
+        fn serve(
+            stream: std::net::TcpStream,
+            answers: &mut impl Iterator<Item = &'static str>,
+            seen: &std::sync::Mutex<Vec<String>>,
+        ) {
+            use std::io::{BufRead, Read, Write};
+            let mut reader = std::io::BufReader::new(stream);
+            loop {
+                let mut length = 0;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                seen.lock().unwrap().push(String::from_utf8(body).unwrap());
+                // Past the script: a client error, which the SDK does not retry.
+                let (status, answer) = match answers.next() {
+                    Some(answer) => ("200 OK", answer),
+                    None => (
+                        "400 Bad Request",
+                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"past the script"}"#,
+                    ),
+                };
+                write!(
+                    reader.get_mut(),
+                    "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+                     Content-Length: {}\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .unwrap();
+            }
+        }
+
+        fn tables(&self) -> DynamoDbTables {
+            use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+            let config = aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&self.url)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+                .build();
+            DynamoDbTables::new(Client::from_conf(config))
+        }
+
+        fn requests(&self) -> Vec<String> {
+            self.requests.lock().unwrap().clone()
+        }
+    }
+
+    fn body_text(body: Vec<u8>) -> String {
+        String::from_utf8(body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn unprocessed_keys_are_asked_again_and_only_they() {
+        let endpoint = ScriptedEndpoint::start(vec![
+            r#"{"Responses":{"t":[{"pk":{"S":"P#1"},"sk":{"S":"a"},"n":{"N":"1"}}]},
+               "UnprocessedKeys":{"t":{"ConsistentRead":true,"Keys":[
+                 {"pk":{"S":"P#1"},"sk":{"S":"b"}},{"pk":{"S":"P#1"},"sk":{"S":"c"}}]}}}"#,
+            r#"{"Responses":{"t":[{"pk":{"S":"P#1"},"sk":{"S":"c"},"n":{"N":"3"}}]},
+               "UnprocessedKeys":{"t":{"ConsistentRead":true,"Keys":[
+                 {"pk":{"S":"P#1"},"sk":{"S":"b"}}]}}}"#,
+            r#"{"Responses":{"t":[{"pk":{"S":"P#1"},"sk":{"S":"b"},"n":{"N":"2"}}]},
+               "UnprocessedKeys":{}}"#,
+        ]);
+        let keys = ["a", "b", "c"].map(|sk| Key::new("P#1", sk));
+        let items = endpoint
+            .tables()
+            .batch_get_items("t", &keys, Some(&["n", "sk"]))
+            .await
+            .unwrap();
+        let mut found: Vec<_> = items
+            .iter()
+            .map(|item| {
+                (
+                    get_s(item, "sk").unwrap().to_string(),
+                    item.get("n").cloned(),
+                )
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            found,
+            [("a", "1"), ("b", "2"), ("c", "3")]
+                .map(|(sk, n)| (sk.to_string(), Some(AttributeValue::N(n.into()))))
+        );
+        // Each round asks for what was left, with the same projection.
+        let projection = Some(&["n", "sk"][..]);
+        assert_eq!(
+            endpoint.requests(),
+            [
+                body_text(dynamodb_json::batch_get_body("t", &keys, projection)),
+                body_text(dynamodb_json::batch_get_body("t", &keys[1..], projection)),
+                body_text(dynamodb_json::batch_get_body("t", &keys[1..2], projection)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_unprocessed_key_is_an_error_not_a_retry() {
+        let endpoint = ScriptedEndpoint::start(vec![
+            r#"{"Responses":{"t":[]},
+               "UnprocessedKeys":{"t":{"Keys":[{"pk":{"S":"P#1"},"sk":{"N":"1"}}]}}}"#,
+        ]);
+        let result = endpoint
+            .tables()
+            .batch_get_items("t", &[Key::new("P#1", "1")], None)
+            .await;
+        assert!(
+            matches!(&result, Err(StoreError::Other(m)) if m.contains("unprocessed key")),
+            "{result:?}"
+        );
+        assert_eq!(endpoint.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn no_keys_is_no_request() {
+        let endpoint = ScriptedEndpoint::start(vec![]);
+        let items = endpoint.tables().batch_get("t", &[]).await.unwrap();
+        assert!(items.is_empty());
+        assert!(endpoint.requests().is_empty());
     }
 }
