@@ -1,4 +1,4 @@
-# Sourced (not run) by scripts/test.sh, parity_instructions.sh and parity_pair.sh: starts a
+# Sourced (not run) by scripts/test.sh, parity_instructions.sh and parity_common.sh: starts a
 # private moto and points the AWS SDK's standard environment at it, so the adapters are
 # configured exactly as in a Lambda.
 #

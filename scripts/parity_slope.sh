@@ -49,14 +49,15 @@ parity_moto_python
 out=target/parity-slope
 mkdir -p "$out"
 
-# The measured execution's client CPU in seconds, as µs per row × rows: finer than the seconds
-# the test prints to the millisecond.
+# The measured execution's client CPU in seconds, as µs per row × rows (the test prints µs per
+# row to the unit: steps of 0.3 ms at 300 rows, 1.2 ms at 1,200; its seconds to the ms).
 cpu_seconds() {
   local per_row
   per_row="$(parity_per_row "$1")"
   [ -n "$per_row" ] && python3 -c "print($per_row * $2 / 1e6)"
 }
 
+names=(A B)
 results="$out/results.tsv"
 : >"$results"
 for round in $(seq 1 "$rounds"); do
@@ -67,19 +68,22 @@ for round in $(seq 1 "$rounds"); do
   fi
   for rows in "$small" "$large"; do
     for i in "${order[@]}"; do
-      file="$out/build$i.$rows.$round.out"
+      name="${names[$i]}"
+      file="$out/$name.$rows.$round.out"
       if ! parity_run "${builds[$i]}" "$rows" "$chunk_rows" "$file" || ! seconds="$(cpu_seconds "$file" "$rows")"; then
-        echo "error: build $i at $rows rows, round $round, failed; its output: $file" >&2
+        echo "error: build $name at $rows rows, round $round, failed; its output: $file" >&2
         exit 1
       fi
       printf '%s\t%s\t%s\t%s\n' "$i" "$rows" "$round" "$seconds" >>"$results"
-      echo "round $round, build $((i + 1)), $rows rows: client CPU $seconds s" >&2
+      echo "round $round, build $name, $rows rows: client CPU $seconds s" >&2
     done
   done
 done
 
-# Per build: the mean at each size and the slope between them; with two builds, B's slope as a
-# share of A's.
+# Per build: the mean at each size and the slope between them (± the standard error of the two
+# means, from two rounds on); with two builds, B's slope as a share of A's. Each round runs its
+# small jobs before its large ones: a drift of the machine's speed within a round is not in the
+# errors.
 python3 - "$results" "$small" "$large" "${builds[@]}" <<'EOF'
 import statistics, sys
 path, small, large, builds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
@@ -95,7 +99,11 @@ for i, bin in enumerate(builds):
     print(f"{'AB'[i]} {bin}")
     for rows, xs in ((small, a), (large, b)):
         print(f"  {rows} rows: " + ", ".join(f"{x:.4f}" for x in xs) + f" s (mean {statistics.mean(xs):.4f})")
-    print(f"  slope {small} -> {large}: {slope:.1f} µs per row")
+    error = ""
+    if len(a) > 1 and len(b) > 1:
+        se = (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+        error = f" ± {se / (large - small) * 1e6:.1f}"
+    print(f"  slope {small} -> {large}: {slope:.1f}{error} µs per row")
 if len(slopes) == 2:
     print(f"B/A: {slopes[1] / slopes[0]:.2f}")
 EOF

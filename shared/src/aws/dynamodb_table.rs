@@ -603,12 +603,14 @@ mod tests {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let answers = std::sync::Arc::new(std::sync::Mutex::new(answers.into_iter()));
             let seen = requests.clone();
             std::thread::spawn(move || {
-                let mut answers = answers.into_iter();
+                // A thread per connection: the client may open another while one is pooled.
                 for stream in listener.incoming() {
                     let Ok(stream) = stream else { return };
-                    Self::serve(stream, &mut answers, &seen);
+                    let (answers, seen) = (answers.clone(), seen.clone());
+                    std::thread::spawn(move || Self::serve(stream, &answers, &seen));
                 }
             });
             ScriptedEndpoint { url, requests }
@@ -617,7 +619,7 @@ mod tests {
         /// One connection's requests (the client keeps its connections alive), until it closes.
         fn serve(
             stream: std::net::TcpStream,
-            answers: &mut impl Iterator<Item = &'static str>,
+            answers: &std::sync::Mutex<std::vec::IntoIter<&'static str>>,
             seen: &std::sync::Mutex<Vec<String>>,
         ) {
             use std::io::{BufRead, Read, Write};
@@ -643,7 +645,8 @@ mod tests {
                 reader.read_exact(&mut body).unwrap();
                 seen.lock().unwrap().push(String::from_utf8(body).unwrap());
                 // Past the script: a client error, which the SDK does not retry.
-                let (status, answer) = match answers.next() {
+                let next = answers.lock().unwrap().next();
+                let (status, answer) = match next {
                     Some(answer) => ("200 OK", answer),
                     None => (
                         "400 Bad Request",
@@ -661,9 +664,16 @@ mod tests {
         }
 
         fn tables(&self) -> DynamoDbTables {
+            use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
             use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
             let config = aws_sdk_dynamodb::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
+                // A test that goes wrong fails instead of waiting for ever.
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .operation_timeout(Duration::from_secs(20))
+                        .build(),
+                )
                 .endpoint_url(&self.url)
                 .region(Region::new("us-east-1"))
                 .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
