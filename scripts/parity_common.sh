@@ -4,6 +4,9 @@
 #
 #   parity_moto_python   sets moto_python to a python with moto and waitress (MOTO_PYTHON, or
 #                        scripts/setup-test-tools.sh's venv); exits 2 with a hint when there is none
+#   parity_setup OUT BIN...
+#                        what a script that runs given builds does first: exits 2 unless each BIN
+#                        is an executable file, then parity_moto_python, then makes the folder OUT
 #   parity_run BIN ROWS CHUNK_ROWS OUT
 #                        one warm run (PARITY_WARM=1) of the parity test binary BIN against a moto
 #                        of its own (stopped when the run ends), its output in OUT
@@ -16,6 +19,16 @@ parity_moto_python() {
     echo "error: no moto and waitress in $moto_python (run scripts/setup-test-tools.sh, or set MOTO_PYTHON)" >&2
     exit 2
   fi
+}
+
+parity_setup() {
+  local out="$1" bin
+  shift
+  for bin in "$@"; do
+    [ -f "$bin" ] && [ -x "$bin" ] || { echo "error: $bin is not an executable test binary" >&2; exit 2; }
+  done
+  parity_moto_python
+  mkdir -p "$out"
 }
 
 parity_run() {

@@ -37,13 +37,9 @@ if ! [[ "$rows" =~ ^[0-9]+$ && "$chunk_rows" =~ ^[0-9]+$ && "$rounds" =~ ^[0-9]+
   echo "error: ROWS must be a multiple of 50, CHUNK_ROWS at least 50 and a divisor of ROWS" >&2
   exit 2
 fi
-for bin in "$a" "$b"; do
-  [ -x "$bin" ] || { echo "error: $bin is not an executable test binary" >&2; exit 2; }
-done
 source scripts/parity_common.sh
-parity_moto_python
 out=target/parity-pair
-mkdir -p "$out"
+parity_setup "$out" "$a" "$b"
 
 echo "round  A µs/row  B µs/row  B/A"
 for round in $(seq 1 "$rounds"); do

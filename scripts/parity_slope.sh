@@ -17,7 +17,7 @@
 #           prints the path); B may be left out, or given as - to measure A alone
 #   ROUNDS  rounds (default 2); each runs every build at SMALL and at LARGE
 #   SMALL   rows of the small job (default 300)
-#   LARGE   rows of the large job (default 1200; about nine minutes a run, moto's time)
+#   LARGE   rows of the large job (default 1200; 9–14 minutes a run here, moto's time)
 # Every run is warm (PARITY_WARM=1), in chunks of 300 rows (SMALL and LARGE must be multiples
 # of 300). Each run's output is kept in target/parity-slope/. Needs moto, as
 # scripts/parity_instructions.sh (MOTO_PYTHON, or scripts/setup-test-tools.sh's venv).
@@ -41,13 +41,9 @@ if ! [[ "$rounds" =~ ^[0-9]+$ && "$small" =~ ^[0-9]+$ && "$large" =~ ^[0-9]+$ ]]
   echo "error: ROUNDS at least 1; SMALL and LARGE multiples of $chunk_rows, LARGE above SMALL" >&2
   exit 2
 fi
-for bin in "${builds[@]}"; do
-  [ -x "$bin" ] || { echo "error: $bin is not an executable test binary" >&2; exit 2; }
-done
 source scripts/parity_common.sh
-parity_moto_python
 out=target/parity-slope
-mkdir -p "$out"
+parity_setup "$out" "${builds[@]}"
 
 # The measured execution's client CPU in seconds, as µs per row × rows (the test prints µs per
 # row to the unit: steps of 0.3 ms at 300 rows, 1.2 ms at 1,200; its seconds to the ms).
