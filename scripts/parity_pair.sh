@@ -3,8 +3,8 @@
 # against a moto of its own, and the client CPU of each one's measured execution printed side
 # by side, round after round.
 #
-# Why: on a machine whose speed moves (README, Performance: `calib.sh` between 1.3 and 4.7 s
-# across sessions), one binary's runs one after the other spread by about a fifth, more than
+# Why: on a machine whose speed moves (docs/performance-log.md: a fixed Python loop took
+# between 1.3 and 4.7 s across sessions), one binary's runs one after the other spread by about a fifth, more than
 # most changes it is meant to judge. Run together, both builds see the same host at the same
 # time, so a slower host slows both (the two measured executions overlap only roughly, so it
 # does not remove the noise: run several rounds). With a build measured at the machine's usual

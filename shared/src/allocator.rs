@@ -7,7 +7,7 @@
 //! before every large request body) took a fifth of Process's client CPU.
 //!
 //! - `migrate` ([`MIGRATE_MALLOC_CONF`]): the 1M-row reference import took 44 s on glibc, 32-37 s
-//!   on jemalloc (README, Performance).
+//!   on jemalloc (docs/performance-log.md).
 //! - The Lambdas ([`LAMBDA_MALLOC_CONF`]): against moto (`tests/pipeline_moto.rs`, 600 rows,
 //!   2-core machine) the client CPU of an import went from 76-99 to 67-81 µs per row, of which
 //!   jemalloc's default decay gave 67-72, the 100 ms decay of `migrate` 71-81 (pages given back

@@ -10,7 +10,7 @@
 //! sends, retries and parses errors (see `dynamodb_table`).
 //!
 //! Measured on moto (`tests/pipeline_moto.rs`, the parity test's per-state CPU): see the
-//! README's Performance section.
+//! README's Performance section and docs/performance-log.md.
 //!
 //! Items are written in the same DynamoDB JSON `migrate get --dynamodb-json` prints
 //! ([`crate::value::TypedItem`]). The written JSON is deterministic: nested maps are kept in name

@@ -8,7 +8,7 @@
 //! JSON, plain JSON), was copied between the two map types whenever an entity's attributes
 //! became an item's `attributes` (twice for every row Process wrote), and freed its table at
 //! the end. A map of up to eleven members is one B-tree node: one allocation, and nothing to
-//! hash or sort. Measured: README, Performance ("What the sixteenth session changed").
+//! hash or sort. Measured: docs/performance-log.md ("What the sixteenth session changed").
 //!
 //! The serde form is serde_dynamo's (DynamoDB JSON: `{"S": "…"}`, `{"M": {…}}`, binary as
 //! base64): the embedded store keeps items in it (postcard), so its files read as before, and a

@@ -36,8 +36,8 @@ pub use attribute_value::AttributeValue;
 /// table, copied into the next version, into its command and data items, into the keys of a
 /// wave. As `String`s that was about 260 of the ≈480 allocations the moto parity test made
 /// per row (callgrind, 300 against 600 rows), each a call into the allocator to make it and
-/// another to free it. Inline, a copy is 24 bytes moved. Measured: README, Performance ("What
-/// the seventeenth session changed").
+/// another to free it. Inline, a copy is 24 bytes moved. Measured: docs/performance-log.md
+/// ("What the seventeenth session changed").
 ///
 /// It reads as a `&str` (`Deref`), compares, orders and hashes as its text, and its serde form
 /// is a string's: the JSON and the embedded store's postcard bytes are those of a `String`.
@@ -97,8 +97,8 @@ impl IntoText for &String {
 /// entry by entry and freed them node by node. A list in another order (DynamoDB's order is
 /// unspecified, the SDK's maps have none) is sorted once. Lookups are a binary search;
 /// iteration is in name order, as before; and a name given twice keeps its last value, as
-/// before. Measured against the B-tree: README, Performance ("What the fifteenth session
-/// changed").
+/// before. Measured against the B-tree: docs/performance-log.md ("What the fifteenth
+/// session changed").
 ///
 /// As JSON, write an item through [`TypedItem`] or [`PlainItem`] (as every caller does): the
 /// map's own serde form writes an empty item as `[]` in a human-readable format. Its binary
