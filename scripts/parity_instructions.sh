@@ -5,8 +5,8 @@
 # Why: the client CPU the parity test prints (µs per row) moves by 30 % between runs of one
 # binary on the 2-core machine (README, Performance), far more than most changes it is meant to
 # judge. An instruction count hardly moves between runs of the same binary, whatever else the
-# machine does (the spread of two runs is in the README's Performance section), so two builds can be compared with a
-# run or two each. It is not a time: valgrind
+# machine does (the spread of two runs is in the README's Performance section), so two builds
+# can be compared with a run or two each. It is not a time: valgrind
 # hides SHA-NI (the SHA-256 of request bodies counts several times its native cost) and counts
 # no cache misses or system calls. Use it to compare builds, and the parity test's µs per row
 # (or `migrate bench`) for the figures themselves.

@@ -3,13 +3,13 @@
 # against a moto of its own, and the client CPU of each one's measured execution printed side
 # by side, round after round.
 #
-# Why: on a machine whose speed moves (docs/performance-log.md: a fixed Python loop took
-# between 1.3 and 4.7 s across sessions), one binary's runs one after the other spread by about a fifth, more than
-# most changes it is meant to judge. Run together, both builds see the same host at the same
-# time, so a slower host slows both (the two measured executions overlap only roughly, so it
-# does not remove the noise: run several rounds). With a build measured at the machine's usual
-# speed as one of the two, the ratio scales that figure to the other build, for the same
-# measure only (a ratio at 600 rows scales a figure at 600 rows, not a slope).
+# Why: on a machine whose speed moves (docs/performance-log.md: a fixed Python loop took between 1.3
+# and 4.7 s across sessions), one binary's runs one after the other spread by about a fifth, more
+# than most changes it is meant to judge. Run together, both builds see the same host at the same
+# time, so a slower host slows both (the two measured executions overlap only roughly, so it does
+# not remove the noise: run several rounds). With a build measured at the machine's usual speed as
+# one of the two, the ratio scales that figure to the other build, for the same measure only (a
+# ratio at 600 rows scales a figure at 600 rows, not a slope).
 #
 # Usage: scripts/parity_pair.sh A B [ROUNDS [ROWS [CHUNK_ROWS]]]
 #   A, B        pipeline_moto test binaries of the two builds (copy

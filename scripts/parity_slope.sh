@@ -3,13 +3,13 @@
 # parity test (tests/pipeline_moto.rs): the warm slope between a small and a large job, each
 # build's runs alternated one after the other with the other's.
 #
-# Why the slope: a job costs some requests whatever its size (the job row, the manifest, the
-# first read of each table); the difference between two sizes, per row, is what each further
-# row costs, the figure of the target ("client CPU ≤ 50 µs per row"). Why alternated: this
-# machine's speed moves between and within sessions (README, Performance; docs/performance-log.md),
-# so a build's figure alone says little unless a build of known figure ran beside it; the eleventh
-# session's 250037b is one (≈52 µs per row at the machine's usual speed). Unlike scripts/parity_pair.sh
-# the runs do not overlap (two 1,200-row jobs at once take more memory than moto has here).
+# Why the slope: a job costs some requests whatever its size (the job row, the manifest, the first
+# read of each table); the difference between two sizes, per row, is what each further row costs,
+# the figure of the target ("client CPU ≤ 50 µs per row"). Why alternated: this machine's speed
+# moves between and within sessions (README, Performance, and the log in docs/), so a build's figure
+# alone says little unless a build of known figure ran beside it; the eleventh session's 250037b is
+# one (≈52 µs per row at the machine's usual speed). Unlike scripts/parity_pair.sh the runs do not
+# overlap (two 1,200-row jobs at once take more memory than moto has here).
 #
 # Usage: scripts/parity_slope.sh A [B] [ROUNDS [SMALL [LARGE]]]
 #   A, B    pipeline_moto test binaries (copy target/release/deps/pipeline_moto-* out of each
