@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Offline infrastructure checks. Each validator must pass on the real file and fail on a
 # deliberately broken copy (so a validator that checks nothing would be noticed):
-#   cfn-lint, sam validate --lint, asl-validator, and `cargo lambda build --release` of every
-#   function named in template.yaml (a bootstrap per function).
+#   cfn-lint, sam validate --lint, asl-validator, and `cargo lambda build` of every function
+#   named in template.yaml for arm64 (a bootstrap per function), with the `lambda-check` profile
+#   (Cargo.toml says why); MIGRATE_LAMBDA_PROFILE=release builds them as a deploy does.
 # Tools come from .ci/run (PyPI: cfn-lint, aws-sam-cli, cargo-lambda, ziglang; npm: asl-validator).
 # A missing tool is skipped with a note, except under CI, where it is an error.
 set -euo pipefail
@@ -83,8 +84,16 @@ if have cargo-lambda; then
     echo "note: Rust target aarch64-unknown-linux-gnu is not installed; building for x86_64" >&2
     arch=--x86-64
   fi
-  expect_pass "cargo lambda build --release $arch ($(echo $binaries | wc -w) functions)" \
-    cargo lambda build --release "$arch" "${args[@]}"
+  # `--release` is what `sam build` runs (cargo-lambda adds its optimisations to that profile
+  # only); any other profile is passed as it is.
+  lambda_profile="${MIGRATE_LAMBDA_PROFILE:-lambda-check}"
+  if [ "$lambda_profile" = release ]; then
+    profile_args=(--release)
+  else
+    profile_args=(--profile "$lambda_profile")
+  fi
+  expect_pass "cargo lambda build ${profile_args[*]} $arch ($(echo $binaries | wc -w) functions)" \
+    cargo lambda build "${profile_args[@]}" "$arch" "${args[@]}"
   for b in $binaries; do
     if [ -s "target/lambda/$b/bootstrap" ]; then
       echo "ok   target/lambda/$b/bootstrap ($(du -h "target/lambda/$b/bootstrap" | cut -f1))"
@@ -93,7 +102,7 @@ if have cargo-lambda; then
     fi
   done
   expect_fail "cargo lambda build of a binary the workspace lacks" "migration-no-such-function" \
-    cargo lambda build --release "$arch" --package migration-no-such-function
+    cargo lambda build "${profile_args[@]}" "$arch" --package migration-no-such-function
 fi
 
 if [ "$failures" -gt 0 ]; then

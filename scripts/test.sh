@@ -15,6 +15,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each phase says how long it took when it ends (CI's budget: README, "Tests").
+phase_start=$SECONDS
+phase_done() {
+  echo "phase: $1 took $((SECONDS - phase_start)) s" >&2
+  phase_start=$SECONDS
+}
+
 if [ "${MIGRATE_TEST_SETUP:-1}" != 0 ]; then
   if paths="$(bash scripts/setup-test-tools.sh)"; then
     eval "$paths"
@@ -25,6 +32,7 @@ if [ "${MIGRATE_TEST_SETUP:-1}" != 0 ]; then
     echo "note: installing the test tools failed; tests that need them will be skipped" >&2
   fi
 fi
+phase_done "installing the test tools"
 
 # free_port, start_moto, export_aws_env (shared with scripts/parity_instructions.sh).
 source scripts/moto_env.sh
@@ -53,9 +61,12 @@ if [ -n "${CI:-}" ]; then
 fi
 
 cargo test --workspace --all-targets "$@"
+phase_done "cargo test (build and run)"
 
 # The MBC framework itself (npm) reads, updates and re-publishes the items `migrate` writes.
 bash tests/mbc/run.sh
+phase_done "the MBC conformance test"
 
 # Offline infrastructure checks (validators on real and broken copies; cargo lambda build).
 bash scripts/check-infra.sh
+phase_done "the infrastructure checks"

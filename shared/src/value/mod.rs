@@ -283,9 +283,11 @@ where
 }
 
 /// An item read from a format that spells out its names (the embedded store's encoding), its
-/// known names borrowed ([`NameIn`]).
+/// known names borrowed ([`NameIn`]). Only the embedded store reads that encoding.
+#[cfg(feature = "embedded")]
 pub(crate) struct ItemIn(pub(crate) Item);
 
+#[cfg(feature = "embedded")]
 impl<'de> serde::Deserialize<'de> for ItemIn {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Members;
