@@ -60,7 +60,11 @@ if [ -n "${CI:-}" ]; then
   export CARGO_INCREMENTAL=0
 fi
 
-cargo test --workspace --all-targets "$@"
+# `--tests`: every target whose `test` is on (the libraries' unit tests, the integration tests and
+# the binaries they run). `--all-targets` would also link a test harness for each binary and
+# library marked `test = false` (the functions, `migrate`, the tests' support library), each with
+# the AWS SDK and no test in it. The workspace has no examples or benches.
+cargo test --workspace --tests "$@"
 phase_done "cargo test (build and run)"
 
 # The MBC framework itself (npm) reads, updates and re-publishes the items `migrate` writes.
